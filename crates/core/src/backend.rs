@@ -1,0 +1,243 @@
+//! The `Backend` trait every adapter implements, the per-call context the gateway hands it, and
+//! the capability description the gateway checks before it calls.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::error::BackendError;
+use crate::model::{OrgStatus, Unit};
+use crate::op::{OpKind, Operation, Output, PatchField};
+use crate::query::{Interval, Metric, SortField};
+use crate::transport::{BoxFuture, Transport, TransportError};
+
+/// The header that carries the request id to backends.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Everything an adapter may use for one call besides its own configuration.
+#[derive(Clone)]
+pub struct CallContext {
+    request_id: Arc<str>,
+    include_raw: bool,
+    transport: Arc<dyn Transport>,
+}
+
+impl fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallContext")
+            .field("request_id", &self.request_id)
+            .field("include_raw", &self.include_raw)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallContext {
+    /// A context for one call.
+    pub fn new(request_id: Arc<str>, include_raw: bool, transport: Arc<dyn Transport>) -> Self {
+        CallContext {
+            request_id,
+            include_raw,
+            transport,
+        }
+    }
+
+    /// The request id the caller's request carries.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// Whether the caller asked for the backend's own record (`include=raw`); adapters skip the
+    /// extra parse when not.
+    pub fn include_raw(&self) -> bool {
+        self.include_raw
+    }
+
+    /// Sends a request through the shared client, adding the request id so that the backend's
+    /// logs and ours can be joined.
+    pub fn send(
+        &self,
+        mut req: http::Request<Bytes>,
+    ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
+        if let Ok(v) = http::HeaderValue::from_str(&self.request_id) {
+            req.headers_mut().insert(REQUEST_ID_HEADER, v);
+        }
+        self.transport.send(req)
+    }
+}
+
+/// One usage metric a backend offers, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricSupport {
+    pub metric: Metric,
+    /// The unit of its values by default.
+    pub unit: Unit,
+    /// The intervals it can be bucketed by.
+    pub intervals: &'static [Interval],
+    /// Whether `?unit=bytes` is accepted.
+    pub bytes: bool,
+    /// Whether `?billable=false` is accepted.
+    pub non_billable: bool,
+}
+
+/// What a backend can do. The gateway checks it before calling, so an unsupported route or
+/// metric is answered `501` without a backend call, and `GET /v1/backends` prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    pub operations: &'static [OpKind],
+    pub metrics: &'static [MetricSupport],
+    /// Fields `PATCH /v1/orgs/{org}` can change.
+    pub patchable: &'static [PatchField],
+    /// Values `status` can be patched to.
+    pub settable_statuses: &'static [OrgStatus],
+    /// Sort orders the backend applies itself to `GET /v1/backends/{b}/orgs`.
+    pub org_sorts: &'static [SortField],
+    /// Sort orders the backend applies itself to plan lists.
+    pub plan_sorts: &'static [SortField],
+    /// Sort orders the backend applies itself to customer lists.
+    pub customer_sorts: &'static [SortField],
+    /// Sort orders the backend applies itself to subscription lists.
+    pub subscription_sorts: &'static [SortField],
+}
+
+impl Capabilities {
+    /// Whether the operation is served.
+    pub fn supports(&self, op: OpKind) -> bool {
+        self.operations.contains(&op)
+    }
+
+    /// How a metric is offered, if it is.
+    pub fn metric(&self, metric: Metric) -> Option<&MetricSupport> {
+        self.metrics.iter().find(|m| m.metric == metric)
+    }
+
+    /// The names of the metrics offered, for `details.supported`.
+    pub fn metric_names(&self) -> Vec<String> {
+        self.metrics
+            .iter()
+            .map(|m| m.metric.as_str().to_owned())
+            .collect()
+    }
+
+    /// Sort fields the backend applies itself for a list operation.
+    pub fn sorts_for(&self, op: OpKind) -> &'static [SortField] {
+        match op {
+            OpKind::ListOrgs => self.org_sorts,
+            OpKind::ListPlans => self.plan_sorts,
+            OpKind::ListCustomers => self.customer_sorts,
+            OpKind::ListSubscriptions => self.subscription_sorts,
+            _ => &[],
+        }
+    }
+}
+
+/// One configured vendor backend, speaking its dialect.
+///
+/// Adapters translate and classify; they never retry, sleep, cache or read global
+/// configuration. The gateway's per-backend stack applies timeouts and other policy around
+/// [`Backend::call`].
+pub trait Backend: Send + Sync + fmt::Debug + 'static {
+    /// The dialect's name as it appears in `meta.kind` (`losant`, `commvault`, …).
+    fn kind(&self) -> &'static str;
+
+    /// What this backend can do.
+    fn capabilities(&self) -> &Capabilities;
+
+    /// Checks a native org id's shape and returns its canonical spelling, or says what is
+    /// wrong with it. Called before any backend call, so malformed ids never reach a vendor.
+    fn canonical_id(&self, raw: &str) -> Result<String, String>;
+
+    /// A stable, non-secret identity of the credential the gateway uses for this backend, for
+    /// cache keys: two backends whose credentials differ must never share cached reads.
+    fn credential_identity(&self) -> String;
+
+    /// Performs one operation.
+    fn call<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        op: Operation,
+    ) -> BoxFuture<'a, Result<Output, BackendError>>;
+}
+
+/// A validated base URL of a backend: `http` or `https`, a host, no user info, no query or
+/// fragment, and no trailing slash on its path, so `join("/orgs")` is always well-formed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    /// Validates a base URL.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let uri: http::Uri = s.parse().map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http") | Some("https") => {}
+            Some(other) => return Err(format!("scheme `{other}` is not http or https")),
+            None => return Err(format!("`{s}` has no scheme (http:// or https://)")),
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("`{s}` has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(
+                "credentials must not be written into the URL; use the backend's credential keys"
+                    .into(),
+            );
+        }
+        if authority.host().is_empty() {
+            return Err(format!("`{s}` has no host"));
+        }
+        if uri.query().is_some() || s.contains('#') {
+            return Err("the base URL must not have a query or fragment".into());
+        }
+        let path = uri.path().trim_end_matches('/');
+        Ok(BaseUrl(format!(
+            "{}://{}{}",
+            uri.scheme_str().unwrap_or("http"),
+            authority.as_str(),
+            path
+        )))
+    }
+
+    /// The base URL followed by `path` (which should start with `/`).
+    pub fn join(&self, path: &str) -> String {
+        let mut s = String::with_capacity(self.0.len() + path.len());
+        s.push_str(&self.0);
+        s.push_str(path);
+        s
+    }
+
+    /// The URL as a string, without trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BaseUrl({})", self.0)
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        let b = BaseUrl::parse("http://127.0.0.1:8080/api/").unwrap();
+        assert_eq!(b.join("/orgs"), "http://127.0.0.1:8080/api/orgs");
+        let b = BaseUrl::parse("https://api.losant.com").unwrap();
+        assert_eq!(b.join("/x"), "https://api.losant.com/x");
+        assert!(BaseUrl::parse("ftp://x").is_err());
+        assert!(BaseUrl::parse("api.losant.com").is_err());
+        assert!(BaseUrl::parse("http://user:pw@host/").is_err());
+        assert!(BaseUrl::parse("http://host/?a=b").is_err());
+        assert!(BaseUrl::parse("not a url").is_err());
+        assert!(BaseUrl::parse("").is_err());
+    }
+}

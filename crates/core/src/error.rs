@@ -1,0 +1,168 @@
+//! `BackendError`: how an adapter classifies a failure, so that the gateway's policy stack (retry,
+//! circuit breaking) and its one error renderer can act on it without knowing the vendor.
+
+use std::fmt;
+
+/// What kind of failure happened, from the caller's point of view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is malformed for this backend (caller's fault; `400 bad_request`).
+    InvalidInput,
+    /// The backend says the thing does not exist (`404 not_found`).
+    NotFound,
+    /// The backend reports a duplicate (`409 conflict`).
+    Conflict,
+    /// The patch touches fields this backend cannot change (`422 unsupported_field`).
+    UnsupportedField { fields: Vec<String> },
+    /// The backend's dialect has no such operation or metric (`501 unsupported`); `supported`
+    /// lists what it does offer, where that is meaningful.
+    Unsupported { supported: Vec<String> },
+    /// The backend rejected the gateway's own credentials (`502 backend_auth_failed`).
+    AuthRejected,
+    /// The backend failed (`502 backend_error`).
+    Upstream,
+    /// The backend answered something unparseable (`502 backend_bad_response`).
+    BadResponse,
+    /// The backend did not answer in time (`504 backend_timeout`).
+    Timeout,
+    /// The backend could not be reached (`503 backend_unavailable`).
+    Unavailable,
+}
+
+/// A failed backend call.
+///
+/// `message` is lowercase, has no trailing period and never contains a secret: adapters build
+/// it from their own words and, at most, the vendor's error text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// The HTTP status the backend answered with, if it answered.
+    pub backend_status: Option<u16>,
+    /// Whether the same call may succeed if tried again (only ever acted on for reads).
+    pub retryable: bool,
+}
+
+impl BackendError {
+    /// A failure of the given kind. Retryability defaults by kind: timeouts, unreachable
+    /// backends and 5xx-style upstream failures may be retried; everything else may not.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let retryable = matches!(
+            kind,
+            ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::Upstream
+        );
+        BackendError {
+            kind,
+            message: message.into(),
+            backend_status: None,
+            retryable,
+        }
+    }
+
+    /// The caller's request is invalid for this backend.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// The backend says the thing does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    /// The backend reports a duplicate.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+
+    /// The backend cannot change these fields.
+    pub fn unsupported_field(fields: Vec<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::UnsupportedField { fields }, message)
+    }
+
+    /// The backend's dialect has no such operation or metric.
+    pub fn unsupported(supported: Vec<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unsupported { supported }, message)
+    }
+
+    /// The backend rejected the gateway's credentials.
+    pub fn auth_rejected(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::AuthRejected, message)
+    }
+
+    /// The backend failed.
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Upstream, message)
+    }
+
+    /// The backend's answer could not be understood.
+    pub fn bad_response(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadResponse, message)
+    }
+
+    /// The backend did not answer in time.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Timeout, message)
+    }
+
+    /// The backend could not be reached.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
+    }
+
+    /// Records the HTTP status the backend answered with.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.backend_status = Some(status);
+        self
+    }
+
+    /// Overrides the default retryability.
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
+    /// Whether the failure is the caller's fault (a 4xx), as opposed to the backend's or the
+    /// gateway's. Circuit breakers count only failures that are not.
+    pub fn is_callers_fault(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::InvalidInput
+                | ErrorKind::NotFound
+                | ErrorKind::Conflict
+                | ErrorKind::UnsupportedField { .. }
+                | ErrorKind::Unsupported { .. }
+        )
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_retryability_by_kind() {
+        assert!(BackendError::timeout("t").retryable);
+        assert!(BackendError::unavailable("u").retryable);
+        assert!(BackendError::upstream("x").retryable);
+        assert!(!BackendError::auth_rejected("a").retryable);
+        assert!(!BackendError::not_found("n").retryable);
+        assert!(!BackendError::bad_response("b").retryable);
+        assert!(!BackendError::upstream("x").retryable(false).retryable);
+    }
+
+    #[test]
+    fn callers_fault() {
+        assert!(BackendError::not_found("n").is_callers_fault());
+        assert!(BackendError::unsupported(vec![], "u").is_callers_fault());
+        assert!(!BackendError::auth_rejected("a").is_callers_fault());
+        assert!(!BackendError::timeout("t").is_callers_fault());
+    }
+}

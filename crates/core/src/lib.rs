@@ -1,0 +1,38 @@
+//! orgway-core: the normalized model every part of orgway speaks, with no I/O.
+//!
+//! # Layout
+//! - [`model`]: the resources of API.md §3 (org, plan, usage, subscription, page) as adapters
+//!   produce them.
+//! - [`query`]: list paging and sorting, metrics, intervals and time ranges.
+//! - [`op`]: the operation enum (one variant per backend-facing route) and its output.
+//! - [`error`]: `BackendError`, each failure classified for the policy stack and the renderer.
+//! - [`backend`]: the `Backend` trait, its capabilities, the per-call context, `BaseUrl`.
+//! - [`transport`]: the seam to the gateway's shared outbound HTTP client.
+//! - [`secret`]: secrets, references to them, and configuration errors.
+//! - [`time`]: `Timestamp`, RFC 3339 in UTC.
+//!
+//! This crate knows nothing of HTTP servers, TOML, caching or an async runtime: adapters depend
+//! on it, the gateway depends on both, and nothing here depends on either.
+
+pub mod backend;
+pub mod error;
+pub mod model;
+pub mod op;
+pub mod query;
+pub mod secret;
+pub mod time;
+pub mod transport;
+
+pub use backend::{Backend, BaseUrl, CallContext, Capabilities, MetricSupport};
+pub use error::{BackendError, ErrorKind};
+pub use model::{
+    Assignees, Counts, Org, OrgStatus, Page, Plan, PlanRef, Quota, ResourceUse, Subscription, Unit,
+    UsageMetric, UsagePoint, UsageSeries, UsageSummary,
+};
+pub use op::{CustomerFilter, OpKind, Operation, OrgPatch, Output, Patch, PatchField};
+pub use query::{
+    Cursor, Interval, ListQuery, Metric, RangeError, SeriesOptions, Sort, SortField, TimeRange,
+};
+pub use secret::{ConfigError, Secret, SecretRef, SecretSource, SecretTarget};
+pub use time::Timestamp;
+pub use transport::{BoxFuture, Transport, TransportError};

@@ -1,0 +1,159 @@
+//! Secrets and configuration references: credentials are written in the routing file only by
+//! reference (`${ENV_VAR}` or a file path), resolved by the gateway, and never printed.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+/// A resolved secret. Its `Debug` and `Display` print `***`; only [`Secret::expose`] reveals it,
+/// and only adapters building a request call that.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for putting on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How the routing file names a secret: `${ENV_VAR}`, `file:PATH`, or a path that starts with
+/// `/`, `./` or `../`. Anything else is refused when resolved, so a literal secret pasted into the
+/// file is an error, not a silent leak into version control.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretRef(String);
+
+impl SecretRef {
+    /// A reference, as written in the file.
+    pub fn new(reference: impl Into<String>) -> Self {
+        SecretRef(reference.into())
+    }
+
+    /// What the reference points at.
+    pub fn target(&self) -> Result<SecretTarget<'_>, String> {
+        let s = self.0.as_str();
+        if let Some(inner) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+            if is_env_name(inner) {
+                return Ok(SecretTarget::Env(inner));
+            }
+            return Err(format!(
+                "`${{{inner}}}` is not a valid environment variable name"
+            ));
+        }
+        if let Some(path) = s.strip_prefix("file:") {
+            if path.is_empty() {
+                return Err("`file:` needs a path".into());
+            }
+            return Ok(SecretTarget::File(path));
+        }
+        if s.starts_with('/') || s.starts_with("./") || s.starts_with("../") {
+            return Ok(SecretTarget::File(s));
+        }
+        Err("secrets must be given by reference: \"${ENV_VAR}\", \"file:PATH\" or a path starting with / ./ ../".into())
+    }
+}
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A valid reference names a variable or a path, which is not secret; anything else
+        // might be a pasted secret and is not printed.
+        match self.target() {
+            Ok(_) => write!(f, "SecretRef({:?})", self.0),
+            Err(_) => f.write_str("SecretRef(<not a reference>)"),
+        }
+    }
+}
+
+/// Where a [`SecretRef`] points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretTarget<'a> {
+    /// An environment variable.
+    Env(&'a str),
+    /// A file whose contents (without a trailing newline) are the secret.
+    File(&'a str),
+}
+
+/// Whether `s` is a conventional environment variable name.
+pub fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// Resolves references; implemented by the gateway, which owns the environment and the files.
+pub trait SecretSource {
+    /// Reads the secret a reference points at.
+    fn resolve(&self, reference: &SecretRef) -> Result<Secret, String>;
+}
+
+/// A configuration value that is wrong, named by its key relative to the adapter's settings
+/// (the gateway prefixes the backend's path and adds the line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error about `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?} {s}"), "Secret(***) ***");
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn references() {
+        assert_eq!(
+            SecretRef::new("${LOSANT_TOKEN}").target(),
+            Ok(SecretTarget::Env("LOSANT_TOKEN"))
+        );
+        assert_eq!(
+            SecretRef::new("file:/run/secrets/x").target(),
+            Ok(SecretTarget::File("/run/secrets/x"))
+        );
+        assert_eq!(
+            SecretRef::new("./token.txt").target(),
+            Ok(SecretTarget::File("./token.txt"))
+        );
+        assert!(SecretRef::new("hunter2").target().is_err());
+        assert!(SecretRef::new("${1BAD}").target().is_err());
+        assert!(SecretRef::new("file:").target().is_err());
+        assert_eq!(
+            format!("{:?}", SecretRef::new("hunter2")),
+            "SecretRef(<not a reference>)"
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! The outbound HTTP seam between adapters and the gateway's shared, pooled client.
+//!
+//! Adapters build `http::Request`s and read `http::Response`s with whole bodies; the gateway
+//! supplies the implementation (hyper-util + rustls). Keeping the seam here means adapters never
+//! depend on a runtime or a connection pool, and tests can put anything behind it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+
+use crate::error::BackendError;
+
+/// A boxed, sendable future: what object-safe async trait methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Sends one request and reads the whole answer.
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Sends `req`. Only transport failures are errors; every HTTP status is an `Ok` answer.
+    fn send(
+        &self,
+        req: http::Request<Bytes>,
+    ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>>;
+}
+
+/// Why a request got no HTTP answer.
+///
+/// Messages carry no URLs with credentials and no headers: base URLs with user info are refused
+/// when the configuration is loaded, and headers are never formatted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// No connection could be made (refused, DNS, TLS handshake).
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// The transport's own deadline passed.
+    #[error("no answer in time")]
+    Timeout,
+    /// The connection failed after it was made.
+    #[error("connection failed: {0}")]
+    Io(String),
+    /// The answer's body was larger than the transport accepts.
+    #[error("answer larger than {0} bytes")]
+    TooLarge(usize),
+    /// The adapter built a request the transport cannot send.
+    #[error("request could not be sent: {0}")]
+    InvalidRequest(String),
+}
+
+impl TransportError {
+    /// Classifies the failure for the caller: unreachable is 503, too slow 504, the rest 502.
+    pub fn into_backend_error(self, backend: &str) -> BackendError {
+        match &self {
+            TransportError::Connect(_) => {
+                BackendError::unavailable(format!("{backend} is unreachable: {self}"))
+            }
+            TransportError::Timeout => {
+                BackendError::timeout(format!("{backend} did not answer in time"))
+            }
+            TransportError::Io(_) => {
+                BackendError::upstream(format!("{backend} connection failed: {self}"))
+            }
+            TransportError::TooLarge(_) => {
+                BackendError::bad_response(format!("{backend} sent an {self}"))
+            }
+            TransportError::InvalidRequest(_) => {
+                BackendError::upstream(format!("{backend}: {self}")).retryable(false)
+            }
+        }
+    }
+}
