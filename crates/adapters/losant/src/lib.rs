@@ -1,0 +1,334 @@
+//! orgway-losant: the Losant Instance Org dialect (Bearer token, JSON, ms-epoch time ranges).
+//!
+//! Serves, for the orgs of one Enterprise instance: org get / patch / delete, the instance-org
+//! list, the org's usage summary, and the `devices`, `notebook-minutes` and `payloads` series.
+//! Losant has no plans, customers or subscriptions resource; those routes are `501`.
+//!
+//! # Layout
+//! - [`config`]: the `[[backends]]` keys of a Losant backend, validated.
+//! - [`wire`]: the vendor's JSON shapes.
+//! - [`map`]: pure conversions between wire and model, both ways.
+//! - [`error`]: `{type, message}` errors as `BackendError`s.
+//! - [`client`]: the thin I/O part (paths, headers, SDK query controls).
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod map;
+pub mod wire;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use http::Method;
+use orgway_core::{
+    Backend, BackendError, BoxFuture, CallContext, Capabilities, Interval, ListQuery, Metric,
+    MetricSupport, OpKind, Operation, OrgPatch, OrgStatus, Output, PatchField, SeriesOptions,
+    TimeRange, Timestamp, Unit,
+};
+
+pub use config::{LosantConfig, LosantSettings};
+
+use client::{Call, decode, org_path, orgs_path, send};
+use map::{Aggregate, SeriesSource};
+use wire::{
+    DeviceCounts, InstanceOrg, InstanceOrgs, NotebookMinuteCounts, PayloadCountsBreakdown,
+    PayloadStats,
+};
+
+/// The dialect's name.
+pub const KIND: &str = "losant";
+
+/// What a Losant backend can do.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    operations: &[
+        OpKind::GetOrg,
+        OpKind::PatchOrg,
+        OpKind::DeleteOrg,
+        OpKind::ListOrgs,
+        OpKind::GetUsage,
+        OpKind::GetUsageSeries,
+    ],
+    metrics: &[
+        MetricSupport {
+            metric: Metric::Devices,
+            unit: Unit::Count,
+            intervals: &[Interval::Day, Interval::Month, Interval::Total],
+            bytes: false,
+            non_billable: false,
+        },
+        MetricSupport {
+            metric: Metric::NotebookMinutes,
+            unit: Unit::Minutes,
+            intervals: &[Interval::Day, Interval::Month, Interval::Total],
+            bytes: false,
+            non_billable: false,
+        },
+        MetricSupport {
+            metric: Metric::Payloads,
+            unit: Unit::Count,
+            intervals: &[
+                Interval::Hour,
+                Interval::Day,
+                Interval::Month,
+                Interval::Total,
+            ],
+            bytes: true,
+            non_billable: true,
+        },
+    ],
+    patchable: &[
+        PatchField::Name,
+        PatchField::Description,
+        PatchField::Status,
+    ],
+    settable_statuses: &[OrgStatus::Active, OrgStatus::Disabled],
+    org_sorts: map::SORTS,
+    plan_sorts: &[],
+    customer_sorts: &[],
+    subscription_sorts: &[],
+};
+
+/// A Losant backend.
+#[derive(Debug)]
+pub struct Losant {
+    cfg: LosantConfig,
+}
+
+impl Losant {
+    /// A backend from a validated configuration.
+    pub fn new(cfg: LosantConfig) -> Self {
+        Losant { cfg }
+    }
+
+    async fn get_org(
+        &self,
+        cx: &CallContext,
+        org: &str,
+        summary: &str,
+    ) -> Result<(InstanceOrg, Option<serde_json::Value>), BackendError> {
+        let call =
+            Call::new(Method::GET, org_path(&self.cfg, org, None)).param("summaryInclude", summary);
+        let body = send(&self.cfg, cx, call).await?;
+        decode(&self.cfg, "org", &body, cx.include_raw())
+    }
+
+    async fn patch_org(
+        &self,
+        cx: &CallContext,
+        org: &str,
+        patch: &OrgPatch,
+    ) -> Result<Output, BackendError> {
+        let body = map::patch_body(patch, Timestamp::now())?;
+        let json = serde_json::to_vec(&body).map_err(|e| {
+            BackendError::upstream(format!("could not encode the patch: {e}")).retryable(false)
+        })?;
+        let call = Call::new(Method::PATCH, org_path(&self.cfg, org, None))
+            .param("summaryInclude", map::ORG_SUMMARY_FIELDS)
+            .json(json);
+        let answer = send(&self.cfg, cx, call).await?;
+        let (w, raw) = decode::<InstanceOrg>(&self.cfg, "org", &answer, cx.include_raw())?;
+        Ok(Output::Org(Box::new(map::org_from_wire(w, raw)?)))
+    }
+
+    async fn list_orgs(&self, cx: &CallContext, query: &ListQuery) -> Result<Output, BackendError> {
+        let req = map::page_request(query.offset(), query.limit);
+        let fetch = |page: u64| {
+            let mut call = Call::new(Method::GET, orgs_path(&self.cfg))
+                .param("page", page.to_string())
+                .param("perPage", req.per_page.to_string())
+                .param("summaryInclude", map::ORG_SUMMARY_FIELDS);
+            if let Some((field, dir)) = map::sort_params(query) {
+                call = call.param("sortField", field).param("sortDirection", dir);
+            }
+            call
+        };
+        let mut pages = Vec::with_capacity(2);
+        let body = send(&self.cfg, cx, fetch(req.page)).await?;
+        let (first, _) = decode::<InstanceOrgs>(&self.cfg, "org list", &body, false)?;
+        let more = req.straddles && first.items.len() as u64 == req.per_page;
+        pages.push(first);
+        if more {
+            let body = send(&self.cfg, cx, fetch(req.page + 1)).await?;
+            pages.push(decode::<InstanceOrgs>(&self.cfg, "org list", &body, false)?.0);
+        }
+        Ok(Output::Orgs(map::orgs_page(
+            pages,
+            &req,
+            query,
+            cx.include_raw(),
+        )?))
+    }
+
+    async fn series(
+        &self,
+        cx: &CallContext,
+        org: &str,
+        metric: Metric,
+        interval: Interval,
+        range: TimeRange,
+        options: SeriesOptions,
+    ) -> Result<Output, BackendError> {
+        let support = CAPABILITIES.metric(metric).ok_or_else(|| {
+            BackendError::unsupported(
+                CAPABILITIES.metric_names(),
+                format!("losant has no `{}` metric", metric.as_str()),
+            )
+        })?;
+        let source = map::series_source(metric, interval, options.include_non_billable)
+            .ok_or_else(|| {
+                BackendError::unsupported(
+                    support
+                        .intervals
+                        .iter()
+                        .map(|i| i.as_str().to_owned())
+                        .collect(),
+                    format!(
+                        "losant cannot give `{}` by {}",
+                        metric.as_str(),
+                        interval.as_str()
+                    ),
+                )
+            })?;
+        let unit = if options.bytes {
+            Unit::Bytes
+        } else {
+            support.unit
+        };
+        let (from, to) = (range.from(), range.to());
+        let timed = |action: &'static str| {
+            Call::new(Method::GET, org_path(&self.cfg, org, Some(action)))
+                .param("start", from.unix_millis().to_string())
+                .param("end", to.unix_millis().to_string())
+        };
+        let raw_wanted = cx.include_raw();
+        let (points, agg, raw) = match source {
+            SeriesSource::DeviceCounts => {
+                let body = send(&self.cfg, cx, timed("deviceCounts")).await?;
+                let (w, raw) =
+                    decode::<DeviceCounts>(&self.cfg, "device count", &body, raw_wanted)?;
+                (
+                    map::group(map::device_buckets(&w)?, interval, Aggregate::Last, from),
+                    Aggregate::Last,
+                    raw,
+                )
+            }
+            SeriesSource::NotebookMinuteCounts => {
+                let body = send(&self.cfg, cx, timed("notebookMinuteCounts")).await?;
+                let (w, raw) = decode::<NotebookMinuteCounts>(
+                    &self.cfg,
+                    "notebook minute count",
+                    &body,
+                    raw_wanted,
+                )?;
+                (
+                    map::group(map::notebook_buckets(&w)?, interval, Aggregate::Sum, from),
+                    Aggregate::Sum,
+                    raw,
+                )
+            }
+            SeriesSource::PayloadBreakdown { resolution_ms } => {
+                let call = timed("payloadCountsBreakdown")
+                    .param("resolution", resolution_ms.to_string())
+                    .param("asBytes", options.bytes.to_string())
+                    .param(
+                        "includeNonBillable",
+                        options.include_non_billable.to_string(),
+                    );
+                let body = send(&self.cfg, cx, call).await?;
+                let (w, raw) = decode::<PayloadCountsBreakdown>(
+                    &self.cfg,
+                    "payload breakdown",
+                    &body,
+                    raw_wanted,
+                )?;
+                (
+                    map::group(map::payload_buckets(&w)?, interval, Aggregate::Sum, from),
+                    Aggregate::Sum,
+                    raw,
+                )
+            }
+            SeriesSource::PayloadCounts => {
+                let call = timed("payloadCounts").param("asBytes", options.bytes.to_string());
+                let body = send(&self.cfg, cx, call).await?;
+                let (w, raw) =
+                    decode::<PayloadStats>(&self.cfg, "payload count", &body, raw_wanted)?;
+                (
+                    vec![map::payload_total_point(&w, from)?],
+                    Aggregate::Sum,
+                    raw,
+                )
+            }
+        };
+        Ok(Output::Series(map::series(
+            metric, unit, interval, from, to, points, agg, raw,
+        )))
+    }
+
+    async fn dispatch(&self, cx: &CallContext, op: Operation) -> Result<Output, BackendError> {
+        match op {
+            Operation::GetOrg { org } => {
+                let (w, raw) = self.get_org(cx, &org, map::ORG_SUMMARY_FIELDS).await?;
+                Ok(Output::Org(Box::new(map::org_from_wire(w, raw)?)))
+            }
+            Operation::PatchOrg { org, patch } => self.patch_org(cx, &org, &patch).await,
+            Operation::DeleteOrg { org } => {
+                send(
+                    &self.cfg,
+                    cx,
+                    Call::new(Method::DELETE, org_path(&self.cfg, &org, None)),
+                )
+                .await?;
+                Ok(Output::Done)
+            }
+            Operation::ListOrgs { query } => self.list_orgs(cx, &query).await,
+            Operation::GetUsage { org } => {
+                let (w, raw) = self.get_org(cx, &org, map::USAGE_SUMMARY_FIELDS).await?;
+                Ok(Output::Usage(map::usage_from_org(&w, raw)?))
+            }
+            Operation::GetUsageSeries {
+                org,
+                metric,
+                interval,
+                range,
+                options,
+            } => {
+                self.series(cx, &org, metric, interval, range, options)
+                    .await
+            }
+            other => Err(BackendError::unsupported(
+                Vec::new(),
+                format!("losant has no `{}` operation", other.kind().as_str()),
+            )),
+        }
+    }
+}
+
+impl Backend for Losant {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &CAPABILITIES
+    }
+
+    fn canonical_id(&self, raw: &str) -> Result<String, String> {
+        map::canonical_id(raw)
+    }
+
+    fn credential_identity(&self) -> String {
+        // A fingerprint, not the token: enough to keep two tokens' cached reads apart.
+        let mut h = DefaultHasher::new();
+        self.cfg.token.expose().hash(&mut h);
+        format!("{}:{:016x}", self.cfg.instance_id, h.finish())
+    }
+
+    fn call<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        op: Operation,
+    ) -> BoxFuture<'a, Result<Output, BackendError>> {
+        Box::pin(self.dispatch(cx, op))
+    }
+}
