@@ -1,0 +1,20 @@
+//! orgway-sim: simulators of the vendor backends orgway speaks to, for tests, benches and
+//! `orgway demo`.
+//!
+//! Each simulator is a real HTTP server on loopback, written from the vendor's documents
+//! (`../shared/dialects.md`, `../shared/seeds/`, `../shared/vendor/`) and sharing no wire types
+//! with the adapters, so a test of an adapter against a simulator checks two independent
+//! readings of the documents against each other.
+//!
+//! # Layout
+//! - [`server`]: `SimServer`, the loopback HTTP server every simulator runs in, with a request
+//!   log for tests and fault injection.
+//! - [`faults`]: the fault knobs (latency, forced status, malformed body).
+//! - [`losant`]: the Losant Instance Org API.
+
+pub mod faults;
+pub mod losant;
+pub mod server;
+
+pub use faults::{FaultPlan, Faults};
+pub use server::{RecordedRequest, SimServer};

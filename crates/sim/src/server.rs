@@ -1,0 +1,290 @@
+//! `SimServer`: the loopback HTTP server a simulator runs in.
+//!
+//! Every request passes one middleware that records it (method, path, query, headers, body) for
+//! tests to assert on, and applies the fault plan. The server binds `127.0.0.1:0` unless told
+//! otherwise and stops on [`SimServer::shutdown`] or when dropped.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, header};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::faults::{FaultPlan, Faults};
+
+/// How many requests the log keeps; older ones are dropped first.
+const LOG_CAPACITY: usize = 10_000;
+/// The largest request body a simulator reads.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// One request as the simulator received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl RecordedRequest {
+    /// The first value of a header (names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded value of a query parameter.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        let q = self.query.as_deref()?;
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// The body as text (lossy).
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// How a simulator answers a forced fault, in its vendor's style.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultStyle {
+    /// The error body for a forced status.
+    pub error_body: fn(StatusCode) -> Response,
+    /// A body that does not parse as what the vendor normally sends, with its content type.
+    pub malformed: fn() -> (&'static str, &'static str),
+}
+
+#[derive(Debug)]
+struct Shared {
+    log: Mutex<VecDeque<RecordedRequest>>,
+    logging: AtomicBool,
+    faults: Arc<Faults>,
+    style: FaultStyle,
+}
+
+/// A running simulator.
+#[derive(Debug)]
+pub struct SimServer {
+    name: &'static str,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SimServer {
+    /// Serves `router` on `127.0.0.1:0`.
+    pub async fn start(
+        name: &'static str,
+        router: Router,
+        style: FaultStyle,
+    ) -> std::io::Result<SimServer> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::serve(name, listener, router, style)
+    }
+
+    /// Serves `router` on an already-bound listener.
+    pub fn serve(
+        name: &'static str,
+        listener: TcpListener,
+        router: Router,
+        style: FaultStyle,
+    ) -> std::io::Result<SimServer> {
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            log: Mutex::new(VecDeque::new()),
+            logging: AtomicBool::new(true),
+            faults: Arc::new(Faults::default()),
+            style,
+        });
+        // The middleware wraps every route and the simulator's fallback, and answers the
+        // `/_sim/faults` control endpoint itself.
+        let app = router.layer(middleware::from_fn_with_state(
+            shared.clone(),
+            record_and_fault,
+        ));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::warn!(sim = name, error = %e, "simulator stopped with an error");
+            }
+        });
+        Ok(SimServer {
+            name,
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The simulator's name (`losant`, …).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The fault knobs.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Every request received so far (up to the last 10 000), oldest first. Requests to the
+    /// `/_sim/` control endpoints are not recorded.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.log).iter().cloned().collect()
+    }
+
+    /// How many requests were received (and recorded) so far.
+    pub fn request_count(&self) -> usize {
+        lock(&self.shared.log).len()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// Turns request recording on or off (benches turn it off).
+    pub fn set_recording(&self, on: bool) {
+        self.shared.logging.store(on, Ordering::Relaxed);
+    }
+
+    /// Stops serving, letting in-flight requests finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+        }
+    };
+
+    if parts.uri.path() == "/_sim/faults" {
+        return control_faults(&shared, &parts.method, &body);
+    }
+
+    if shared.logging.load(Ordering::Relaxed) {
+        let rec = RecordedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: header_pairs(&parts.headers),
+            body: body.clone(),
+        };
+        let mut log = lock(&shared.log);
+        if log.len() == LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(rec);
+    }
+
+    let plan = shared.faults.take();
+    if let Some(plan) = &plan {
+        if plan.latency_ms > 0 {
+            tokio::time::sleep(plan.latency()).await;
+        }
+        if let Some(code) = plan.status {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if plan.malformed_body {
+                return malformed(shared.style, status);
+            }
+            return (shared.style.error_body)(status);
+        }
+    }
+
+    let resp = next.run(Request::from_parts(parts, Body::from(body))).await;
+    match plan {
+        Some(FaultPlan {
+            malformed_body: true,
+            ..
+        }) => malformed(shared.style, resp.status()),
+        _ => resp,
+    }
+}
+
+fn malformed(style: FaultStyle, status: StatusCode) -> Response {
+    let (content_type, text) = (style.malformed)();
+    (status, [(header::CONTENT_TYPE, content_type)], text).into_response()
+}
+
+fn control_faults(shared: &Shared, method: &http::Method, body: &Bytes) -> Response {
+    match *method {
+        http::Method::PUT => match serde_json::from_slice::<FaultPlan>(body) {
+            Ok(plan) => {
+                shared.faults.set(plan);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            Err(e) => (StatusCode::BAD_REQUEST, format!("bad fault plan: {e}")).into_response(),
+        },
+        http::Method::DELETE => {
+            shared.faults.clear();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    }
+}
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
