@@ -1,0 +1,200 @@
+//! The HTTP API: the router of API.md §4 and the tower stack in front of it.
+//!
+//! The stack, outermost first (the order ARCHITECTURE.md lists):
+//! 1. `edge` — request id (kept if valid, else generated; echoed on the answer; passed to
+//!    backends), the early `413` for a declared body over the limit, the one place where error
+//!    bodies are written ([`crate::error::render`]), the access log line and HTTP metrics.
+//! 2. `CatchPanicLayer` — a panic in a handler becomes `500 internal`, not a dropped
+//!    connection.
+//! 3. The router: handlers resolve org references, check capabilities and parameters, then
+//!    call the backend's policy stack ([`crate::policy`]).
+
+pub mod body;
+pub mod handlers;
+pub mod openapi;
+pub mod params;
+pub mod render;
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use http::{HeaderValue, header};
+use orgway_core::Transport;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::{ApiError, render};
+use crate::routing::Routing;
+use crate::telemetry::Metrics;
+
+/// Shared state of the HTTP layer.
+#[derive(Debug)]
+pub struct App {
+    pub routing: Routing,
+    pub transport: Arc<dyn Transport>,
+    pub metrics: Arc<Metrics>,
+    pub body_limit: usize,
+    /// False while draining for shutdown: `/readyz` answers 503.
+    pub ready: AtomicBool,
+    /// The OpenAPI document, rendered once.
+    pub openapi: Bytes,
+}
+
+/// The request id of the request being handled.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub Arc<str>);
+
+/// The header carrying request ids, both ways.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// A caller's request id is kept if it is 1–128 visible ASCII characters.
+fn valid_request_id(v: &HeaderValue) -> Option<&str> {
+    let b = v.as_bytes();
+    if (1..=128).contains(&b.len()) && b.iter().all(|c| (0x21..=0x7e).contains(c)) {
+        v.to_str().ok()
+    } else {
+        None
+    }
+}
+
+/// A new request id: 64 random bits fixed per process, then a counter. Unique across
+/// replicas with overwhelming probability, and cheap (no system call per request).
+fn new_request_id() -> Arc<str> {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(1);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        h.write_u32(std::process::id());
+        h.finish()
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Arc::from(format!("{prefix:016x}{n:016x}"))
+}
+
+/// The router with the whole stack, ready to serve.
+pub fn app(state: Arc<App>) -> Router {
+    use handlers::*;
+    Router::new()
+        .route(
+            "/v1/orgs/{org}",
+            get(get_org).patch(patch_org).delete(delete_org),
+        )
+        .route("/v1/backends", get(list_backends))
+        .route("/v1/backends/{backend}/orgs", get(list_backend_orgs))
+        .route("/v1/orgs/{org}/plans", get(list_plans))
+        .route(
+            "/v1/orgs/{org}/plans/{plan}",
+            axum::routing::put(put_plan).delete(delete_plan),
+        )
+        .route("/v1/orgs/{org}/usage", get(get_usage))
+        .route("/v1/orgs/{org}/usage/{metric}", get(get_series))
+        .route(
+            "/v1/orgs/{org}/customers",
+            get(list_customers).post(create_customer),
+        )
+        .route(
+            "/v1/orgs/{org}/customers/{customer}/subscriptions",
+            get(list_subscriptions).post(create_subscription),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a handler panicked");
+                ApiError::internal().into_response()
+            },
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
+        .with_state(state)
+}
+
+/// The outermost layer; see the module documentation.
+async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let rid = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(valid_request_id)
+        .map(Arc::<str>::from)
+        .unwrap_or_else(new_request_id);
+    req.extensions_mut().insert(RequestId(rid.clone()));
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let path = req.uri().path().to_owned();
+
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut resp = match declared {
+        Some(n) if n > app.body_limit as u64 => {
+            ApiError::payload_too_large(app.body_limit).into_response()
+        }
+        _ => next.run(req).await,
+    };
+
+    if let Some(err) = resp.extensions().get::<Arc<ApiError>>().cloned() {
+        resp = render(&err, &rid, resp);
+        if err.status.is_server_error() {
+            tracing::warn!(request_id = %rid, code = err.code, backend = err.backend.as_deref().unwrap_or(""), error = %err.message, "request failed");
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    let status = resp.status().as_u16();
+    let secs = started.elapsed().as_secs_f64();
+    app.metrics.http(method.as_str(), &route, status, secs);
+    tracing::info!(request_id = %rid, method = %method, path = %path, status, ms = secs * 1000.0, "request");
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids() {
+        assert_eq!(
+            valid_request_id(&HeaderValue::from_static("abc-123")),
+            Some("abc-123")
+        );
+        assert_eq!(
+            valid_request_id(&HeaderValue::from_static("has space")),
+            None
+        );
+        assert_eq!(valid_request_id(&HeaderValue::from_static("")), None);
+        let long = "x".repeat(129);
+        assert_eq!(
+            valid_request_id(&HeaderValue::from_str(&long).unwrap()),
+            None
+        );
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+    }
+}

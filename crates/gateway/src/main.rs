@@ -1,0 +1,161 @@
+//! The `orgway` binary: parses arguments, loads the routing file, sets up logging and the
+//! runtime, and hands over to the library (`orgway::run`, `orgway::demo::run`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use orgway::config::{self, Config, LogFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "orgway",
+    version,
+    about = "One normalized JSON API for organizations, plans, usage, customers and subscriptions across vendor backends"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+impl From<Format> for LogFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => LogFormat::Text,
+            Format::Json => LogFormat::Json,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API as the routing file says, until SIGTERM or Ctrl-C.
+    Serve {
+        /// The TOML routing file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Overrides `[server] listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Overrides `[server] log_format`.
+        #[arg(long, value_enum)]
+        log_format: Option<Format>,
+    },
+    /// Validate a routing file (secrets and environment references included) and exit.
+    Check {
+        /// The TOML routing file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Start the vendor simulators on loopback and a gateway configured for them.
+    Demo {
+        /// The gateway's address (default 127.0.0.1:8080, or a free port if that is taken).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Log format.
+        #[arg(long, value_enum)]
+        log_format: Option<Format>,
+    },
+}
+
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path, &config::process_env).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+fn runtime(threads: Option<std::num::NonZeroUsize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.enable_all();
+    if let Some(n) = threads {
+        b.worker_threads(n.get());
+    }
+    Ok(b.build()?)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => match load(&config) {
+            Ok(c) => {
+                let backends: Vec<String> = c
+                    .backends
+                    .iter()
+                    .map(|b| format!("{} ({})", b.name, b.kind.name()))
+                    .collect();
+                println!(
+                    "{}: ok: {} backend{} [{}], {} org alias{}",
+                    config.display(),
+                    c.backends.len(),
+                    if c.backends.len() == 1 { "" } else { "s" },
+                    backends.join(", "),
+                    c.orgs.len(),
+                    if c.orgs.len() == 1 { "" } else { "es" }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Serve {
+            config,
+            listen,
+            log_format,
+        } => {
+            let mut c = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            if let Some(addr) = listen {
+                c.server.listen = addr;
+            }
+            let format = log_format
+                .map(LogFormat::from)
+                .unwrap_or(c.server.log_format);
+            orgway::telemetry::init_tracing(format, &c.server.log_level);
+            match serve(c) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "orgway stopped");
+                    eprintln!("orgway: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Demo { listen, log_format } => {
+            orgway::telemetry::init_tracing(
+                log_format.map(LogFormat::from).unwrap_or_default(),
+                "info",
+            );
+            let result = runtime(None).and_then(|rt| {
+                rt.block_on(orgway::demo::run(listen, orgway::shutdown_signal()))
+                    .map_err(|e| anyhow::anyhow!(e))
+            });
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("orgway demo: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn serve(c: Config) -> anyhow::Result<()> {
+    let rt = runtime(c.server.worker_threads)?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(c.server.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", c.server.listen))?;
+        orgway::run(c, listener, orgway::shutdown_signal()).await?;
+        Ok(())
+    })
+}

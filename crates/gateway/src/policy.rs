@@ -1,0 +1,413 @@
+//! The per-backend policy stack: one chain of tower layers around every adapter, the same for
+//! every vendor. Adapters only translate and classify; this is where time limits and
+//! concurrency are enforced and where each call's outcome is observed.
+//!
+//! Layers, outermost first (the order ARCHITECTURE.md lists):
+//! 1. `Observe`: times the call, counts it in the metrics, records the backend's health, logs
+//!    failures that are not the caller's fault.
+//! 2. `Deadline`: the backend's `timeout_ms`, counting the time spent queueing for a
+//!    concurrency slot, so a saturated backend answers `504` instead of queueing forever. It
+//!    answers with a `BackendError`, not a tower error, so the one renderer can write it.
+//! 3. `ConcurrencyLimit` (tower): at most `max_concurrency` calls in flight to this backend.
+//! 4. `AdapterService`: calls the adapter.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use orgway_core::{Backend, BackendError, BoxFuture, CallContext, Operation, Output, Timestamp};
+use serde::Serialize;
+use tower::limit::ConcurrencyLimitLayer;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+
+use crate::telemetry::Metrics;
+
+/// One call through the stack.
+#[derive(Debug)]
+pub struct BackendCall {
+    pub cx: CallContext,
+    pub op: Operation,
+}
+
+/// The assembled stack of one backend.
+pub type BackendService = BoxCloneSyncService<BackendCall, Output, BackendError>;
+
+/// Builds the stack of one backend.
+pub fn stack(
+    name: &str,
+    adapter: Arc<dyn Backend>,
+    timeout: Duration,
+    max_concurrency: usize,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+) -> BackendService {
+    let name: Arc<str> = Arc::from(name);
+    let svc = ServiceBuilder::new()
+        .layer(ObserveLayer {
+            backend: name.clone(),
+            health,
+            metrics,
+        })
+        .layer(DeadlineLayer {
+            backend: name,
+            timeout,
+        })
+        .layer(ConcurrencyLimitLayer::new(max_concurrency))
+        .service(AdapterService { adapter });
+    BoxCloneSyncService::new(svc)
+}
+
+/// Calls the adapter.
+#[derive(Clone, Debug)]
+pub struct AdapterService {
+    adapter: Arc<dyn Backend>,
+}
+
+impl Service<BackendCall> for AdapterService {
+    type Response = Output;
+    type Error = BackendError;
+    type Future = BoxFuture<'static, Result<Output, BackendError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: BackendCall) -> Self::Future {
+        let adapter = self.adapter.clone();
+        Box::pin(async move { adapter.call(&req.cx, req.op).await })
+    }
+}
+
+/// Applies a backend's time limit, queueing included.
+#[derive(Clone, Debug)]
+pub struct DeadlineLayer {
+    backend: Arc<str>,
+    timeout: Duration,
+}
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = Deadline<S>;
+    fn layer(&self, inner: S) -> Deadline<S> {
+        Deadline {
+            inner,
+            backend: self.backend.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// See [`DeadlineLayer`].
+#[derive(Clone, Debug)]
+pub struct Deadline<S> {
+    inner: S,
+    backend: Arc<str>,
+    timeout: Duration,
+}
+
+/// A duration the way people say it: `5s`, `250ms`, `1.5s`.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else if ms > 1000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+impl<S> Service<BackendCall> for Deadline<S>
+where
+    S: Service<BackendCall, Response = Output, Error = BackendError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Output;
+    type Error = BackendError;
+    type Future = BoxFuture<'static, Result<Output, BackendError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
+        // Readiness (a concurrency slot) is awaited inside the call, under the deadline.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: BackendCall) -> Self::Future {
+        let inner = self.inner.clone();
+        let timeout = self.timeout;
+        let backend = self.backend.clone();
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, inner.oneshot(req)).await {
+                Ok(result) => result,
+                Err(_) => Err(BackendError::timeout(format!(
+                    "{backend} did not answer within {}",
+                    human(timeout)
+                ))),
+            }
+        })
+    }
+}
+
+/// What the gateway knows of a backend's health from the calls it made.
+#[derive(Debug, Default)]
+pub struct Health {
+    calls: AtomicU64,
+    failures: AtomicU64,
+    consecutive_failures: AtomicU64,
+    last: Mutex<HealthEvents>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct HealthEvents {
+    last_success: Option<Timestamp>,
+    last_failure: Option<(Timestamp, &'static str, String)>,
+}
+
+/// A backend's health, as `GET /v1/backends` shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthReport {
+    /// `unknown` (no call yet), `healthy` (the last call succeeded or failed by the caller's
+    /// fault) or `failing` (the last call failed by the backend's).
+    pub status: &'static str,
+    pub calls: u64,
+    pub failures: u64,
+    pub consecutive_failures: u64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_success_at: Option<Timestamp>,
+    pub last_failure: Option<FailureReport>,
+}
+
+/// The last failure of a backend.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureReport {
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Health {
+    fn record(&self, outcome: Result<(), (&'static str, &str)>) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(()) => {
+                self.consecutive_failures.store(0, Ordering::Relaxed);
+                last.last_success = Some(Timestamp::now());
+            }
+            Err((code, message)) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                self.consecutive_failures.fetch_add(1, Ordering::Relaxed);
+                last.last_failure = Some((Timestamp::now(), code, message.to_owned()));
+            }
+        }
+    }
+
+    /// The current report.
+    pub fn report(&self) -> HealthReport {
+        let calls = self.calls.load(Ordering::Relaxed);
+        let consecutive = self.consecutive_failures.load(Ordering::Relaxed);
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        HealthReport {
+            status: match (calls, consecutive) {
+                (0, _) => "unknown",
+                (_, 0) => "healthy",
+                _ => "failing",
+            },
+            calls,
+            failures: self.failures.load(Ordering::Relaxed),
+            consecutive_failures: consecutive,
+            last_success_at: last.last_success,
+            last_failure: last.last_failure.map(|(at, code, message)| FailureReport {
+                at,
+                code,
+                message,
+            }),
+        }
+    }
+}
+
+/// Observes every call: metrics, health, logs.
+#[derive(Clone, Debug)]
+pub struct ObserveLayer {
+    backend: Arc<str>,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// See [`ObserveLayer`].
+#[derive(Clone, Debug)]
+pub struct Observe<S> {
+    inner: S,
+    layer: ObserveLayer,
+}
+
+impl<S> Service<BackendCall> for Observe<S>
+where
+    S: Service<BackendCall, Response = Output, Error = BackendError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Output;
+    type Error = BackendError;
+    type Future = BoxFuture<'static, Result<Output, BackendError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: BackendCall) -> Self::Future {
+        let op = req.op.kind().as_str();
+        let request_id: Arc<str> = Arc::from(req.cx.request_id());
+        let layer = self.layer.clone();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = fut.await;
+            let secs = started.elapsed().as_secs_f64();
+            match &result {
+                Ok(_) => {
+                    layer.health.record(Ok(()));
+                    layer.metrics.backend(&layer.backend, op, "ok", secs);
+                    tracing::debug!(backend = %layer.backend, operation = op, request_id = %request_id, ms = secs * 1000.0, "backend call");
+                }
+                Err(e) => {
+                    let code = crate::error::ApiError::from_backend(&layer.backend, e.clone()).code;
+                    layer.metrics.backend(&layer.backend, op, code, secs);
+                    if e.is_callers_fault() {
+                        // The backend answered sensibly; it is healthy.
+                        layer.health.record(Ok(()));
+                        tracing::debug!(backend = %layer.backend, operation = op, request_id = %request_id, code, error = %e, "backend refused the call");
+                    } else {
+                        layer.health.record(Err((code, &e.message)));
+                        tracing::warn!(backend = %layer.backend, operation = op, request_id = %request_id, code, error = %e, ms = secs * 1000.0, "backend call failed");
+                    }
+                }
+            }
+            result
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orgway_core::{Capabilities, Transport, TransportError};
+
+    #[derive(Debug)]
+    struct Slow {
+        delay: Duration,
+        in_flight: AtomicU64,
+        max_seen: AtomicU64,
+    }
+
+    const NOTHING: Capabilities = Capabilities {
+        operations: &[],
+        metrics: &[],
+        patchable: &[],
+        settable_statuses: &[],
+        org_sorts: &[],
+        plan_sorts: &[],
+        customer_sorts: &[],
+        subscription_sorts: &[],
+    };
+
+    impl Backend for Slow {
+        fn kind(&self) -> &'static str {
+            "slow"
+        }
+        fn capabilities(&self) -> &Capabilities {
+            &NOTHING
+        }
+        fn canonical_id(&self, raw: &str) -> Result<String, String> {
+            Ok(raw.to_owned())
+        }
+        fn credential_identity(&self) -> String {
+            String::new()
+        }
+        fn call<'a>(
+            &'a self,
+            _: &'a CallContext,
+            _: Operation,
+        ) -> BoxFuture<'a, Result<Output, BackendError>> {
+            Box::pin(async move {
+                let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                self.max_seen.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(self.delay).await;
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                Ok(Output::Done)
+            })
+        }
+    }
+
+    #[derive(Debug)]
+    struct NoTransport;
+    impl Transport for NoTransport {
+        fn send(
+            &self,
+            _: http::Request<bytes::Bytes>,
+        ) -> BoxFuture<'static, Result<http::Response<bytes::Bytes>, TransportError>> {
+            Box::pin(async { Err(TransportError::Connect("none".into())) })
+        }
+    }
+
+    fn call() -> BackendCall {
+        BackendCall {
+            cx: CallContext::new(Arc::from("rid"), false, Arc::new(NoTransport)),
+            op: Operation::GetOrg { org: "x".into() },
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadline_answers_timeout_and_counts_queueing() {
+        let slow = Arc::new(Slow {
+            delay: Duration::from_secs(3),
+            in_flight: AtomicU64::new(0),
+            max_seen: AtomicU64::new(0),
+        });
+        let health = Arc::new(Health::default());
+        let svc = stack(
+            "b",
+            slow.clone(),
+            Duration::from_secs(5),
+            1,
+            health.clone(),
+            Metrics::new(),
+        );
+        // The first call takes 3 s; the second queues 3 s and then needs 3 s more: over 5 s.
+        let a = tokio::spawn(svc.clone().oneshot(call()));
+        let b = tokio::spawn(svc.clone().oneshot(call()));
+        assert_eq!(a.await.unwrap(), Ok(Output::Done));
+        let err = b.await.unwrap().unwrap_err();
+        assert_eq!(err.kind, orgway_core::ErrorKind::Timeout);
+        assert_eq!(err.message, "b did not answer within 5s");
+        assert_eq!(
+            slow.max_seen.load(Ordering::SeqCst),
+            1,
+            "the concurrency limit held"
+        );
+        let report = health.report();
+        assert_eq!(
+            (report.calls, report.failures, report.status),
+            (2, 1, "failing")
+        );
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_millis(5000)), "5s");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+    }
+}

@@ -1,0 +1,168 @@
+//! Logs and metrics: the tracing subscriber (readable text by default, JSON on request) and the
+//! Prometheus registry served at `/metrics`.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::LogFormat;
+
+/// Installs the process-wide subscriber. `ORGWAY_LOG` (a level or `target=level` list)
+/// overrides the configured level. Logs go to stderr, so stdout stays for command output.
+pub fn init_tracing(format: LogFormat, level: &str) {
+    let filter_text = std::env::var("ORGWAY_LOG").unwrap_or_else(|_| level.to_owned());
+    let filter: Targets = filter_text
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_target(false),
+            )
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+    // A second initialisation (tests that start several gateways) keeps the first subscriber.
+    let _ = result;
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendLabels {
+    backend: String,
+    operation: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendOpLabels {
+    backend: String,
+    operation: String,
+}
+
+type Hist<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to ~8 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+/// The gateway's Prometheus metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: Hist<RouteLabels>,
+    backend_calls: Family<BackendLabels, Counter>,
+    backend_duration: Hist<BackendOpLabels>,
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("orgway");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route and status",
+            http_requests.clone(),
+        );
+        let http_duration: Hist<RouteLabels> = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            http_duration.clone(),
+        );
+        let backend_calls = Family::<BackendLabels, Counter>::default();
+        registry.register(
+            "backend_calls",
+            "Calls to backends, by outcome (ok or the error code)",
+            backend_calls.clone(),
+        );
+        let backend_duration: Hist<BackendOpLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "backend_call_duration_seconds",
+            "Time a backend call took, queueing included",
+            backend_duration.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            backend_calls,
+            backend_duration,
+        })
+    }
+
+    /// Counts one answered HTTP request.
+    pub fn http(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.http_duration
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts one backend call.
+    pub fn backend(&self, backend: &str, operation: &str, outcome: &str, seconds: f64) {
+        self.backend_calls
+            .get_or_create(&BackendLabels {
+                backend: backend.to_owned(),
+                operation: operation.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.backend_duration
+            .get_or_create(&BackendOpLabels {
+                backend: backend.to_owned(),
+                operation: operation.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
