@@ -1,0 +1,9 @@
+//! End-to-end tests, compiled as one test binary: the real gateway (in process, and the
+//! `orgway` binary) against the real simulators, over loopback sockets.
+
+mod bad_input;
+mod binary;
+mod harness;
+mod losant;
+mod service;
+mod tidy;
