@@ -11,7 +11,9 @@
 //!   log for tests and fault injection.
 //! - [`faults`]: the fault knobs (latency, forced status, malformed body).
 //! - [`losant`]: the Losant Instance Org API.
+//! - [`commvault`]: the Commvault REST API's login, organization and plan pieces.
 
+pub mod commvault;
 pub mod faults;
 pub mod losant;
 pub mod server;
