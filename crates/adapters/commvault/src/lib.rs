@@ -1,0 +1,338 @@
+//! orgway-commvault: the Commvault Organization dialect (`Authtoken: QSDK …`, JSON reads, the
+//! XML `PUT Organization` of the vendor's documentation for plan changes).
+//!
+//! Serves: org get (`GET Organization/{id}`), the organization list (`GET Organization` with
+//! `start`/`limit`), an org's plans (`planDetails`, `isDefault` from `defaultPlans`), plan
+//! association, default and dissociation (`PUT Organization`, `planDetailsOperationType` /
+//! `defaultPlansOperationType`), and the org's counters as usage. Commvault has no usage time
+//! series, customers or subscriptions; those routes are `501`.
+//!
+//! A call that meets an expired token (HTTP 401) gets a renewed one from the [`session`] and
+//! is sent once more; a second 401 is `backend_auth_failed`.
+//!
+//! # Layout
+//! - [`config`]: the `[[backends]]` keys (username/password or authtoken), validated.
+//! - [`session`]: login, renewal, and one login in flight however many calls wait.
+//! - [`wire`]: the vendor's JSON shapes.
+//! - [`map`]: pure conversions, the XML body included.
+//! - [`error`]: `errorCode`s in bodies, HTML pages and statuses as `BackendError`s.
+//! - [`client`]: the thin I/O part.
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod map;
+pub mod session;
+pub mod wire;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use http::Method;
+use orgway_core::{
+    Backend, BackendError, BoxFuture, CallContext, Capabilities, ListQuery, OpKind, Operation,
+    Output, Page,
+};
+use serde_json::Value;
+
+pub use config::{CommvaultConfig, CommvaultSettings, Credentials};
+
+use client::Call;
+use map::PlanChange;
+use session::Session;
+use wire::{OrganizationInfo, OrganizationInfoEnvelope, PlanList, Provider, Providers};
+
+/// The dialect's name.
+pub const KIND: &str = "commvault";
+
+/// What a Commvault backend can do.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    operations: &[
+        OpKind::GetOrg,
+        OpKind::ListOrgs,
+        OpKind::ListPlans,
+        OpKind::PutPlan,
+        OpKind::DeletePlan,
+        OpKind::GetUsage,
+    ],
+    metrics: &[],
+    patchable: &[],
+    settable_statuses: &[],
+    org_sorts: map::SORTS,
+    plan_sorts: &[],
+    customer_sorts: &[],
+    subscription_sorts: &[],
+};
+
+/// A Commvault backend.
+#[derive(Debug)]
+pub struct Commvault {
+    cfg: CommvaultConfig,
+    session: Session,
+}
+
+impl Commvault {
+    /// A backend from a validated configuration.
+    pub fn new(cfg: CommvaultConfig) -> Self {
+        let session = Session::new(&cfg.credentials);
+        Commvault { cfg, session }
+    }
+
+    /// Sends a call with the session's token; on a 401 renews the token (one renewal however
+    /// many calls see it) and sends the call once more.
+    async fn api(&self, cx: &CallContext, call: &Call) -> Result<Value, BackendError> {
+        let (token, generation) = self.session.token(&self.cfg, cx).await?;
+        let mut raw = client::send(&self.cfg, cx, call, Some(&token)).await?;
+        if raw.status == 401 {
+            let (fresh, _) = self.session.renew_after(&self.cfg, cx, generation).await?;
+            raw = client::send(&self.cfg, cx, call, Some(&fresh)).await?;
+            if raw.status == 401 {
+                return Err(BackendError::auth_rejected(format!(
+                    "{} rejected the gateway's token even after renewing it",
+                    self.cfg.name
+                ))
+                .with_status(401));
+            }
+        }
+        client::json(&self.cfg, &raw)
+    }
+
+    async fn org_info(
+        &self,
+        cx: &CallContext,
+        org: &str,
+    ) -> Result<(OrganizationInfo, Value), BackendError> {
+        let v = self
+            .api(cx, &Call::get(format!("Organization/{org}")))
+            .await?;
+        let env: OrganizationInfoEnvelope = client::decode(&self.cfg, "an organization", &v)?;
+        let info = env.organization_info.ok_or_else(|| {
+            BackendError::bad_response(format!(
+                "{} sent an organization without organizationInfo",
+                self.cfg.name
+            ))
+        })?;
+        Ok((info, v))
+    }
+
+    async fn list_orgs(&self, cx: &CallContext, query: &ListQuery) -> Result<Output, BackendError> {
+        let mut call = Call::get("Organization");
+        call.query = map::list_params(query);
+        let v = self.api(cx, &call).await?;
+        let list: Providers = client::decode(&self.cfg, "an organization list", &v)?;
+        let mut items = Vec::with_capacity(list.providers.len());
+        for p in list.providers {
+            let raw = cx.include_raw().then(|| p.clone());
+            let provider: Provider = client::decode(&self.cfg, "an organization list item", &p)?;
+            items.push(map::org_from_provider(&provider, raw)?);
+        }
+        Ok(Output::Orgs(Page::from_offset(
+            items,
+            query.offset(),
+            query.limit,
+            list.filter_query_count,
+        )))
+    }
+
+    /// The CommCell's plans, `(planId, planName)`; empty when the server does not list them.
+    async fn commcell_plans(
+        &self,
+        cx: &CallContext,
+    ) -> Result<Vec<(Option<String>, Option<String>)>, BackendError> {
+        match self.api(cx, &Call::get("V2/Plan")).await {
+            Ok(v) => Ok(map::plan_keys(
+                &client::decode::<PlanList>(&self.cfg, "a plan list", &v)?.plans,
+            )),
+            Err(e) if e.is_callers_fault() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put(
+        &self,
+        cx: &CallContext,
+        org: &str,
+        domain_name: &str,
+        change: PlanChange<'_>,
+    ) -> Result<(), BackendError> {
+        let xml = map::update_xml(org, domain_name, change);
+        let call = Call::with_body(Method::PUT, "Organization", "application/xml", xml);
+        self.api(cx, &call).await.map(|_| ())
+    }
+
+    fn domain_name(&self, info: &OrganizationInfo) -> Result<String, BackendError> {
+        info.organization
+            .as_ref()
+            .and_then(|o| o.short_name.as_ref())
+            .and_then(|s| s.domain_name.clone())
+            .ok_or_else(|| {
+                BackendError::bad_response(format!(
+                    "{} sent an organization without shortName.domainName",
+                    self.cfg.name
+                ))
+            })
+    }
+
+    async fn put_plan(
+        &self,
+        cx: &CallContext,
+        org: &str,
+        plan: &str,
+        make_default: bool,
+    ) -> Result<Output, BackendError> {
+        let (info, _) = self.org_info(cx, org).await?;
+        let domain_name = self.domain_name(&info)?;
+        let associated = map::plan_keys(&info.plan_details);
+        let defaults = map::plan_keys(
+            &info
+                .organization_properties
+                .clone()
+                .unwrap_or_default()
+                .default_plans,
+        );
+        // The caller may name the plan by id or by name; `PUT Organization` takes its name.
+        let name = match map::find_plan(plan, &associated) {
+            Some((_, Some(n))) => n.clone(),
+            _ => match map::find_plan(plan, &self.commcell_plans(cx).await?) {
+                Some((_, Some(n))) => n.clone(),
+                // Unknown here: let Commvault judge the name (an errorCode if it has no such plan).
+                _ => plan.to_owned(),
+            },
+        };
+        let is_associated = associated.iter().any(|(_, n)| n.as_deref() == Some(&name));
+        let is_default = defaults.iter().any(|(_, n)| n.as_deref() == Some(&name));
+        let change = PlanChange {
+            plan_name: &name,
+            associate: (!is_associated).then_some(true),
+            default: (make_default && !is_default).then_some(true),
+        };
+        if change.associate.is_some() || change.default.is_some() {
+            self.put(cx, org, &domain_name, change).await?;
+        }
+        let (after, raw) = self.org_info(cx, org).await?;
+        let raw = cx.include_raw().then_some(raw);
+        map::plans_from_info(&after, raw.as_ref())
+            .into_iter()
+            .find(|p| p.name.as_deref() == Some(&name))
+            .map(Output::Plan)
+            .ok_or_else(|| {
+                BackendError::upstream(format!(
+                    "{} accepted the change but does not list plan `{name}` on organization {org}",
+                    self.cfg.name
+                ))
+                .retryable(false)
+            })
+    }
+
+    async fn delete_plan(
+        &self,
+        cx: &CallContext,
+        org: &str,
+        plan: &str,
+    ) -> Result<Output, BackendError> {
+        let (info, _) = self.org_info(cx, org).await?;
+        let domain_name = self.domain_name(&info)?;
+        let associated = map::plan_keys(&info.plan_details);
+        let defaults = map::plan_keys(
+            &info
+                .organization_properties
+                .clone()
+                .unwrap_or_default()
+                .default_plans,
+        );
+        let Some((_, Some(name))) = map::find_plan(plan, &associated) else {
+            return Err(BackendError::not_found(format!(
+                "{}: plan `{plan}` is not associated with organization {org}",
+                self.cfg.name
+            )));
+        };
+        let is_default = defaults
+            .iter()
+            .any(|(_, n)| n.as_deref() == Some(name.as_str()));
+        let change = PlanChange {
+            plan_name: name,
+            associate: Some(false),
+            // A plan that leaves the org stops being one of its defaults in the same request.
+            default: is_default.then_some(false),
+        };
+        self.put(cx, org, &domain_name, change).await?;
+        Ok(Output::Done)
+    }
+
+    async fn dispatch(&self, cx: &CallContext, op: Operation) -> Result<Output, BackendError> {
+        match op {
+            Operation::GetOrg { org } => {
+                let (info, raw) = self.org_info(cx, &org).await?;
+                Ok(Output::Org(Box::new(map::org_from_info(
+                    &info,
+                    cx.include_raw().then_some(raw),
+                )?)))
+            }
+            Operation::ListOrgs { query } => self.list_orgs(cx, &query).await,
+            Operation::ListPlans { org, query } => {
+                let (info, raw) = self.org_info(cx, &org).await?;
+                let raw = cx.include_raw().then_some(raw);
+                Ok(Output::Plans(map::page_of(
+                    map::plans_from_info(&info, raw.as_ref()),
+                    &query,
+                )))
+            }
+            Operation::PutPlan {
+                org,
+                plan,
+                make_default,
+            } => self.put_plan(cx, &org, &plan, make_default).await,
+            Operation::DeletePlan { org, plan } => self.delete_plan(cx, &org, &plan).await,
+            Operation::GetUsage { org } => {
+                let (info, raw) = self.org_info(cx, &org).await?;
+                Ok(Output::Usage(map::usage_from_info(
+                    &info,
+                    cx.include_raw().then_some(raw),
+                )))
+            }
+            other => Err(BackendError::unsupported(
+                Vec::new(),
+                format!("commvault has no `{}` operation", other.kind().as_str()),
+            )),
+        }
+    }
+}
+
+impl Backend for Commvault {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &CAPABILITIES
+    }
+
+    fn canonical_id(&self, raw: &str) -> Result<String, String> {
+        map::canonical_id(raw)
+    }
+
+    fn credential_identity(&self) -> String {
+        // Who the gateway is on this CommCell, not the secret itself.
+        let mut h = DefaultHasher::new();
+        match &self.cfg.credentials {
+            Credentials::Password {
+                username, domain, ..
+            } => {
+                (username, domain).hash(&mut h);
+                format!("user:{:016x}", h.finish())
+            }
+            Credentials::Token(t) => {
+                t.expose().hash(&mut h);
+                format!("token:{:016x}", h.finish())
+            }
+        }
+    }
+
+    fn call<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        op: Operation,
+    ) -> BoxFuture<'a, Result<Output, BackendError>> {
+        Box::pin(self.dispatch(cx, op))
+    }
+}

@@ -1,0 +1,474 @@
+//! Pure conversions between Commvault's wire shapes and orgway's model, both ways, including
+//! the XML body of `PUT Organization` (seed: `Api_UpdateOrganizationPropertiesRequest`). No I/O.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use orgway_core::{
+    BackendError, Counts, ListQuery, Org, OrgStatus, Page, Plan, PlanRef, SortField, Timestamp,
+    Unit, UsageMetric, UsageSummary,
+};
+use quick_xml::Writer;
+use serde_json::json;
+
+use crate::wire::{OrganizationInfo, PlanEntry, Provider};
+
+/// Checks a native org id (a positive integer) and returns its canonical spelling.
+pub fn canonical_id(raw: &str) -> Result<String, String> {
+    let ok = !raw.is_empty() && raw.len() <= 19 && raw.bytes().all(|b| b.is_ascii_digit());
+    match ok.then(|| raw.parse::<u64>().ok()).flatten() {
+        Some(n) if n > 0 => Ok(n.to_string()),
+        _ => {
+            let shown: String = raw.chars().filter(|c| !c.is_control()).take(64).collect();
+            Err(format!(
+                "`{shown}` is not a Commvault organization id (a positive integer)"
+            ))
+        }
+    }
+}
+
+fn bad(what: &str) -> BackendError {
+    BackendError::bad_response(format!("commvault sent {what}"))
+}
+
+fn created(seconds: Option<i64>) -> Result<Option<Timestamp>, BackendError> {
+    match seconds {
+        // 0 is what an unset epoch field holds; it is not a creation time.
+        None | Some(0) => Ok(None),
+        Some(s) => Timestamp::from_unix_seconds(s)
+            .map(Some)
+            .map_err(|_| bad("an orgCreationDateTime out of range")),
+    }
+}
+
+fn status(enabled: Option<bool>, login_disabled: bool) -> Option<OrgStatus> {
+    match enabled {
+        Some(false) => Some(OrgStatus::Disabled),
+        Some(true) if login_disabled => Some(OrgStatus::Disabled),
+        Some(true) => Some(OrgStatus::Active),
+        None => None,
+    }
+}
+
+fn plan_ref(entries: &[PlanEntry]) -> Option<PlanRef> {
+    let p = entries.iter().find_map(|e| e.plan.as_ref())?;
+    Some(PlanRef {
+        id: p.plan_id.as_ref().map(|i| i.text()),
+        name: p.plan_name.clone(),
+    })
+}
+
+/// `GET Organization/{id}` as an org: the name from `connectName`, the counters of
+/// `organizationProperties`, the creation time from `orgCreationDateTime` (seconds), the plan
+/// from the (first) default plan.
+pub fn org_from_info(
+    info: &OrganizationInfo,
+    raw: Option<serde_json::Value>,
+) -> Result<Org, BackendError> {
+    let o = info.organization.clone().unwrap_or_default();
+    let props = info.organization_properties.clone().unwrap_or_default();
+    let id = o
+        .short_name
+        .as_ref()
+        .and_then(|s| s.id.as_ref())
+        .ok_or_else(|| bad("an organization without shortName.id"))?;
+    let native_id = canonical_id(&id.text())
+        .map_err(|m| bad(&format!("an organization id it cannot use: {m}")))?;
+    let login_disabled = o
+        .deactivate_options
+        .as_ref()
+        .and_then(|d| d.disable_login)
+        .unwrap_or(false);
+    Ok(Org {
+        native_id,
+        name: o.connect_name,
+        description: o.description.filter(|d| !d.is_empty()),
+        status: status(o.enabled, login_disabled),
+        parent_native_id: None,
+        plan: plan_ref(&props.default_plans),
+        created_at: created(props.org_creation_date_time)?,
+        updated_at: None,
+        counts: Counts {
+            users: props.user_count,
+            machines: props.total_machine_count,
+            servers: props.server_count,
+            ..Counts::default()
+        },
+        raw,
+    })
+}
+
+/// One element of `GET Organization`'s `providers` as an org.
+pub fn org_from_provider(
+    p: &Provider,
+    raw: Option<serde_json::Value>,
+) -> Result<Org, BackendError> {
+    let id = p
+        .short_name
+        .as_ref()
+        .and_then(|s| s.id.as_ref())
+        .ok_or_else(|| bad("a provider without shortName.id"))?;
+    let native_id = canonical_id(&id.text())
+        .map_err(|m| bad(&format!("an organization id it cannot use: {m}")))?;
+    let mut org = Org::bare(native_id);
+    org.name = p.connect_name.clone();
+    org.description = p.description.clone().filter(|d| !d.is_empty());
+    org.status = status(p.enabled, false);
+    org.raw = raw;
+    Ok(org)
+}
+
+fn plan_key(e: &PlanEntry) -> Option<(Option<String>, Option<String>)> {
+    let p = e.plan.as_ref()?;
+    Some((p.plan_id.as_ref().map(|i| i.text()), p.plan_name.clone()))
+}
+
+/// The plans associated with an org (`planDetails`), with `isDefault` from `defaultPlans`.
+/// A plan's id is Commvault's `planId`, or its name when Commvault gives no id. `raw` is the
+/// whole `GET Organization/{id}` answer, when the caller asked for raw records; each plan then
+/// carries its own `planDetails` element.
+pub fn plans_from_info(info: &OrganizationInfo, raw: Option<&serde_json::Value>) -> Vec<Plan> {
+    let raw_entries = raw
+        .and_then(|r| r.pointer("/organizationInfo/planDetails"))
+        .and_then(|v| v.as_array());
+    let defaults: Vec<(Option<String>, Option<String>)> = info
+        .organization_properties
+        .as_ref()
+        .map(|p| p.default_plans.iter().filter_map(plan_key).collect())
+        .unwrap_or_default();
+    info.plan_details
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let (id, name) = plan_key(e)?;
+            let is_default = defaults.iter().any(|(did, dname)| match (&id, did) {
+                (Some(a), Some(b)) => a == b,
+                _ => name.is_some() && &name == dname,
+            });
+            Some(Plan {
+                id: id.clone().or_else(|| name.clone())?,
+                name,
+                description: None,
+                is_default: Some(is_default),
+                quotas: Vec::new(),
+                assignees: None,
+                raw: raw_entries.and_then(|r| r.get(i)).cloned(),
+            })
+        })
+        .collect()
+}
+
+/// A page of a list that Commvault returns whole (an org's plans).
+pub fn page_of<T>(items: Vec<T>, query: &ListQuery) -> Page<T> {
+    let total = items.len() as u64;
+    let offset = query.offset();
+    let window: Vec<T> = items
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(query.limit as usize)
+        .collect();
+    Page::from_offset(window, offset, query.limit, Some(total))
+}
+
+/// `GET /v1/orgs/{org}/usage` from the org's counters.
+pub fn usage_from_info(info: &OrganizationInfo, raw: Option<serde_json::Value>) -> UsageSummary {
+    let props = info.organization_properties.clone().unwrap_or_default();
+    let mut metrics = Vec::new();
+    let mut push = |metric: &str, value: Option<u64>| {
+        if let Some(value) = value {
+            metrics.push(UsageMetric {
+                metric: metric.to_owned(),
+                value,
+                unit: Unit::Count,
+            });
+        }
+    };
+    push("users", props.user_count);
+    push("machines", props.total_machine_count);
+    push("servers", props.server_count);
+    push("physical-devices", props.physical_device_count);
+    push("plans", Some(info.plan_details.len() as u64));
+    UsageSummary { metrics, raw }
+}
+
+/// The sort orders `GET Organization` applies itself, and the column each sorts by.
+pub const SORTS: &[SortField] = &[SortField::Name, SortField::Id];
+
+/// `start`, `limit` and `sort` of `GET Organization` for a list query.
+pub fn list_params(query: &ListQuery) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("start", query.offset().to_string()),
+        ("limit", query.limit.to_string()),
+    ];
+    if let Some(sort) = query.sort {
+        let column = match sort.field {
+            SortField::Name => Some("providers.connectName"),
+            SortField::Id => Some("providers.shortName.id"),
+            _ => None,
+        };
+        if let Some(c) = column {
+            out.push((
+                "sort",
+                format!("{c}:{}", if sort.descending { -1 } else { 1 }),
+            ));
+        }
+    }
+    out
+}
+
+/// What a `PUT Organization` changes about one plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanChange<'a> {
+    pub plan_name: &'a str,
+    /// Associate (`Some(true)`), dissociate (`Some(false)`) or leave (`None`) the plan.
+    pub associate: Option<bool>,
+    /// Make it a default plan (`Some(true)`), stop it being one (`Some(false)`), or leave it.
+    pub default: Option<bool>,
+}
+
+fn op(add: bool) -> &'static str {
+    if add { "ADD" } else { "DELETE" }
+}
+
+/// The XML body of `PUT Organization` for a plan change, in the seed's structure:
+///
+/// ```xml
+/// <Api_UpdateOrganizationPropertiesRequest>
+///   <organizationInfo planDetailsOperationType="ADD">
+///     <planDetails><plan planName="Laptop plan"/></planDetails>
+///     <organization><shortName domainName="company001" id="1"/></organization>
+///     <organizationProperties defaultPlansOperationType="ADD">
+///       <defaultPlans><plan planName="Laptop plan"/></defaultPlans>
+///     </organizationProperties>
+///   </organizationInfo>
+/// </Api_UpdateOrganizationPropertiesRequest>
+/// ```
+///
+/// quick-xml escapes every attribute value, so any plan or org name arrives as written.
+pub fn update_xml(org_id: &str, domain_name: &str, change: PlanChange<'_>) -> Vec<u8> {
+    let mut w = Writer::new(Vec::new());
+    // Writing into a Vec cannot fail.
+    let _ = w
+        .create_element("Api_UpdateOrganizationPropertiesRequest")
+        .write_inner_content(|w| {
+            let mut info = w.create_element("organizationInfo");
+            if let Some(add) = change.associate {
+                info = info.with_attribute(("planDetailsOperationType", op(add)));
+            }
+            info.write_inner_content(|w| {
+                if change.associate.is_some() {
+                    w.create_element("planDetails").write_inner_content(|w| {
+                        w.create_element("plan")
+                            .with_attribute(("planName", change.plan_name))
+                            .write_empty()
+                            .map(|_| ())
+                    })?;
+                }
+                w.create_element("organization").write_inner_content(|w| {
+                    w.create_element("shortName")
+                        .with_attribute(("domainName", domain_name))
+                        .with_attribute(("id", org_id))
+                        .write_empty()
+                        .map(|_| ())
+                })?;
+                if let Some(add) = change.default {
+                    w.create_element("organizationProperties")
+                        .with_attribute(("defaultPlansOperationType", op(add)))
+                        .write_inner_content(|w| {
+                            w.create_element("defaultPlans").write_inner_content(|w| {
+                                w.create_element("plan")
+                                    .with_attribute(("planName", change.plan_name))
+                                    .write_empty()
+                                    .map(|_| ())
+                            })?;
+                            Ok(())
+                        })?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        });
+    w.into_inner()
+}
+
+/// The body of `POST Login` (the documented JSON form), with the password base64-encoded as
+/// Commvault expects.
+pub fn login_body(
+    username: &str,
+    password: &str,
+    domain: Option<&str>,
+    device_id: &str,
+) -> Vec<u8> {
+    let mut body = json!({
+        "username": username,
+        "password": STANDARD.encode(password.as_bytes()),
+        "deviceId": device_id,
+    });
+    if let Some(d) = domain {
+        body["domain"] = json!(d);
+    }
+    body.to_string().into_bytes()
+}
+
+/// The body of `POST RenewLoginToken`.
+pub fn renew_body(token: &str, device_id: &str) -> Vec<u8> {
+    json!({ "sessionId": token, "deviceId": device_id })
+        .to_string()
+        .into_bytes()
+}
+
+/// A plan named in a route (`{plan}`), found among the org's plans or the CommCell's: a caller
+/// may give either the plan's id (as listed) or its name.
+pub fn find_plan<'a>(
+    wanted: &str,
+    plans: &'a [(Option<String>, Option<String>)],
+) -> Option<&'a (Option<String>, Option<String>)> {
+    plans
+        .iter()
+        .find(|(id, _)| id.as_deref() == Some(wanted))
+        .or_else(|| {
+            plans
+                .iter()
+                .find(|(_, name)| name.as_deref() == Some(wanted))
+        })
+}
+
+/// `(planId, planName)` of each entry.
+pub fn plan_keys(entries: &[PlanEntry]) -> Vec<(Option<String>, Option<String>)> {
+    entries.iter().filter_map(plan_key).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert_eq!(canonical_id("7").unwrap(), "7");
+        assert_eq!(canonical_id("007").unwrap(), "7");
+        assert!(canonical_id("0").is_err());
+        assert!(canonical_id("-1").is_err());
+        assert!(canonical_id("1e3").is_err());
+        assert!(canonical_id("../1").is_err());
+        assert!(canonical_id("99999999999999999999").is_err());
+        assert!(canonical_id("").is_err());
+    }
+
+    #[test]
+    fn xml_has_the_seed_structure() {
+        let x = update_xml(
+            "1",
+            "company001",
+            PlanChange {
+                plan_name: "Laptop plan",
+                associate: Some(true),
+                default: None,
+            },
+        );
+        assert_eq!(
+            String::from_utf8(x).unwrap(),
+            r#"<Api_UpdateOrganizationPropertiesRequest><organizationInfo planDetailsOperationType="ADD"><planDetails><plan planName="Laptop plan"/></planDetails><organization><shortName domainName="company001" id="1"/></organization></organizationInfo></Api_UpdateOrganizationPropertiesRequest>"#
+        );
+        let x = update_xml(
+            "1",
+            "company001",
+            PlanChange {
+                plan_name: "Laptop plan",
+                associate: None,
+                default: Some(true),
+            },
+        );
+        assert_eq!(
+            String::from_utf8(x).unwrap(),
+            r#"<Api_UpdateOrganizationPropertiesRequest><organizationInfo><organization><shortName domainName="company001" id="1"/></organization><organizationProperties defaultPlansOperationType="ADD"><defaultPlans><plan planName="Laptop plan"/></defaultPlans></organizationProperties></organizationInfo></Api_UpdateOrganizationPropertiesRequest>"#
+        );
+    }
+
+    #[test]
+    fn xml_escapes_every_value() {
+        let evil = r#"a"/><x y=""#;
+        let x = String::from_utf8(update_xml(
+            "1",
+            "o&<'",
+            PlanChange {
+                plan_name: evil,
+                associate: Some(false),
+                default: Some(false),
+            },
+        ))
+        .unwrap();
+        assert!(
+            x.contains(r#"planName="a&quot;/&gt;&lt;x y=&quot;""#),
+            "{x}"
+        );
+        assert!(x.contains(r#"domainName="o&amp;&lt;&apos;""#), "{x}");
+        assert!(x.contains(r#"planDetailsOperationType="DELETE""#));
+        assert!(x.contains(r#"defaultPlansOperationType="DELETE""#));
+        // Read back with an XML parser, the name is exactly what was written.
+        let mut reader = quick_xml::Reader::from_str(&x);
+        let mut names = Vec::new();
+        loop {
+            match reader.read_event().unwrap() {
+                quick_xml::events::Event::Empty(e) if e.name().into_inner() == "plan" => {
+                    let a = e.try_get_attribute("planName").unwrap().unwrap();
+                    names.push(
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .unwrap()
+                            .into_owned(),
+                    );
+                }
+                quick_xml::events::Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(names, [evil, evil]);
+    }
+
+    #[test]
+    fn login_password_is_base64() {
+        let b: serde_json::Value =
+            serde_json::from_slice(&login_body("admin", "secret", None, "dev-1")).unwrap();
+        assert_eq!(
+            b,
+            json!({"username": "admin", "password": "c2VjcmV0", "deviceId": "dev-1"})
+        );
+        let b: serde_json::Value =
+            serde_json::from_slice(&login_body("jo", "pässword", Some("corp"), "d")).unwrap();
+        assert_eq!(b["password"], STANDARD.encode("pässword".as_bytes()));
+        assert_eq!(b["domain"], "corp");
+    }
+
+    #[test]
+    fn list_parameters() {
+        let q = ListQuery {
+            limit: 25,
+            cursor: Some(orgway_core::Cursor::Offset(50)),
+            sort: orgway_core::Sort::parse("-name"),
+        };
+        assert_eq!(
+            list_params(&q),
+            vec![
+                ("start", "50".to_owned()),
+                ("limit", "25".to_owned()),
+                ("sort", "providers.connectName:-1".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn plans_by_id_or_name() {
+        let plans = vec![
+            (Some("3".to_owned()), Some("Laptop plan".to_owned())),
+            (Some("4".to_owned()), Some("3".to_owned())),
+        ];
+        assert_eq!(
+            find_plan("3", &plans).unwrap().1.as_deref(),
+            Some("Laptop plan"),
+            "ids win over names"
+        );
+        assert_eq!(
+            find_plan("Laptop plan", &plans).unwrap().0.as_deref(),
+            Some("3")
+        );
+        assert!(find_plan("Gold", &plans).is_none());
+    }
+}
