@@ -33,11 +33,11 @@ fn env() -> HashMap<&'static str, &'static str> {
 #[test]
 fn check_accepts_the_example_configs() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/example.toml");
-    let env = HashMap::from([("LOSANT_TOKEN", "t")]);
+    let env = HashMap::from([("LOSANT_TOKEN", "t"), ("COMMVAULT_PASSWORD", "p")]);
     let (code, out, err) = run_bin(&["check", "--config", root], &env);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("ok: 1 backend [iot-prod (losant)], 1 org alias"),
+        out.contains("ok: 2 backends [iot-prod (losant), backup-eu (commvault)], 2 org aliases"),
         "{out}"
     );
 }
@@ -293,4 +293,98 @@ fn demo_serves_prints_working_curl_lines_and_stops_on_ctrl_c() {
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("orgway demo stopped"), "{rest}");
+}
+
+#[tokio::test]
+async fn a_wrong_commvault_password_is_502_and_no_secret_is_logged() {
+    use base64::Engine;
+    use orgway_sim::commvault::{CommvaultConfig, CommvaultSim, DEMO_PASSWORD};
+
+    let cv = CommvaultSim::start(CommvaultConfig::default())
+        .await
+        .unwrap();
+    let wrong = "wrong-pass-83a1f";
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n\
+         [[backends]]\nname = \"cv-bad\"\nkind = \"commvault\"\nbase_url = \"{url}\"\nusername = \"admin\"\npassword = \"${{CV_BAD}}\"\n\n\
+         [[backends]]\nname = \"cv-good\"\nkind = \"commvault\"\nbase_url = \"{url}\"\nusername = \"admin\"\npassword = \"${{CV_GOOD}}\"\n",
+        url = cv.base_url()
+    );
+    let dir = TempDir::new("cv");
+    let env = HashMap::from([("CV_BAD", wrong), ("CV_GOOD", DEMO_PASSWORD)]);
+    let (mut child, addr) = serve(&dir, &config, &env);
+    wait_for_port(addr).await;
+    let http = Http::new();
+
+    let a = http
+        .send(
+            http::Method::GET,
+            &format!("http://{addr}/v1/orgs/cv-bad:7"),
+            &[],
+            None,
+        )
+        .await;
+    let e = a.error(502, "backend_auth_failed");
+    assert_eq!(e["backend"], "cv-bad");
+    let body = String::from_utf8_lossy(&a.body);
+    assert!(!body.contains(wrong) && !body.contains(DEMO_PASSWORD));
+    assert_eq!(cv.failed_logins(), 1);
+    // The right password logs in; its token is then used and must not be logged either.
+    let ok = http
+        .send(
+            http::Method::GET,
+            &format!("http://{addr}/v1/orgs/cv-good:7/plans"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    cv.expire_all_tokens();
+    let ok = http
+        .send(
+            http::Method::GET,
+            &format!("http://{addr}/v1/orgs/cv-good:7"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(ok.status, 200);
+
+    signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("backend_auth_failed"), "{logs}");
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut secrets = vec![
+        wrong.to_owned(),
+        DEMO_PASSWORD.to_owned(),
+        b64(wrong),
+        b64(DEMO_PASSWORD),
+    ];
+    for r in cv.server().requests() {
+        if let Some(t) = r.header("authtoken") {
+            secrets.push(t.trim_start_matches("QSDK ").to_owned());
+        }
+    }
+    assert!(
+        secrets.len() >= 6,
+        "tokens were issued and used: {}",
+        secrets.len()
+    );
+    for s in &secrets {
+        assert!(!logs.contains(s.as_str()), "a secret is in the logs");
+    }
+    cv.shutdown().await;
 }

@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod binary;
+mod commvault;
+mod conformance;
 mod harness;
 mod losant;
 mod service;

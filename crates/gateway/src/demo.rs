@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use orgway_sim::commvault::{self, CommvaultSim};
 use orgway_sim::losant::{self, LosantSim};
 use tokio::net::TcpListener;
 
@@ -19,6 +20,7 @@ pub const DEMO_CONFIG: &str = include_str!("../../../config/demo.toml");
 #[derive(Debug)]
 pub struct Sims {
     pub losant: LosantSim,
+    pub commvault: CommvaultSim,
 }
 
 impl Sims {
@@ -26,6 +28,7 @@ impl Sims {
     pub async fn start() -> std::io::Result<Sims> {
         Ok(Sims {
             losant: LosantSim::start(losant::LosantConfig::default()).await?,
+            commvault: CommvaultSim::start(commvault::CommvaultConfig::default()).await?,
         })
     }
 
@@ -37,12 +40,26 @@ impl Sims {
                 "ORGWAY_DEMO_LOSANT_TOKEN".to_owned(),
                 losant::DEMO_TOKEN.to_owned(),
             ),
+            (
+                "ORGWAY_DEMO_COMMVAULT_URL".to_owned(),
+                self.commvault.base_url(),
+            ),
+            (
+                "ORGWAY_DEMO_COMMVAULT_PASSWORD".to_owned(),
+                commvault::DEMO_PASSWORD.to_owned(),
+            ),
         ])
+    }
+
+    /// How many requests all simulators have received.
+    pub fn requests_total(&self) -> usize {
+        self.losant.server().request_count() + self.commvault.server().request_count()
     }
 
     /// Stops every simulator.
     pub async fn shutdown(self) {
         self.losant.shutdown().await;
+        self.commvault.shutdown().await;
     }
 }
 
@@ -70,16 +87,17 @@ pub fn banner(addr: SocketAddr, sims: &Sims) -> String {
     let base = format!("http://{addr}");
     format!(
         "orgway demo: gateway on {base}\n\
-         simulators: losant {losant}\n\
+         simulators: losant {losant}, commvault {commvault}\n\
          \n\
          Try:\n\
          \x20 curl -s {base}/v1/orgs/acme\n\
          \x20 curl -s -X PATCH -H 'content-type: application/json' -d '{{\"name\":\"Acme Renamed\"}}' {base}/v1/orgs/acme\n\
          \x20 curl -s '{base}/v1/orgs/losant:575ed6e87ae143cd83dc4aa8/usage/devices?interval=day'\n\
          \n\
-         More: {base}/v1/backends/losant/orgs  {base}/v1/backends  {base}/openapi.json\n\
+         More: {base}/v1/backends  {base}/v1/backends/losant/orgs  {base}/v1/orgs/acme-backup/plans  {base}/openapi.json\n\
          Ctrl-C stops everything.\n",
         losant = sims.losant.base_url(),
+        commvault = sims.commvault.base_url(),
     )
 }
 

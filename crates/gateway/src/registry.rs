@@ -15,6 +15,7 @@ use toml::de::{DeValue, ValueDeserializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BackendKind {
     Losant,
+    Commvault,
 }
 
 /// Why a backend's kind-specific keys were refused.
@@ -32,12 +33,13 @@ fn settings<T: DeserializeOwned>(table: Spanned<DeValue<'_>>) -> Result<T, Build
 
 impl BackendKind {
     /// Every kind, in the order documentation lists them.
-    pub const ALL: &'static [BackendKind] = &[BackendKind::Losant];
+    pub const ALL: &'static [BackendKind] = &[BackendKind::Losant, BackendKind::Commvault];
 
     /// The kind's name in the routing file and in `meta.kind`.
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Losant => orgway_losant::KIND,
+            BackendKind::Commvault => orgway_commvault::KIND,
         }
     }
 
@@ -60,6 +62,13 @@ impl BackendKind {
                 let cfg = orgway_losant::LosantConfig::from_settings(name, base_url, s, secrets)
                     .map_err(BuildError::Invalid)?;
                 Ok(Arc::new(orgway_losant::Losant::new(cfg)))
+            }
+            BackendKind::Commvault => {
+                let s: orgway_commvault::CommvaultSettings = settings(table)?;
+                let cfg =
+                    orgway_commvault::CommvaultConfig::from_settings(name, base_url, s, secrets)
+                        .map_err(BuildError::Invalid)?;
+                Ok(Arc::new(orgway_commvault::Commvault::new(cfg)))
             }
         }
     }

@@ -1,0 +1,732 @@
+//! Every Commvault route of the gateway, end to end against the Commvault simulator: plans
+//! listed, associated, made default and dissociated through the seed's XML `PUT Organization`;
+//! the login flow with one login however many calls wait; errors reported in bodies.
+
+use std::sync::Arc;
+
+use http::Method;
+use orgway_sim::FaultPlan;
+use orgway_sim::commvault::{CommvaultConfig, CommvaultSim};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use quick_xml::events::Event;
+use serde_json::Value;
+
+use crate::harness::{Demo, Http};
+
+/// An XML element: name, attributes (sorted), children.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct El {
+    name: String,
+    attrs: Vec<(String, String)>,
+    children: Vec<El>,
+}
+
+/// Parses XML into elements, ignoring text and whitespace.
+fn parse_xml(text: &str) -> El {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut stack: Vec<El> = vec![El {
+        name: "#doc".into(),
+        attrs: vec![],
+        children: vec![],
+    }];
+    let el = |e: &quick_xml::events::BytesStart<'_>| {
+        let mut attrs: Vec<(String, String)> = e
+            .attributes()
+            .map(|a| {
+                let a = a.unwrap();
+                (
+                    a.key.into_inner().to_owned(),
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .unwrap()
+                        .into_owned(),
+                )
+            })
+            .collect();
+        attrs.sort();
+        El {
+            name: e.name().into_inner().to_owned(),
+            attrs,
+            children: vec![],
+        }
+    };
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Start(e) => stack.push(el(&e)),
+            Event::Empty(e) => {
+                let child = el(&e);
+                stack.last_mut().unwrap().children.push(child);
+            }
+            Event::End(_) => {
+                let done = stack.pop().unwrap();
+                stack.last_mut().unwrap().children.push(done);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    stack.pop().unwrap().children.remove(0)
+}
+
+/// The element structure with attribute values dropped: names and nesting only.
+fn shape(e: &El) -> El {
+    El {
+        name: e.name.clone(),
+        attrs: e
+            .attrs
+            .iter()
+            .map(|(k, _)| (k.clone(), String::new()))
+            .collect(),
+        children: e.children.iter().map(shape).collect(),
+    }
+}
+
+/// The two request examples of the vendor's `PUT Organization` page, verbatim.
+fn seed_examples() -> Vec<El> {
+    let seed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/seeds/commvault-update-organization.txt"
+    ))
+    .expect("the seed document");
+    let mut out = Vec::new();
+    let mut rest = seed.as_str();
+    while let Some(start) = rest.find("<Api_UpdateOrganizationPropertiesRequest>") {
+        let end = rest[start..]
+            .find("</Api_UpdateOrganizationPropertiesRequest>")
+            .unwrap()
+            + start;
+        let xml = &rest[start..end + "</Api_UpdateOrganizationPropertiesRequest>".len()];
+        out.push(parse_xml(xml));
+        rest = &rest[end + 1..];
+    }
+    assert_eq!(
+        out.len(),
+        2,
+        "the seed has an association example and a default-plan example"
+    );
+    out
+}
+
+fn find<'a>(e: &'a El, path: &[&str]) -> Option<&'a El> {
+    match path.split_first() {
+        None => Some(e),
+        Some((first, rest)) => e
+            .children
+            .iter()
+            .find(|c| c.name == *first)
+            .and_then(|c| find(c, rest)),
+    }
+}
+
+fn attr<'a>(e: &'a El, name: &str) -> Option<&'a str> {
+    e.attrs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The XML bodies of the `PUT Organization` requests the simulator received.
+fn puts(d: &Demo) -> Vec<(El, orgway_sim::RecordedRequest)> {
+    d.sims
+        .commvault
+        .server()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.to_lowercase().ends_with("/organization"))
+        .map(|r| (parse_xml(&r.body_text()), r))
+        .collect()
+}
+
+fn plan_names(v: &Value) -> Vec<(String, bool)> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["isDefault"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn plans_are_listed_associated_made_default_and_dissociated() {
+    let d = Demo::start().await;
+    let domain = d.sims.commvault.org(7).unwrap()["organizationInfo"]["organization"]["shortName"]
+        ["domainName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let before = d.get("/v1/orgs/acme-backup/plans").await;
+    assert_eq!(
+        before.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&before.body)
+    );
+    let before = before.json();
+    assert!(
+        plan_names(&before).contains(&("Laptop plan".into(), true)),
+        "{before}"
+    );
+    assert!(!plan_names(&before).iter().any(|(n, _)| n == "Server plan"));
+    assert_eq!(before["items"][0]["quotas"], serde_json::json!([]));
+    assert_eq!(before["items"][0]["assignees"], Value::Null);
+    assert_eq!(before["meta"]["kind"], "commvault");
+
+    // Associate by name.
+    let a = d
+        .send_json(Method::PUT, "/v1/orgs/acme-backup/plans/Server%20plan", "")
+        .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let a = a.json();
+    assert_eq!(
+        (
+            a["id"].as_str(),
+            a["name"].as_str(),
+            a["isDefault"].as_bool()
+        ),
+        (Some("1"), Some("Server plan"), Some(false))
+    );
+    let listed = d.get("/v1/orgs/acme-backup/plans").await.json();
+    assert!(plan_names(&listed).contains(&("Server plan".into(), false)));
+
+    // The XML Commvault received has the seed's structure, values and headers.
+    let seeds = seed_examples();
+    let all = puts(&d);
+    assert_eq!(all.len(), 1);
+    let (xml, req) = &all[0];
+    assert_eq!(shape(xml), shape(&seeds[0]), "association request: {xml:?}");
+    assert_eq!(
+        attr(
+            find(xml, &["organizationInfo"]).unwrap(),
+            "planDetailsOperationType"
+        ),
+        Some("ADD")
+    );
+    assert_eq!(
+        attr(
+            find(xml, &["organizationInfo", "planDetails", "plan"]).unwrap(),
+            "planName"
+        ),
+        Some("Server plan")
+    );
+    let short = find(xml, &["organizationInfo", "organization", "shortName"]).unwrap();
+    assert_eq!(
+        (attr(short, "id"), attr(short, "domainName")),
+        (Some("7"), Some(domain.as_str()))
+    );
+    assert_eq!(req.header("content-type"), Some("application/xml"));
+    assert_eq!(req.header("accept"), Some("application/json"));
+    assert!(req.header("authtoken").unwrap().starts_with("QSDK "));
+    assert!(req.header("x-request-id").is_some());
+
+    // Make it the default (by id, as listed): the default-plan request of the seed.
+    let a = d
+        .send_json(
+            Method::PUT,
+            "/v1/orgs/acme-backup/plans/1",
+            r#"{"default":true}"#,
+        )
+        .await
+        .json();
+    assert_eq!(a["isDefault"], true);
+    let all = puts(&d);
+    assert_eq!(all.len(), 2, "the association is not sent again");
+    let (xml, _) = &all[1];
+    assert_eq!(
+        shape(xml),
+        shape(&seeds[1]),
+        "default-plan request: {xml:?}"
+    );
+    assert_eq!(
+        attr(
+            find(xml, &["organizationInfo", "organizationProperties"]).unwrap(),
+            "defaultPlansOperationType"
+        ),
+        Some("ADD")
+    );
+    assert_eq!(
+        attr(
+            find(
+                xml,
+                &[
+                    "organizationInfo",
+                    "organizationProperties",
+                    "defaultPlans",
+                    "plan"
+                ]
+            )
+            .unwrap(),
+            "planName"
+        ),
+        Some("Server plan")
+    );
+    let listed = d.get("/v1/orgs/acme-backup/plans").await.json();
+    assert!(plan_names(&listed).contains(&("Server plan".into(), true)));
+
+    // Putting it again changes nothing and sends nothing.
+    let again = d
+        .send_json(
+            Method::PUT,
+            "/v1/orgs/acme-backup/plans/Server%20plan",
+            r#"{"default":true}"#,
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(puts(&d).len(), 2);
+
+    // Dissociate.
+    let del = d
+        .client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/orgs/acme-backup/plans/Server%20plan"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(del.status, 204, "{}", String::from_utf8_lossy(&del.body));
+    let (xml, _) = puts(&d).pop().unwrap();
+    assert_eq!(
+        attr(
+            find(&xml, &["organizationInfo"]).unwrap(),
+            "planDetailsOperationType"
+        ),
+        Some("DELETE")
+    );
+    let listed = d.get("/v1/orgs/acme-backup/plans").await.json();
+    assert!(
+        !plan_names(&listed).iter().any(|(n, _)| n == "Server plan"),
+        "{listed}"
+    );
+    let sim_org = d.sims.commvault.org(7).unwrap();
+    assert!(
+        !sim_org.to_string().contains("Server plan"),
+        "the simulator no longer associates it"
+    );
+
+    // Associating and defaulting in one request works too.
+    let both = d
+        .send_json(
+            Method::PUT,
+            "/v1/orgs/acme-backup/plans/Silver%20backup",
+            r#"{"default":true}"#,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (both["name"].as_str(), both["isDefault"].as_bool()),
+        (Some("Silver backup"), Some(true))
+    );
+    let (xml, _) = puts(&d).pop().unwrap();
+    assert!(find(&xml, &["organizationInfo", "planDetails", "plan"]).is_some());
+    assert!(
+        find(
+            &xml,
+            &[
+                "organizationInfo",
+                "organizationProperties",
+                "defaultPlans",
+                "plan"
+            ]
+        )
+        .is_some()
+    );
+}
+
+#[tokio::test]
+async fn plan_names_with_xml_metacharacters_round_trip_exactly() {
+    let d = Demo::start().await;
+    let name = r#"a"/><x y=""#;
+    let id = d.sims.commvault.add_plan(name);
+    let path = format!(
+        "/v1/orgs/acme-backup/plans/{}",
+        utf8_percent_encode(name, NON_ALPHANUMERIC)
+    );
+    let a = d.send_json(Method::PUT, &path, "").await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let a = a.json();
+    assert_eq!(a["name"], name);
+    assert_eq!(a["id"], id.to_string());
+    // The vendor stored exactly that name.
+    let stored = d.sims.commvault.org(7).unwrap();
+    let names: Vec<&str> = stored["organizationInfo"]["planDetails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["plan"]["planName"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&name), "{names:?}");
+    // The wire carried it escaped, and an XML parser reads it back exactly.
+    let (xml, req) = puts(&d).pop().unwrap();
+    assert!(
+        !req.body_text().contains(name),
+        "escaped on the wire: {}",
+        req.body_text()
+    );
+    assert_eq!(
+        attr(
+            find(&xml, &["organizationInfo", "planDetails", "plan"]).unwrap(),
+            "planName"
+        ),
+        Some(name)
+    );
+    assert!(
+        plan_names(&d.get("/v1/orgs/acme-backup/plans").await.json())
+            .contains(&(name.to_owned(), false))
+    );
+    let del = d
+        .client
+        .send(
+            Method::DELETE,
+            &d.gw.url(&format!("/v1/orgs/acme-backup/plans/{id}")),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(del.status, 204);
+}
+
+#[tokio::test]
+async fn errors_in_bodies_are_never_200() {
+    let d = Demo::start().await;
+    // Commvault answers HTTP 200 with an errorCode for an unknown plan.
+    let e = d
+        .send_json(
+            Method::PUT,
+            "/v1/orgs/acme-backup/plans/Platinum%20plan",
+            "",
+        )
+        .await
+        .error(404, "not_found");
+    assert_eq!(e["backend"], "commvault");
+    assert_eq!(e["backendStatus"], 200);
+    assert!(
+        e["message"].as_str().unwrap().contains("does not exist"),
+        "{e}"
+    );
+    let last = d
+        .sims
+        .commvault
+        .server()
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.method == "PUT")
+        .unwrap();
+    assert!(
+        last.body_text().contains("Platinum plan"),
+        "the unknown name reached Commvault, which judged it"
+    );
+
+    d.client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/orgs/acme-backup/plans/Platinum%20plan"),
+            &[],
+            None,
+        )
+        .await
+        .error(404, "not_found");
+    let e = d
+        .get("/v1/orgs/commvault:999")
+        .await
+        .error(404, "not_found");
+    assert_eq!(e["backendStatus"], 200);
+
+    // An HTML error page, and a server failure.
+    let faults = d.sims.commvault.server().faults();
+    faults.set(FaultPlan {
+        malformed_body: true,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    let e = d
+        .get("/v1/orgs/acme-backup")
+        .await
+        .error(502, "backend_bad_response");
+    assert!(e["message"].as_str().unwrap().contains("HTML"), "{e}");
+    faults.set(FaultPlan {
+        status: Some(500),
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    d.get("/v1/orgs/acme-backup")
+        .await
+        .error(502, "backend_error");
+    faults.set(FaultPlan {
+        status: Some(500),
+        malformed_body: true,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    d.get("/v1/orgs/acme-backup")
+        .await
+        .error(502, "backend_error");
+    assert_eq!(d.get("/v1/orgs/acme-backup").await.status, 200);
+}
+
+#[tokio::test]
+async fn orgs_usage_and_lists() {
+    let d = Demo::start().await;
+    let sim = d.sims.commvault.org(7).unwrap();
+    let props = &sim["organizationInfo"]["organizationProperties"];
+    let v = d.get("/v1/orgs/acme-backup").await.json();
+    assert_eq!(v["id"], "commvault:7");
+    assert_eq!(v["alias"], "acme-backup");
+    assert_eq!(v["kind"], "commvault");
+    assert_eq!(
+        v["name"],
+        sim["organizationInfo"]["organization"]["connectName"]
+    );
+    assert_eq!(v["counts"]["users"], props["userCount"]);
+    assert_eq!(v["counts"]["machines"], props["totalMachineCount"]);
+    assert_eq!(v["counts"]["servers"], props["serverCount"]);
+    let created =
+        orgway_core::Timestamp::from_unix_seconds(props["orgCreationDateTime"].as_i64().unwrap())
+            .unwrap();
+    assert_eq!(v["createdAt"], created.to_string());
+    assert_eq!(v["plan"]["name"], "Laptop plan");
+    assert_eq!(v["status"], "active");
+    assert_eq!(
+        d.get("/v1/orgs/commvault:23").await.json()["status"],
+        "disabled"
+    );
+    assert_eq!(
+        d.get("/v1/orgs/commvault:0007").await.json()["id"],
+        "commvault:7",
+        "ids are canonical"
+    );
+
+    let u = d.get("/v1/orgs/acme-backup/usage").await.json();
+    let users = u["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == "users")
+        .unwrap();
+    assert_eq!(users["value"], props["userCount"]);
+
+    // The whole list by cursor, natively sorted by name.
+    let ids = d.sims.commvault.org_ids();
+    let mut seen = Vec::new();
+    let mut url = "/v1/backends/commvault/orgs?limit=2&sort=name".to_owned();
+    loop {
+        let page = d.get(&url).await;
+        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+        let page = page.json();
+        assert_eq!(page["total"], ids.len());
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["name"].as_str().unwrap().to_owned()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(c) => url = format!("/v1/backends/commvault/orgs?limit=2&sort=name&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), ids.len());
+    let mut sorted = seen.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(seen, sorted);
+    let req = d
+        .sims
+        .commvault
+        .server()
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.query_param("sort").is_some())
+        .unwrap();
+    assert_eq!(
+        req.query_param("sort").as_deref(),
+        Some("providers.connectName:1")
+    );
+    assert_eq!(req.query_param("start").as_deref(), Some("4"));
+
+    // Plans sort in the gateway (Commvault returns an org's plans whole).
+    let p = d.get("/v1/orgs/commvault:1/plans?sort=-name").await.json();
+    let names: Vec<String> = plan_names(&p).into_iter().map(|(n, _)| n).collect();
+    let mut expect = names.clone();
+    expect.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
+    assert_eq!(names, expect);
+}
+
+/// Sends `n` concurrent GETs and returns their statuses.
+async fn burst(d: &Demo, n: usize, path: &str) -> Vec<u16> {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let client = d.client.clone();
+        let url = d.gw.url(if i % 2 == 0 {
+            path
+        } else {
+            "/v1/orgs/acme-backup/plans"
+        });
+        tasks.push(tokio::spawn(async move {
+            client
+                .send(Method::GET, &url, &[], None)
+                .await
+                .status
+                .as_u16()
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn one_login_however_many_calls_wait() {
+    let d = Demo::start().await;
+    let cv = &d.sims.commvault;
+
+    // Fifty calls at once on a gateway that has not logged in yet: one login.
+    assert_eq!(cv.logins(), 0);
+    assert!(
+        burst(&d, 50, "/v1/orgs/acme-backup")
+            .await
+            .iter()
+            .all(|s| *s == 200)
+    );
+    assert_eq!(cv.logins(), 1);
+
+    // The token expires mid-run: fifty calls, one renewal, no new login.
+    cv.expire_all_tokens();
+    assert!(
+        burst(&d, 50, "/v1/orgs/acme-backup")
+            .await
+            .iter()
+            .all(|s| *s == 200)
+    );
+    assert_eq!((cv.logins(), cv.renewals()), (1, 1));
+
+    // Expired again and Commvault will not renew: fifty calls, exactly one fresh login.
+    cv.expire_all_tokens();
+    cv.set_renewal_allowed(false);
+    assert!(
+        burst(&d, 50, "/v1/orgs/acme-backup")
+            .await
+            .iter()
+            .all(|s| *s == 200)
+    );
+    assert_eq!((cv.logins(), cv.renewals()), (2, 1));
+
+    // The login carried the password base64-encoded.
+    let login = cv
+        .server()
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/Login"))
+        .unwrap();
+    let body: Value = serde_json::from_slice(&login.body).unwrap();
+    assert_eq!(body["username"], "admin");
+    use base64::Engine;
+    assert_eq!(
+        body["password"],
+        base64::engine::general_purpose::STANDARD.encode(orgway_sim::commvault::DEMO_PASSWORD)
+    );
+    assert!(
+        !login
+            .body_text()
+            .contains(orgway_sim::commvault::DEMO_PASSWORD)
+    );
+}
+
+#[tokio::test]
+async fn idle_expiry_is_renewed_transparently() {
+    // A CommCell whose tokens die after 300 ms idle, as real ones do after 30 minutes.
+    let cv = CommvaultSim::start(CommvaultConfig {
+        token_idle_timeout: std::time::Duration::from_millis(300),
+        ..CommvaultConfig::default()
+    })
+    .await
+    .unwrap();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nusername = \"admin\"\npassword = \"${{PW}}\"\n",
+        cv.base_url()
+    );
+    let config = orgway::Config::parse(&config, "t.toml", std::path::Path::new("."), &|n: &str| {
+        (n == "PW").then(|| "demo-password".to_owned())
+    })
+    .unwrap();
+    let gw = crate::harness::Gateway::start(config).await;
+    let http = Http::new();
+    assert_eq!(
+        http.send(Method::GET, &gw.url("/v1/orgs/cv:7"), &[], None)
+            .await
+            .status,
+        200
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let results = Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (http, url, results) = (http.clone(), gw.url("/v1/orgs/cv:7/plans"), results.clone());
+        tasks.push(tokio::spawn(async move {
+            let s = http
+                .send(Method::GET, &url, &[], None)
+                .await
+                .status
+                .as_u16();
+            results.lock().await.push(s);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(results.lock().await.iter().all(|s| *s == 200));
+    assert_eq!(
+        cv.logins() + cv.renewals(),
+        2,
+        "one login, then one renewal after the idle expiry"
+    );
+    gw.stop().await.unwrap();
+    cv.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_static_authtoken_needs_no_login() {
+    let cv = CommvaultSim::start(CommvaultConfig::default())
+        .await
+        .unwrap();
+    let token = cv.issue_token("admin").unwrap();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nauthtoken = \"${{CV_TOKEN}}\"\n",
+        cv.base_url()
+    );
+    let t = token.clone();
+    let config = orgway::Config::parse(
+        &config,
+        "t.toml",
+        std::path::Path::new("."),
+        &move |n: &str| (n == "CV_TOKEN").then(|| t.clone()),
+    )
+    .unwrap();
+    let gw = crate::harness::Gateway::start(config).await;
+    let http = Http::new();
+    let a = http
+        .send(Method::GET, &gw.url("/v1/orgs/cv:7"), &[], None)
+        .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(cv.logins(), 0);
+    let sent = cv.server().requests().into_iter().last().unwrap();
+    assert_eq!(sent.header("authtoken"), Some(token.as_str()));
+    // A token Commvault no longer accepts, and will not renew, is the gateway's problem: 502.
+    cv.expire_all_tokens();
+    cv.set_renewal_allowed(false);
+    let e = http
+        .send(Method::GET, &gw.url("/v1/orgs/cv:7"), &[], None)
+        .await
+        .error(502, "backend_auth_failed");
+    assert!(!e.to_string().contains(&token[5..]));
+    gw.stop().await.unwrap();
+    cv.shutdown().await;
+}
