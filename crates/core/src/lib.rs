@@ -9,6 +9,7 @@
 //! - [`backend`]: the `Backend` trait, its capabilities, the per-call context, `BaseUrl`.
 //! - [`transport`]: the seam to the gateway's shared outbound HTTP client.
 //! - [`secret`]: secrets, references to them, and configuration errors.
+//! - [`text`]: caller and vendor text made fit for messages.
 //! - [`time`]: `Timestamp`, RFC 3339 in UTC.
 //!
 //! This crate knows nothing of HTTP servers, TOML, caching or an async runtime: adapters depend
@@ -20,6 +21,7 @@ pub mod model;
 pub mod op;
 pub mod query;
 pub mod secret;
+pub mod text;
 pub mod time;
 pub mod transport;
 

@@ -1,7 +1,9 @@
 //! Secrets and configuration references: credentials are written in the routing file only by
 //! reference (`${ENV_VAR}` or a file path), resolved by the gateway, and never printed.
 
+use std::collections::hash_map::DefaultHasher;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use serde::Deserialize;
 
@@ -20,6 +22,20 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// See [`fingerprint`].
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.0)
+    }
+}
+
+/// A short, stable fingerprint of a value (16 hex digits of SipHash with fixed keys), for
+/// telling credentials apart in cache keys without holding them. It is not published: a
+/// fingerprint of a weak password could be guessed back.
+pub fn fingerprint(value: &impl Hash) -> String {
+    let mut h = DefaultHasher::new();
+    value.hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 impl fmt::Debug for Secret {

@@ -6,7 +6,8 @@
 //! `ORGWAY_REQUIRE_VENDOR_SDKS=1`, in which case it fails: CI sets that where the SDKs are
 //! installed, so a missing install cannot pass silently.
 
-use std::process::{Command, Output};
+mod common;
+
 use std::time::Duration;
 
 use orgway_sim::commvault::{CommvaultConfig, CommvaultSim, DEMO_PASSWORD, DEMO_USERNAME};
@@ -18,37 +19,9 @@ const SCRIPT: &str = concat!(
 /// How long the second simulator's tokens live without use.
 const RENEW_IDLE: Duration = Duration::from_secs(1);
 
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
-
-fn sdk_required() -> bool {
-    std::env::var("ORGWAY_REQUIRE_VENDOR_SDKS").is_ok_and(|v| v == "1")
-}
-
-fn sdk_installed() -> bool {
-    Command::new(python())
-        .args(["-c", "import cvpysdk"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_vendor_python_sdk_agrees_with_the_simulator() {
-    let installed = tokio::task::spawn_blocking(sdk_installed)
-        .await
-        .expect("probe python");
-    if !installed {
-        assert!(
-            !sdk_required(),
-            "ORGWAY_REQUIRE_VENDOR_SDKS=1 but `{} -c \"import cvpysdk\"` fails; \
-             install it with `pip install cvpysdk==11.44`",
-            python()
-        );
-        eprintln!(
-            "SKIPPED: the Commvault Python SDK is not installed \
-             (pip install cvpysdk==11.44 to run this test)"
-        );
+    if !common::sdk::available("cvpysdk", "cvpysdk==11.44", "Commvault").await {
         return;
     }
 
@@ -78,22 +51,7 @@ async fn the_vendor_python_sdk_agrees_with_the_simulator() {
         ),
     ];
 
-    // The servers run on the runtime's workers while the script blocks this one.
-    let output: Output =
-        tokio::task::spawn_blocking(move || Command::new(python()).arg(SCRIPT).envs(env).output())
-            .await
-            .expect("join")
-            .expect("run python");
-
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "the SDK check failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    assert!(stdout.contains("checks passed"));
+    common::sdk::run_check(SCRIPT, env.to_vec()).await;
 
     // Two credential logins succeeded (the main one and the one on the second simulator), one
     // was refused; the second simulator renewed once after its token went idle.

@@ -7,20 +7,8 @@
 //! that does not parse is `backend_bad_response`.
 
 use orgway_core::BackendError;
+use orgway_core::text::excerpt;
 use serde_json::Value;
-
-/// Text from the vendor, fit for a message: one line, bounded, no control characters.
-pub fn clean(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(300)
-        .collect();
-    if s.chars().count() > 300 {
-        out.push('…');
-    }
-    out.trim().to_owned()
-}
 
 /// An application error reported in a JSON body, if any: `(code, message)`.
 pub fn body_error(v: &Value) -> Option<(i64, String)> {
@@ -65,7 +53,7 @@ pub fn body_error(v: &Value) -> Option<(i64, String)> {
 /// table of error codes is not published): missing things are `404`, duplicates `409`, the rest
 /// a backend failure that retrying will not fix.
 pub fn from_body_error(backend: &str, status: u16, code: i64, message: &str) -> BackendError {
-    let msg = clean(message);
+    let msg = excerpt(message, 300);
     let lower = msg.to_lowercase();
     let text = if msg.is_empty() {
         format!("{backend} reported error {code}")
@@ -99,7 +87,7 @@ pub fn html_title(body: &[u8]) -> Option<String> {
     let lower = text.to_lowercase();
     let start = lower.find("<title>")? + "<title>".len();
     let end = start + lower[start..].find("</title>")?;
-    Some(clean(&text[start..end]))
+    Some(excerpt(&text[start..end], 300))
 }
 
 /// Whether a body looks like HTML rather than JSON.
@@ -128,7 +116,7 @@ pub fn from_status(
             .as_ref()
             .and_then(body_error)
         {
-            Some((code, msg)) => format!(" (error {code}: {})", clean(&msg)),
+            Some((code, msg)) => format!(" (error {code}: {})", excerpt(&msg, 300)),
             None => String::new(),
         }
     };

@@ -25,9 +25,6 @@ pub mod map;
 pub mod session;
 pub mod wire;
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-
 use http::Method;
 use orgway_core::{
     Backend, BackendError, BoxFuture, CallContext, Capabilities, ListQuery, OpKind, Operation,
@@ -313,18 +310,14 @@ impl Backend for Commvault {
 
     fn credential_identity(&self) -> String {
         // Who the gateway is on this CommCell, not the secret itself.
-        let mut h = DefaultHasher::new();
         match &self.cfg.credentials {
             Credentials::Password {
                 username, domain, ..
-            } => {
-                (username, domain).hash(&mut h);
-                format!("user:{:016x}", h.finish())
-            }
-            Credentials::Token(t) => {
-                t.expose().hash(&mut h);
-                format!("token:{:016x}", h.finish())
-            }
+            } => format!(
+                "user:{}",
+                orgway_core::secret::fingerprint(&(username, domain))
+            ),
+            Credentials::Token(t) => format!("token:{}", t.fingerprint()),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use orgway_core::text::excerpt;
 use orgway_core::{
     BackendError, Counts, ListQuery, Org, OrgStatus, Page, Plan, PlanRef, SortField, Timestamp,
     Unit, UsageMetric, UsageSummary,
@@ -17,12 +18,10 @@ pub fn canonical_id(raw: &str) -> Result<String, String> {
     let ok = !raw.is_empty() && raw.len() <= 19 && raw.bytes().all(|b| b.is_ascii_digit());
     match ok.then(|| raw.parse::<u64>().ok()).flatten() {
         Some(n) if n > 0 => Ok(n.to_string()),
-        _ => {
-            let shown: String = raw.chars().filter(|c| !c.is_control()).take(64).collect();
-            Err(format!(
-                "`{shown}` is not a Commvault organization id (a positive integer)"
-            ))
-        }
+        _ => Err(format!(
+            "`{}` is not a Commvault organization id (a positive integer)",
+            excerpt(raw, 64)
+        )),
     }
 }
 

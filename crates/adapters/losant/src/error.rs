@@ -1,6 +1,7 @@
 //! Losant's errors (`{"type": …, "message": …}` with an HTTP status) as `BackendError`s.
 
 use orgway_core::BackendError;
+use orgway_core::text::excerpt;
 
 use crate::wire::ErrorBody;
 
@@ -17,7 +18,7 @@ pub fn from_status(backend: &str, status: u16, body: &[u8]) -> BackendError {
         (Some(t), None) => t.clone(),
         (None, None) => format!("http {status}"),
     };
-    let vendor = clean(&vendor);
+    let vendor = excerpt(&vendor, 300);
     let err = match status {
         400 | 422 => {
             BackendError::invalid_input(format!("{backend} refused the request: {vendor}"))
@@ -37,19 +38,6 @@ pub fn from_status(backend: &str, status: u16, body: &[u8]) -> BackendError {
             .retryable(false),
     };
     err.with_status(status)
-}
-
-/// Vendor text for a message: one line, bounded, no control characters.
-fn clean(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(300)
-        .collect();
-    if s.chars().count() > 300 {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]

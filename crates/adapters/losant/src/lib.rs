@@ -17,9 +17,6 @@ pub mod error;
 pub mod map;
 pub mod wire;
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-
 use http::Method;
 use orgway_core::{
     Backend, BackendError, BoxFuture, CallContext, Capabilities, Interval, ListQuery, Metric,
@@ -319,9 +316,7 @@ impl Backend for Losant {
 
     fn credential_identity(&self) -> String {
         // A fingerprint, not the token: enough to keep two tokens' cached reads apart.
-        let mut h = DefaultHasher::new();
-        self.cfg.token.expose().hash(&mut h);
-        format!("{}:{:016x}", self.cfg.instance_id, h.finish())
+        format!("{}:{}", self.cfg.instance_id, self.cfg.token.fingerprint())
     }
 
     fn call<'a>(

@@ -9,6 +9,8 @@ use orgway_core::{
     PlanRef, SortField, Timestamp, Unit, UsageMetric, UsagePoint, UsageSeries, UsageSummary,
 };
 
+use orgway_core::text::excerpt;
+
 use crate::wire::{
     DeviceCounts, DisabledAt, InstanceOrg, InstanceOrgPatch, InstanceOrgs, NotebookMinuteCounts,
     PayloadCountsBreakdown, PayloadStats,
@@ -26,18 +28,9 @@ pub fn canonical_id(raw: &str) -> Result<String, String> {
     } else {
         Err(format!(
             "`{}` is not a Losant org id (24 hexadecimal digits)",
-            printable(raw)
+            excerpt(raw, 64)
         ))
     }
-}
-
-/// A caller's text, cut short and stripped of control characters, for use in messages.
-fn printable(s: &str) -> String {
-    let mut out: String = s.chars().filter(|c| !c.is_control()).take(64).collect();
-    if s.chars().count() > 64 {
-        out.push('…');
-    }
-    out
 }
 
 /// The `summaryInclude` list asked for when reading one org: the counters `counts` is built
@@ -52,7 +45,7 @@ fn timestamp(field: &str, s: &str) -> Result<Timestamp, BackendError> {
     Timestamp::parse_rfc3339(s).map_err(|_| {
         BackendError::bad_response(format!(
             "losant sent `{}` in `{field}`, which is not a date-time",
-            printable(s)
+            excerpt(s, 64)
         ))
     })
 }

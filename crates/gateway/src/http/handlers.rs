@@ -86,6 +86,13 @@ fn resolve(app: &App, reference: &str) -> Result<OrgTarget, ApiError> {
     app.routing.resolve(reference)
 }
 
+/// Resolves a route's org reference and checks its backend serves `op`.
+fn target(app: &App, reference: &str, op: OpKind) -> Result<OrgTarget, ApiError> {
+    let t = resolve(app, reference)?;
+    require(&t.backend, op)?;
+    Ok(t)
+}
+
 /// `GET /v1/orgs/{org}`
 #[utoipa::path(get, path = "/v1/orgs/{org}", tag = "orgs",
     params(("org" = String, Path, description = "`backend:nativeId` or an alias"),
@@ -98,8 +105,7 @@ pub async fn get_org(
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = resolve(&app, &path(p)?)?;
-    require(&t.backend, OpKind::GetOrg)?;
+    let t = target(&app, &path(p)?, OpKind::GetOrg)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let out = call(
         &app,
@@ -135,8 +141,7 @@ pub async fn patch_org(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let t = resolve(&app, &path(p)?)?;
-    require(&t.backend, OpKind::PatchOrg)?;
+    let t = target(&app, &path(p)?, OpKind::PatchOrg)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, true)
         .await?
@@ -210,8 +215,7 @@ pub async fn delete_org(
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = resolve(&app, &path(p)?)?;
-    require(&t.backend, OpKind::DeleteOrg)?;
+    let t = target(&app, &path(p)?, OpKind::DeleteOrg)?;
     Params::parse(q.as_deref(), &[])?;
     call(
         &app,
@@ -427,8 +431,7 @@ pub async fn list_plans(
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = resolve(&app, &path(p)?)?;
-    require(&t.backend, OpKind::ListPlans)?;
+    let t = target(&app, &path(p)?, OpKind::ListPlans)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
     let include_raw = params.include_raw()?;
     let list_name = format!("plans|{}", t.backend.org_ref(&t.native_id));
@@ -470,8 +473,7 @@ pub async fn put_plan(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (org, plan) = path(p)?;
-    let t = resolve(&app, &org)?;
-    require(&t.backend, OpKind::PutPlan)?;
+    let t = target(&app, &org, OpKind::PutPlan)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let make_default = match body::json_object(&headers, body, app.body_limit, false).await? {
         Some(m) => {
@@ -522,8 +524,7 @@ pub async fn delete_plan(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let (org, plan) = path(p)?;
-    let t = resolve(&app, &org)?;
-    require(&t.backend, OpKind::DeletePlan)?;
+    let t = target(&app, &org, OpKind::DeletePlan)?;
     Params::parse(q.as_deref(), &[])?;
     check_plan_name(&plan)?;
     call(
@@ -551,8 +552,7 @@ pub async fn get_usage(
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = resolve(&app, &path(p)?)?;
-    require(&t.backend, OpKind::GetUsage)?;
+    let t = target(&app, &path(p)?, OpKind::GetUsage)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let out = call(
         &app,
@@ -593,8 +593,7 @@ pub async fn get_series(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let (org, metric) = path(p)?;
-    let t = resolve(&app, &org)?;
-    require(&t.backend, OpKind::GetUsageSeries)?;
+    let t = target(&app, &org, OpKind::GetUsageSeries)?;
     let caps: &Capabilities = t.backend.adapter.capabilities();
     let support = params::metric(&metric, caps.metrics, &t.backend.name)?;
     let params = Params::parse(q.as_deref(), &SERIES_PARAMS)?;
@@ -648,8 +647,7 @@ pub async fn list_customers(
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = resolve(&app, &path(p)?)?;
-    require(&t.backend, OpKind::ListCustomers)?;
+    let t = target(&app, &path(p)?, OpKind::ListCustomers)?;
     let params = Params::parse(
         q.as_deref(),
         &[
@@ -741,8 +739,7 @@ pub async fn create_customer(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let t = resolve(&app, &path(p)?)?;
-    require(&t.backend, OpKind::CreateCustomer)?;
+    let t = target(&app, &path(p)?, OpKind::CreateCustomer)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, true)
         .await?
@@ -789,8 +786,7 @@ pub async fn list_subscriptions(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let (org, cust) = path(p)?;
-    let t = resolve(&app, &org)?;
-    require(&t.backend, OpKind::ListSubscriptions)?;
+    let t = target(&app, &org, OpKind::ListSubscriptions)?;
     let customer = customer(&app, &t, &cust)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
     let include_raw = params.include_raw()?;
@@ -840,8 +836,7 @@ pub async fn create_subscription(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (org, cust) = path(p)?;
-    let t = resolve(&app, &org)?;
-    require(&t.backend, OpKind::CreateSubscription)?;
+    let t = target(&app, &org, OpKind::CreateSubscription)?;
     let customer = customer(&app, &t, &cust)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, true)

@@ -80,11 +80,7 @@ impl Params {
 
 /// A caller's text, cut short and stripped of control characters, for use in messages.
 pub fn short(s: &str) -> String {
-    let mut out: String = s.chars().filter(|c| !c.is_control()).take(64).collect();
-    if s.chars().count() > 64 {
-        out.push('…');
-    }
-    out
+    orgway_core::text::excerpt(s, 64)
 }
 
 /// Names of the parameters every list accepts.

@@ -5,6 +5,8 @@
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod sdk;
+
 use std::net::SocketAddr;
 
 use serde_json::Value;
