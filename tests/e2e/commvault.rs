@@ -457,15 +457,27 @@ async fn errors_in_bodies_are_never_200() {
     d.get("/v1/orgs/acme-backup")
         .await
         .error(502, "backend_error");
+    // An HTML error page is the web server's, not Commvault's answer, whatever its status.
+    for status in [500, 404, 400] {
+        faults.set(FaultPlan {
+            status: Some(status),
+            malformed_body: true,
+            remaining: Some(1),
+            ..FaultPlan::default()
+        });
+        d.get("/v1/orgs/acme-backup")
+            .await
+            .error(502, "backend_bad_response");
+    }
     faults.set(FaultPlan {
-        status: Some(500),
+        status: Some(503),
         malformed_body: true,
         remaining: Some(1),
         ..FaultPlan::default()
     });
     d.get("/v1/orgs/acme-backup")
         .await
-        .error(502, "backend_error");
+        .error(503, "backend_unavailable");
     assert_eq!(d.get("/v1/orgs/acme-backup").await.status, 200);
 }
 
@@ -729,4 +741,134 @@ async fn a_static_authtoken_needs_no_login() {
     assert!(!e.to_string().contains(&token[5..]));
     gw.stop().await.unwrap();
     cv.shutdown().await;
+}
+
+/// A gateway with one Commvault backend `cv` logging in with `password`.
+async fn gateway_for(
+    cv: &CommvaultSim,
+    password: &'static str,
+    extra: &str,
+) -> crate::harness::Gateway {
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nusername = \"admin\"\npassword = \"${{PW}}\"\n{extra}\n",
+        cv.base_url()
+    );
+    let config = orgway::Config::parse(
+        &text,
+        "t.toml",
+        std::path::Path::new("."),
+        &move |n: &str| (n == "PW").then(|| password.to_owned()),
+    )
+    .unwrap();
+    crate::harness::Gateway::start(config).await
+}
+
+fn login_requests(cv: &CommvaultSim) -> usize {
+    cv.server()
+        .requests()
+        .iter()
+        .filter(|r| r.path.to_ascii_lowercase().ends_with("/login"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_refused_login_is_tried_once_for_all_waiting_calls() {
+    let cv = CommvaultSim::start(CommvaultConfig::default())
+        .await
+        .unwrap();
+    let gw = gateway_for(&cv, "wrong-password", "").await;
+    let http = Http::new();
+    let mut tasks = Vec::new();
+    for _ in 0..30 {
+        let (http, url) = (http.clone(), gw.url("/v1/orgs/cv:7"));
+        tasks.push(tokio::spawn(async move {
+            http.send(Method::GET, &url, &[], None)
+                .await
+                .status
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 502);
+    }
+    assert_eq!(
+        (login_requests(&cv), cv.failed_logins()),
+        (1, 1),
+        "one login for thirty waiting calls"
+    );
+    // Within the cool-down the refusal is answered from memory: the account is not hammered.
+    http.send(Method::GET, &gw.url("/v1/orgs/cv:7"), &[], None)
+        .await
+        .error(502, "backend_auth_failed");
+    assert_eq!(login_requests(&cv), 1);
+    gw.stop().await.unwrap();
+    cv.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_caller_giving_up_does_not_abort_the_login_others_wait_for() {
+    let cv = CommvaultSim::start(CommvaultConfig::default())
+        .await
+        .unwrap();
+    let gw = gateway_for(
+        &cv,
+        orgway_sim::commvault::DEMO_PASSWORD,
+        "timeout_ms = 10000",
+    )
+    .await;
+    let http = Http::new();
+    // The next request Commvault sees, the login, takes 1.5 s.
+    cv.server().faults().set(FaultPlan {
+        latency_ms: 1500,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    let (h, url) = (http.clone(), gw.url("/v1/orgs/cv:7"));
+    let impatient = tokio::spawn(async move {
+        tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            h.send(Method::GET, &url, &[], None),
+        )
+        .await
+        .is_ok()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut patient = Vec::new();
+    for _ in 0..10 {
+        let (h, url) = (http.clone(), gw.url("/v1/orgs/cv:7/plans"));
+        patient.push(tokio::spawn(async move {
+            h.send(Method::GET, &url, &[], None).await.status.as_u16()
+        }));
+    }
+    assert!(!impatient.await.unwrap(), "the first caller gave up");
+    for p in patient {
+        assert_eq!(p.await.unwrap(), 200);
+    }
+    assert_eq!(
+        (login_requests(&cv), cv.logins()),
+        (1, 1),
+        "the login the first caller started served the others"
+    );
+    gw.stop().await.unwrap();
+    cv.shutdown().await;
+}
+
+#[tokio::test]
+async fn plan_names_match_in_any_letter_case() {
+    let d = Demo::start().await;
+    let a = d
+        .send_json(Method::PUT, "/v1/orgs/commvault:1/plans/gold%20BACKUP", "")
+        .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.json()["name"], "Gold backup", "the backend's spelling");
+    let del = d
+        .client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/orgs/commvault:1/plans/GOLD%20backup"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(del.status, 204);
 }

@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::config::CommvaultConfig;
 use crate::error;
 
-/// One request to the Commvault API.
-#[derive(Debug)]
+/// One request to the Commvault API. Its `Debug` leaves the body out: a login body carries the
+/// (base64) password.
 pub struct Call {
     pub method: Method,
     /// Below the webservice root, without a leading slash (`Organization/7`).
@@ -20,6 +20,17 @@ pub struct Call {
     pub query: Vec<(&'static str, String)>,
     /// Content type and bytes.
     pub body: Option<(&'static str, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("body_bytes", &self.body.as_ref().map(|(_, b)| b.len()))
+            .finish()
+    }
 }
 
 impl Call {
@@ -49,12 +60,22 @@ impl Call {
     }
 }
 
-/// A raw answer: status, content type, body.
-#[derive(Debug)]
+/// A raw answer: status, content type, body. Its `Debug` leaves the body out: a login answer
+/// carries a token.
 pub struct Raw {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: Bytes,
+}
+
+impl std::fmt::Debug for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Raw")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 /// Sends a call with `token` as its `Authtoken` (none for `Login`). Every HTTP status is an
@@ -116,26 +137,35 @@ pub async fn send(
     })
 }
 
-/// Reads a 2xx answer as JSON, refusing HTML pages, unparseable bodies and non-zero
-/// `errorCode`s; classifies any other status.
-pub fn json(cfg: &CommvaultConfig, raw: &Raw) -> Result<Value, BackendError> {
+/// Reads a 2xx answer: JSON (what `Accept` asks for) is returned; an XML answer is checked for
+/// an error code and, if it has none, reported as `None` (a success without a JSON body); an HTML
+/// page, an unparseable body or a non-zero `errorCode` is an error. Any other status is
+/// classified by [`error::from_status`].
+pub fn json(cfg: &CommvaultConfig, raw: &Raw) -> Result<Option<Value>, BackendError> {
+    let ct = raw.content_type.as_deref();
     if !(200..300).contains(&raw.status) {
-        return Err(error::from_status(
-            &cfg.name,
-            raw.status,
-            raw.content_type.as_deref(),
-            &raw.body,
-        ));
+        return Err(error::from_status(&cfg.name, raw.status, ct, &raw.body));
     }
-    if error::looks_like_html(raw.content_type.as_deref(), &raw.body) {
+    if error::looks_like_html(ct, &raw.body) {
         let title = error::html_title(&raw.body)
             .map(|t| format!(" ({t})"))
             .unwrap_or_default();
         return Err(BackendError::bad_response(format!(
-            "{} sent an HTML page instead of JSON{title}",
+            "{} sent an HTML page instead of an answer{title}",
             cfg.name
         ))
         .with_status(raw.status));
+    }
+    if error::looks_like_xml(ct, &raw.body) {
+        return match error::xml_body_error(&raw.body) {
+            Ok(None) => Ok(None),
+            Ok(Some((code, msg))) => Err(error::from_body_error(&cfg.name, raw.status, code, &msg)),
+            Err(e) => Err(BackendError::bad_response(format!(
+                "{} sent XML that does not parse: {e}",
+                cfg.name
+            ))
+            .with_status(raw.status)),
+        };
     }
     let v: Value = serde_json::from_slice(&raw.body).map_err(|e| {
         BackendError::bad_response(format!("{} sent a body that is not JSON: {e}", cfg.name))
@@ -144,7 +174,7 @@ pub fn json(cfg: &CommvaultConfig, raw: &Raw) -> Result<Value, BackendError> {
     if let Some((code, msg)) = error::body_error(&v) {
         return Err(error::from_body_error(&cfg.name, raw.status, code, &msg));
     }
-    Ok(v)
+    Ok(Some(v))
 }
 
 /// Decodes a JSON value into a wire type.

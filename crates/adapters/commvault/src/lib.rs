@@ -25,6 +25,8 @@ pub mod map;
 pub mod session;
 pub mod wire;
 
+use std::sync::Arc;
+
 use http::Method;
 use orgway_core::{
     Backend, BackendError, BoxFuture, CallContext, Capabilities, ListQuery, OpKind, Operation,
@@ -64,7 +66,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 /// A Commvault backend.
 #[derive(Debug)]
 pub struct Commvault {
-    cfg: CommvaultConfig,
+    cfg: Arc<CommvaultConfig>,
     session: Session,
 }
 
@@ -72,12 +74,16 @@ impl Commvault {
     /// A backend from a validated configuration.
     pub fn new(cfg: CommvaultConfig) -> Self {
         let session = Session::new(&cfg.credentials);
-        Commvault { cfg, session }
+        Commvault {
+            cfg: Arc::new(cfg),
+            session,
+        }
     }
 
     /// Sends a call with the session's token; on a 401 renews the token (one renewal however
-    /// many calls see it) and sends the call once more.
-    async fn api(&self, cx: &CallContext, call: &Call) -> Result<Value, BackendError> {
+    /// many calls see it) and sends the call once more. `None` is a success answered in XML
+    /// without a JSON body (see [`client::json`]).
+    async fn api(&self, cx: &CallContext, call: &Call) -> Result<Option<Value>, BackendError> {
         let (token, generation) = self.session.token(&self.cfg, cx).await?;
         let mut raw = client::send(&self.cfg, cx, call, Some(&token)).await?;
         if raw.status == 401 {
@@ -94,13 +100,23 @@ impl Commvault {
         client::json(&self.cfg, &raw)
     }
 
+    /// [`Commvault::api`] for reads, whose answer must be JSON.
+    async fn read(&self, cx: &CallContext, call: &Call) -> Result<Value, BackendError> {
+        self.api(cx, call).await?.ok_or_else(|| {
+            BackendError::bad_response(format!(
+                "{} answered in XML although JSON was asked for",
+                self.cfg.name
+            ))
+        })
+    }
+
     async fn org_info(
         &self,
         cx: &CallContext,
         org: &str,
     ) -> Result<(OrganizationInfo, Value), BackendError> {
         let v = self
-            .api(cx, &Call::get(format!("Organization/{org}")))
+            .read(cx, &Call::get(format!("Organization/{org}")))
             .await?;
         let env: OrganizationInfoEnvelope = client::decode(&self.cfg, "an organization", &v)?;
         let info = env.organization_info.ok_or_else(|| {
@@ -115,10 +131,11 @@ impl Commvault {
     async fn list_orgs(&self, cx: &CallContext, query: &ListQuery) -> Result<Output, BackendError> {
         let mut call = Call::get("Organization");
         call.query = map::list_params(query);
-        let v = self.api(cx, &call).await?;
+        let v = self.read(cx, &call).await?;
         let list: Providers = client::decode(&self.cfg, "an organization list", &v)?;
         let mut items = Vec::with_capacity(list.providers.len());
-        for p in list.providers {
+        // A server that ignores `limit` must not make the page longer than asked.
+        for p in list.providers.into_iter().take(query.limit as usize) {
             let raw = cx.include_raw().then(|| p.clone());
             let provider: Provider = client::decode(&self.cfg, "an organization list item", &p)?;
             items.push(map::org_from_provider(&provider, raw)?);
@@ -136,7 +153,7 @@ impl Commvault {
         &self,
         cx: &CallContext,
     ) -> Result<Vec<(Option<String>, Option<String>)>, BackendError> {
-        match self.api(cx, &Call::get("V2/Plan")).await {
+        match self.read(cx, &Call::get("V2/Plan")).await {
             Ok(v) => Ok(map::plan_keys(
                 &client::decode::<PlanList>(&self.cfg, "a plan list", &v)?.plans,
             )),
@@ -196,8 +213,12 @@ impl Commvault {
                 _ => plan.to_owned(),
             },
         };
-        let is_associated = associated.iter().any(|(_, n)| n.as_deref() == Some(&name));
-        let is_default = defaults.iter().any(|(_, n)| n.as_deref() == Some(&name));
+        let is_associated = associated
+            .iter()
+            .any(|(_, n)| n.as_deref().is_some_and(|n| map::same_plan_name(n, &name)));
+        let is_default = defaults
+            .iter()
+            .any(|(_, n)| n.as_deref().is_some_and(|n| map::same_plan_name(n, &name)));
         let change = PlanChange {
             plan_name: &name,
             associate: (!is_associated).then_some(true),
@@ -210,7 +231,11 @@ impl Commvault {
         let raw = cx.include_raw().then_some(raw);
         map::plans_from_info(&after, raw.as_ref())
             .into_iter()
-            .find(|p| p.name.as_deref() == Some(&name))
+            .find(|p| {
+                p.name
+                    .as_deref()
+                    .is_some_and(|n| map::same_plan_name(n, &name))
+            })
             .map(Output::Plan)
             .ok_or_else(|| {
                 BackendError::upstream(format!(

@@ -201,7 +201,7 @@ pub fn list_params(query: &ListQuery) -> Vec<(&'static str, String)> {
     if let Some(sort) = query.sort {
         let column = match sort.field {
             SortField::Name => Some("providers.connectName"),
-            SortField::Id => Some("providers.shortName.id"),
+            SortField::Id => Some("providers.shortname.id"),
             _ => None,
         };
         if let Some(c) = column {
@@ -315,8 +315,15 @@ pub fn renew_body(token: &str, device_id: &str) -> Vec<u8> {
         .into_bytes()
 }
 
+/// Whether two plan names name the same plan to Commvault, which compares them without regard
+/// to case.
+pub fn same_plan_name(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}
+
 /// A plan named in a route (`{plan}`), found among the org's plans or the CommCell's: a caller
-/// may give either the plan's id (as listed) or its name.
+/// may give the plan's id (as listed) or its name, in any letter case as long as only one plan
+/// matches that way.
 pub fn find_plan<'a>(
     wanted: &str,
     plans: &'a [(Option<String>, Option<String>)],
@@ -328,6 +335,15 @@ pub fn find_plan<'a>(
             plans
                 .iter()
                 .find(|(_, name)| name.as_deref() == Some(wanted))
+        })
+        .or_else(|| {
+            let mut folded = plans
+                .iter()
+                .filter(|(_, name)| name.as_deref().is_some_and(|n| same_plan_name(n, wanted)));
+            match (folded.next(), folded.next()) {
+                (Some(one), None) => Some(one),
+                _ => None,
+            }
         })
 }
 
@@ -469,5 +485,23 @@ mod tests {
             Some("3")
         );
         assert!(find_plan("Gold", &plans).is_none());
+        assert_eq!(
+            find_plan("LAPTOP plan", &plans).unwrap().0.as_deref(),
+            Some("3"),
+            "any case"
+        );
+        let twins = vec![
+            (Some("1".to_owned()), Some("Gold".to_owned())),
+            (Some("2".to_owned()), Some("GOLD".to_owned())),
+        ];
+        assert_eq!(
+            find_plan("GOLD", &twins).unwrap().0.as_deref(),
+            Some("2"),
+            "an exact name wins"
+        );
+        assert!(
+            find_plan("gold", &twins).is_none(),
+            "two plans match without case: ambiguous"
+        );
     }
 }

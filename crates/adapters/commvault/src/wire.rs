@@ -124,9 +124,17 @@ pub struct PlanList {
 }
 
 /// `POST Login` and `POST RenewLoginToken` answers: a token on success, an error list or code
-/// otherwise.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// otherwise. No `Debug`: it holds a token.
+#[derive(Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenAnswer {
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenAnswer")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
