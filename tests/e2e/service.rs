@@ -131,3 +131,27 @@ fn every_example_config_parses() {
         "config/ holds the demo and example routing files"
     );
 }
+
+#[tokio::test]
+async fn readiness_fails_before_the_listener_closes() {
+    let mut d = Demo::start_with(|t| {
+        t.replace(
+            "log_level = \"info\"",
+            "log_level = \"info\"\nshutdown_delay_ms = 600",
+        )
+    })
+    .await;
+    assert_eq!(d.get("/readyz").await.status, 200);
+    d.gw.signal_stop();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let e = d.get("/readyz").await.error(503, "unavailable");
+    assert!(e["message"].as_str().unwrap().contains("shutting down"));
+    assert_eq!(
+        d.get("/v1/orgs/acme").await.status,
+        200,
+        "still serving while not ready"
+    );
+    let crate::harness::Demo { gw, sims, .. } = d;
+    gw.join().await.unwrap();
+    sims.shutdown().await;
+}

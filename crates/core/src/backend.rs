@@ -80,6 +80,36 @@ pub struct MetricSupport {
     pub non_billable: bool,
 }
 
+/// How a backend serves one of its lists: the sort orders it applies itself, and the fields its
+/// items always carry, by which the gateway sorts when the backend cannot. A sort by any other
+/// field is refused (`400`), never silently ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListSupport {
+    pub native_sorts: &'static [SortField],
+    pub fields: &'static [SortField],
+}
+
+impl ListSupport {
+    /// A list the backend does not have.
+    pub const NONE: ListSupport = ListSupport {
+        native_sorts: &[],
+        fields: &[],
+    };
+
+    /// Whether the list can be sorted by `field`, by the backend or by the gateway.
+    pub fn can_sort(&self, field: SortField) -> bool {
+        self.native_sorts.contains(&field) || self.fields.contains(&field)
+    }
+
+    /// Every field the list can be sorted by.
+    pub fn sortable(&self) -> Vec<SortField> {
+        SortField::ALL
+            .into_iter()
+            .filter(|f| self.can_sort(*f))
+            .collect()
+    }
+}
+
 /// What a backend can do. The gateway checks it before calling, so an unsupported route or
 /// metric is answered `501` without a backend call, and `GET /v1/backends` prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,14 +120,14 @@ pub struct Capabilities {
     pub patchable: &'static [PatchField],
     /// Values `status` can be patched to.
     pub settable_statuses: &'static [OrgStatus],
-    /// Sort orders the backend applies itself to `GET /v1/backends/{b}/orgs`.
-    pub org_sorts: &'static [SortField],
-    /// Sort orders the backend applies itself to plan lists.
-    pub plan_sorts: &'static [SortField],
-    /// Sort orders the backend applies itself to customer lists.
-    pub customer_sorts: &'static [SortField],
-    /// Sort orders the backend applies itself to subscription lists.
-    pub subscription_sorts: &'static [SortField],
+    /// `GET /v1/backends/{b}/orgs`.
+    pub orgs: ListSupport,
+    /// An org's plans.
+    pub plans: ListSupport,
+    /// An org's customers.
+    pub customers: ListSupport,
+    /// A customer's subscriptions.
+    pub subscriptions: ListSupport,
 }
 
 impl Capabilities {
@@ -119,14 +149,14 @@ impl Capabilities {
             .collect()
     }
 
-    /// Sort fields the backend applies itself for a list operation.
-    pub fn sorts_for(&self, op: OpKind) -> &'static [SortField] {
+    /// How the backend serves a list operation.
+    pub fn list(&self, op: OpKind) -> ListSupport {
         match op {
-            OpKind::ListOrgs => self.org_sorts,
-            OpKind::ListPlans => self.plan_sorts,
-            OpKind::ListCustomers => self.customer_sorts,
-            OpKind::ListSubscriptions => self.subscription_sorts,
-            _ => &[],
+            OpKind::ListOrgs => self.orgs,
+            OpKind::ListPlans => self.plans,
+            OpKind::ListCustomers => self.customers,
+            OpKind::ListSubscriptions => self.subscriptions,
+            _ => ListSupport::NONE,
         }
     }
 }

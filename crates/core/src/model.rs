@@ -265,7 +265,7 @@ impl<T> Page<T> {
     /// A page of an offset-paged list: the next cursor is computed from the offset, the number of
     /// items returned and the total, when known; without a total, a full page implies more.
     pub fn from_offset(items: Vec<T>, offset: u64, limit: u32, total: Option<u64>) -> Self {
-        let end = offset + items.len() as u64;
+        let end = offset.saturating_add(items.len() as u64);
         let more = match total {
             Some(t) => end < t,
             None => items.len() as u64 >= u64::from(limit),

@@ -53,9 +53,63 @@ impl fmt::Display for Secret {
 /// How the routing file names a secret: `${ENV_VAR}`, `file:PATH`, or a path that starts with
 /// `/`, `./` or `../`. Anything else is refused when resolved, so a literal secret pasted into the
 /// file is an error, not a silent leak into version control.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SecretRef(String);
+
+/// Reads a reference, refusing anything but a string without repeating the value: a number or
+/// a boolean written where a reference belongs may be a pasted secret.
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        const EXPECTED: &str =
+            "a string reference: \"${ENV_VAR}\", \"file:PATH\" or a path starting with / ./ ../";
+        fn refuse<E: serde::de::Error>() -> E {
+            E::custom(format!(
+                "the value is not {EXPECTED} (it is not repeated here, in case it is a secret)"
+            ))
+        }
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SecretRef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SecretRef, E> {
+                Ok(SecretRef(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<SecretRef, E> {
+                Ok(SecretRef(v))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<SecretRef, E> {
+                Err(refuse())
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<SecretRef, E> {
+                Err(refuse())
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<SecretRef, E> {
+                Err(refuse())
+            }
+            fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<SecretRef, E> {
+                Err(refuse())
+            }
+            fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<SecretRef, E> {
+                Err(refuse())
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<SecretRef, E> {
+                Err(refuse())
+            }
+            fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<SecretRef, E> {
+                Err(refuse())
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<SecretRef, A::Error> {
+                Err(refuse())
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<SecretRef, A::Error> {
+                Err(refuse())
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
 
 impl SecretRef {
     /// A reference, as written in the file.
@@ -171,5 +225,22 @@ mod tests {
             format!("{:?}", SecretRef::new("hunter2")),
             "SecretRef(<not a reference>)"
         );
+        let from = |v: serde_json::Value| serde_json::from_value::<SecretRef>(v);
+        assert_eq!(
+            from(serde_json::json!("${X}")).unwrap(),
+            SecretRef::new("${X}")
+        );
+        for v in [
+            serde_json::json!(12345678),
+            serde_json::json!(true),
+            serde_json::json!(1.5),
+            serde_json::json!(["s3cr3t"]),
+        ] {
+            let e = from(v).unwrap_err().to_string();
+            assert!(
+                !e.contains("12345678") && !e.contains("s3cr3t") && !e.contains("1.5"),
+                "{e}"
+            );
+        }
     }
 }

@@ -8,7 +8,8 @@
 //! body_limit_bytes = 1048576       # largest request body accepted (413 above)
 //! log_format = "text"              # or "json"
 //! log_level = "info"               # or a tracing target list, e.g. "orgway=debug,info"
-//! shutdown_grace_ms = 30000        # how long in-flight requests may run after SIGTERM
+//! shutdown_delay_ms = 0            # after SIGTERM, how long /readyz fails before the listener closes
+//! shutdown_grace_ms = 30000        # then how long in-flight requests may still run
 //!
 //! [[backends]]
 //! name = "iot-prod"                # used in org references: iot-prod:<native id>
@@ -75,6 +76,9 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// After the shutdown signal, how long `/readyz` answers 503 while requests are still
+    /// accepted, so a load balancer stops sending before the listener closes.
+    pub shutdown_delay: Duration,
     pub shutdown_grace: Duration,
 }
 
@@ -182,6 +186,7 @@ impl Config {
             dir: dir.to_path_buf(),
             env,
             issues: Vec::new(),
+            refused_backends: Vec::new(),
         };
         let config = loader.load();
         match config {
@@ -212,6 +217,8 @@ struct RawServer {
     log_format: Option<String>,
     #[serde(default)]
     log_level: Option<String>,
+    #[serde(default)]
+    shutdown_delay_ms: Option<u64>,
     #[serde(default)]
     shutdown_grace_ms: Option<u64>,
 }
@@ -244,6 +251,8 @@ struct Loader<'a> {
     dir: PathBuf,
     env: EnvLookup<'a>,
     issues: Vec<ConfigIssue>,
+    /// Names of backends that were refused: org aliases naming them are not reported again.
+    refused_backends: Vec<String>,
 }
 
 impl<'a> Loader<'a> {
@@ -335,7 +344,9 @@ impl<'a> Loader<'a> {
     }
 
     fn server(&mut self, value: Option<Spanned<DeValue<'a>>>) -> Option<ServerConfig> {
-        let span = value.as_ref().map(|v| v.span());
+        let table_span = value.as_ref().map(|v| v.span());
+        let spans = value.as_ref().map(key_spans).unwrap_or_default();
+        let at = |key: &str| spans.get(key).cloned().or_else(|| table_span.clone());
         let raw: RawServer = match value {
             Some(v) => self.de("server", v)?,
             None => RawServer {
@@ -344,16 +355,33 @@ impl<'a> Loader<'a> {
                 body_limit_bytes: None,
                 log_format: None,
                 log_level: None,
+                shutdown_delay_ms: None,
                 shutdown_grace_ms: None,
             },
         };
+        let delay_ms = raw.shutdown_delay_ms.unwrap_or(0);
+        if delay_ms > 600_000 {
+            self.issue(
+                "server.shutdown_delay_ms",
+                at("shutdown_delay_ms").as_ref(),
+                format!("{delay_ms} is more than 600000"),
+            );
+        }
+        let grace_ms = raw.shutdown_grace_ms.unwrap_or(DEFAULT_SHUTDOWN_GRACE_MS);
+        if grace_ms > 600_000 {
+            self.issue(
+                "server.shutdown_grace_ms",
+                at("shutdown_grace_ms").as_ref(),
+                format!("{grace_ms} is more than 600000"),
+            );
+        }
         let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen = match listen_text.parse::<SocketAddr>() {
             Ok(a) => Some(a),
             Err(_) => {
                 self.issue(
                     "server.listen",
-                    span.as_ref(),
+                    at("listen").as_ref(),
                     format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
                 );
                 None
@@ -365,7 +393,7 @@ impl<'a> Loader<'a> {
             Some(n) => {
                 self.issue(
                     "server.worker_threads",
-                    span.as_ref(),
+                    at("worker_threads").as_ref(),
                     format!("{n} is not between 1 and 1024"),
                 );
                 None
@@ -377,7 +405,7 @@ impl<'a> Loader<'a> {
             Some(n) => {
                 self.issue(
                     "server.body_limit_bytes",
-                    span.as_ref(),
+                    at("body_limit_bytes").as_ref(),
                     format!("{n} is not between 1 and 1073741824"),
                 );
                 DEFAULT_BODY_LIMIT
@@ -389,7 +417,7 @@ impl<'a> Loader<'a> {
             Some(other) => {
                 self.issue(
                     "server.log_format",
-                    span.as_ref(),
+                    at("log_format").as_ref(),
                     format!("`{other}` is not `text` or `json`"),
                 );
                 LogFormat::Text
@@ -402,7 +430,7 @@ impl<'a> Loader<'a> {
         {
             self.issue(
                 "server.log_level",
-                span.as_ref(),
+                at("log_level").as_ref(),
                 format!("`{log_level}` is not a level or target list"),
             );
         }
@@ -412,9 +440,8 @@ impl<'a> Loader<'a> {
             body_limit_bytes,
             log_format,
             log_level,
-            shutdown_grace: Duration::from_millis(
-                raw.shutdown_grace_ms.unwrap_or(DEFAULT_SHUTDOWN_GRACE_MS),
-            ),
+            shutdown_delay: Duration::from_millis(delay_ms),
+            shutdown_grace: Duration::from_millis(grace_ms),
         })
     }
 
@@ -429,13 +456,15 @@ impl<'a> Loader<'a> {
             return Vec::new();
         };
         let mut out: Vec<BackendConfig> = Vec::new();
+        let entries = items.len();
         for (i, item) in items.into_iter().enumerate() {
             let prefix = format!("backends[{i}]");
+            let name_span = key_spans(&item).get("name").cloned();
             if let Some(b) = self.backend(&prefix, item) {
                 if out.iter().any(|o| o.name == b.name) {
                     self.issue(
                         format!("{prefix}.name"),
-                        None,
+                        name_span.as_ref(),
                         format!("a backend named `{}` is already defined", b.name),
                     );
                 } else {
@@ -443,7 +472,8 @@ impl<'a> Loader<'a> {
                 }
             }
         }
-        if out.is_empty() && self.issues.is_empty() {
+        // Entries that were all refused have been reported; an empty list has not.
+        if entries == 0 {
             self.issue(
                 "backends",
                 Some(&span),
@@ -454,6 +484,22 @@ impl<'a> Loader<'a> {
     }
 
     fn backend(&mut self, prefix: &str, item: Spanned<DeValue<'a>>) -> Option<BackendConfig> {
+        let name = match item.get_ref() {
+            DeValue::Table(t) => t
+                .iter()
+                .find(|(k, _)| k.get_ref() == "name")
+                .and_then(|(_, v)| v.get_ref().as_str().map(str::to_owned)),
+            _ => None,
+        };
+        let built = self.backend_entry(prefix, item);
+        if let (None, Some(name)) = (&built, name) {
+            self.refused_backends.push(name);
+        }
+        built
+    }
+
+    fn backend_entry(&mut self, prefix: &str, item: Spanned<DeValue<'a>>) -> Option<BackendConfig> {
+        let issues_before = self.issues.len();
         let span = item.span();
         let DeValue::Table(table) = item.into_inner() else {
             self.issue(prefix, Some(&span), "must be a table");
@@ -547,6 +593,9 @@ impl<'a> Loader<'a> {
                 return None;
             }
         };
+        if self.issues.len() > issues_before {
+            return None;
+        }
         Some(BackendConfig {
             name: raw.name,
             kind,
@@ -578,16 +627,17 @@ impl<'a> Loader<'a> {
                 ));
                 continue;
             }
+            let spans = key_spans(&v);
+            let at = |key: &str| spans.get(key).cloned().unwrap_or(alias_span.clone());
             let Some(raw) = self.de::<RawOrg>(&prefix, v) else {
                 continue;
             };
             let Some(backend) = backends.iter().find(|b| b.name == raw.backend) else {
-                // A backend that failed validation was already reported; say so only when the
-                // name is unknown altogether.
-                if !self.issues.iter().any(|i| i.key.starts_with("backends")) {
+                // A backend that was refused has been reported; an alias naming it is not.
+                if !self.refused_backends.contains(&raw.backend) {
                     self.issue(
                         format!("{prefix}.backend"),
-                        Some(&alias_span),
+                        Some(&at("backend")),
                         format!("no backend named `{}`", raw.backend),
                     );
                 }
@@ -599,10 +649,21 @@ impl<'a> Loader<'a> {
                     backend: raw.backend,
                     native_id,
                 }),
-                Err(m) => self.issue(format!("{prefix}.id"), Some(&alias_span), m),
+                Err(m) => self.issue(format!("{prefix}.id"), Some(&at("id")), m),
             }
         }
         out
+    }
+}
+
+/// The span of each key of a table value (empty for any other value).
+fn key_spans(v: &Spanned<DeValue<'_>>) -> BTreeMap<String, Range<usize>> {
+    match v.get_ref() {
+        DeValue::Table(t) => t
+            .iter()
+            .map(|(k, _)| (k.get_ref().to_string(), k.span()))
+            .collect(),
+        _ => BTreeMap::new(),
     }
 }
 
@@ -815,9 +876,13 @@ id = "575ED6E87AE143CD83DC4AA8"
             ))
             .contains("backends[0].instance_id:")
         );
+        // The bad name is reported, and so is the alias that names a backend now missing.
+        let e = parse(&GOOD.replace("name = \"iot-prod\"", "name = \"IoT:prod\"")).unwrap_err();
+        assert!(e.to_string().contains("t.toml:7: backends[0].name:"), "{e}");
         assert!(
-            one_issue(&GOOD.replace("name = \"iot-prod\"", "name = \"IoT:prod\""))
-                .contains("backends[0].name:")
+            e.to_string()
+                .contains("orgs.acme.backend: no backend named `iot-prod`"),
+            "{e}"
         );
         assert!(
             one_issue(&GOOD.replace("listen = \"127.0.0.1:0\"", "listen = \"localhost\""))
@@ -827,6 +892,55 @@ id = "575ED6E87AE143CD83DC4AA8"
             one_issue("[server]\nlisten = \"127.0.0.1:1\"\n").contains("backends: at least one")
         );
         assert!(one_issue("[server\n").contains("not valid TOML"));
+    }
+
+    #[test]
+    fn every_issue_names_its_own_line() {
+        let e = parse(&GOOD.replace(
+            "log_format = \"json\"",
+            "log_format = \"json\"\nbody_limit_bytes = 0",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.toml:5: server.body_limit_bytes: 0 is not between 1 and 1073741824"
+        );
+        let e = parse(&GOOD.replace("575ED6E87AE143CD83DC4AA8", "42")).unwrap_err();
+        assert!(e.to_string().starts_with("t.toml:16: orgs.acme.id:"), "{e}");
+        let e = parse(&GOOD.replace("backend = \"iot-prod\"", "backend = \"other\"")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("t.toml:15: orgs.acme.backend: no backend named `other`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn one_problem_does_not_hide_another() {
+        let text = GOOD
+            .replace("timeout_ms = 2500", "timeout_ms = 0")
+            .replace("backend = \"iot-prod\"", "backend = \"typo\"");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.issues.len(), 2, "{e}");
+        assert!(
+            e.to_string()
+                .contains("orgs.acme.backend: no backend named `typo`"),
+            "{e}"
+        );
+        // An alias naming a refused backend is not reported twice.
+        let e = parse(&GOOD.replace("timeout_ms = 2500", "timeout_ms = 0")).unwrap_err();
+        assert_eq!(e.issues.len(), 1, "{e}");
+        assert!(
+            one_issue("backends = []\n[server]\nlisten = \"127.0.0.1:1\"\n")
+                .contains("backends: at least one")
+        );
+    }
+
+    #[test]
+    fn non_string_secrets_are_not_repeated() {
+        let msg = one_issue(&GOOD.replace("\"${TOKEN}\"", "12345678"));
+        assert!(msg.starts_with("t.toml:12: backends[0].token:"), "{msg}");
+        assert!(!msg.contains("12345678"), "{msg}");
     }
 
     #[test]

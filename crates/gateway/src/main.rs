@@ -155,7 +155,16 @@ fn serve(c: Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(c.server.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", c.server.listen))?;
-        orgway::run(c, listener, orgway::shutdown_signal()).await?;
+        // The first signal drains gracefully; a second one stops at once.
+        let shutdown = async {
+            orgway::shutdown_signal().await;
+            tokio::spawn(async {
+                orgway::shutdown_signal().await;
+                tracing::warn!("second shutdown signal: exiting without waiting");
+                std::process::exit(130);
+            });
+        };
+        orgway::run(c, listener, shutdown).await?;
         Ok(())
     })
 }

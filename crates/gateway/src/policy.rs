@@ -317,10 +317,10 @@ mod tests {
         metrics: &[],
         patchable: &[],
         settable_statuses: &[],
-        org_sorts: &[],
-        plan_sorts: &[],
-        customer_sorts: &[],
-        subscription_sorts: &[],
+        orgs: orgway_core::ListSupport::NONE,
+        plans: orgway_core::ListSupport::NONE,
+        customers: orgway_core::ListSupport::NONE,
+        subscriptions: orgway_core::ListSupport::NONE,
     };
 
     impl Backend for Slow {

@@ -43,10 +43,20 @@ pub async fn run(
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let draining = app.clone();
+    let delay = config.server.shutdown_delay;
     tokio::spawn(async move {
         shutdown.await;
+        // Fail readiness first, so load balancers stop sending while the listener still
+        // accepts what is already on its way.
         draining.ready.store(false, Ordering::Relaxed);
-        tracing::info!("shutdown requested: no new connections, finishing in-flight requests");
+        if !delay.is_zero() {
+            tracing::info!(
+                delay_ms = delay.as_millis() as u64,
+                "shutdown requested: not ready, still accepting"
+            );
+            tokio::time::sleep(delay).await;
+        }
+        tracing::info!("shutting down: no new connections, finishing in-flight requests");
         let _ = stop_tx.send(true);
     });
 

@@ -29,8 +29,8 @@ use std::sync::Arc;
 
 use http::Method;
 use orgway_core::{
-    Backend, BackendError, BoxFuture, CallContext, Capabilities, ListQuery, OpKind, Operation,
-    Output, Page,
+    Backend, BackendError, BoxFuture, CallContext, Capabilities, ListQuery, ListSupport, OpKind,
+    Operation, Output, Page, SortField,
 };
 use serde_json::Value;
 
@@ -57,10 +57,17 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     metrics: &[],
     patchable: &[],
     settable_statuses: &[],
-    org_sorts: map::SORTS,
-    plan_sorts: &[],
-    customer_sorts: &[],
-    subscription_sorts: &[],
+    orgs: ListSupport {
+        native_sorts: map::SORTS,
+        // The organization list has no creation or update times.
+        fields: &[SortField::Id, SortField::Name, SortField::Status],
+    },
+    plans: ListSupport {
+        native_sorts: &[],
+        fields: &[SortField::Id, SortField::Name],
+    },
+    customers: ListSupport::NONE,
+    subscriptions: ListSupport::NONE,
 };
 
 /// A Commvault backend.

@@ -19,9 +19,9 @@ pub mod wire;
 
 use http::Method;
 use orgway_core::{
-    Backend, BackendError, BoxFuture, CallContext, Capabilities, Interval, ListQuery, Metric,
-    MetricSupport, OpKind, Operation, OrgPatch, OrgStatus, Output, PatchField, SeriesOptions,
-    TimeRange, Timestamp, Unit,
+    Backend, BackendError, BoxFuture, CallContext, Capabilities, Interval, ListQuery, ListSupport,
+    Metric, MetricSupport, OpKind, Operation, OrgPatch, OrgStatus, Output, PatchField,
+    SeriesOptions, SortField, TimeRange, Timestamp, Unit,
 };
 
 pub use config::{LosantConfig, LosantSettings};
@@ -80,10 +80,19 @@ pub const CAPABILITIES: Capabilities = Capabilities {
         PatchField::Status,
     ],
     settable_statuses: &[OrgStatus::Active, OrgStatus::Disabled],
-    org_sorts: map::SORTS,
-    plan_sorts: &[],
-    customer_sorts: &[],
-    subscription_sorts: &[],
+    orgs: ListSupport {
+        native_sorts: map::SORTS,
+        fields: &[
+            SortField::Id,
+            SortField::Name,
+            SortField::CreatedAt,
+            SortField::UpdatedAt,
+            SortField::Status,
+        ],
+    },
+    plans: ListSupport::NONE,
+    customers: ListSupport::NONE,
+    subscriptions: ListSupport::NONE,
 };
 
 /// A Losant backend.

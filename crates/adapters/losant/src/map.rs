@@ -324,7 +324,8 @@ pub fn group(
                 };
                 if let (Some(acc), Some(d)) = (&mut p.detail, b.detail) {
                     for (k, v) in d {
-                        *acc.entry(k).or_insert(0) += v;
+                        let slot = acc.entry(k).or_insert(0);
+                        *slot = slot.saturating_add(v);
                     }
                 }
             }

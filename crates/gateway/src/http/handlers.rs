@@ -39,6 +39,14 @@ fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("the path is malformed: {}", e.body_text())))
 }
 
+/// The org reference of a route whose only parameter it is; one that does not even decode
+/// (invalid UTF-8) is an invalid org reference.
+fn org_path(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    p.map(|Path(v)| v).map_err(|e| {
+        ApiError::invalid_org_ref(format!("the org reference is malformed: {}", e.body_text()))
+    })
+}
+
 /// `501` unless the backend serves the operation.
 fn require(entry: &BackendEntry, op: OpKind) -> Result<(), ApiError> {
     let caps = entry.adapter.capabilities();
@@ -105,7 +113,7 @@ pub async fn get_org(
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &path(p)?, OpKind::GetOrg)?;
+    let t = target(&app, &org_path(p)?, OpKind::GetOrg)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let out = call(
         &app,
@@ -141,7 +149,7 @@ pub async fn patch_org(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &path(p)?, OpKind::PatchOrg)?;
+    let t = target(&app, &org_path(p)?, OpKind::PatchOrg)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, true)
         .await?
@@ -215,7 +223,7 @@ pub async fn delete_org(
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &path(p)?, OpKind::DeleteOrg)?;
+    let t = target(&app, &org_path(p)?, OpKind::DeleteOrg)?;
     Params::parse(q.as_deref(), &[])?;
     call(
         &app,
@@ -232,8 +240,10 @@ pub async fn delete_org(
 
 /// A value's sort key for the gateway's own sorting. Text compares case-insensitively first,
 /// the way people read names, and exactly second, so the order is total and stable.
+/// Numeric ids compare as numbers ("2" before "10").
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
+    Number(u128),
     Text(String, String),
     Time(Timestamp),
 }
@@ -242,9 +252,16 @@ fn text(s: &str) -> Key {
     Key::Text(s.to_lowercase(), s.to_owned())
 }
 
+fn id(s: &str) -> Key {
+    match s.parse::<u128>() {
+        Ok(n) if s.bytes().all(|b| b.is_ascii_digit()) => Key::Number(n),
+        _ => text(s),
+    }
+}
+
 fn org_key(o: &Org, f: SortField) -> Option<Key> {
     match f {
-        SortField::Id => Some(text(&o.native_id)),
+        SortField::Id => Some(id(&o.native_id)),
         SortField::Name => o.name.as_deref().map(text),
         SortField::CreatedAt => o.created_at.map(Key::Time),
         SortField::UpdatedAt => o.updated_at.map(Key::Time),
@@ -254,7 +271,7 @@ fn org_key(o: &Org, f: SortField) -> Option<Key> {
 
 fn plan_key(p: &Plan, f: SortField) -> Option<Key> {
     match f {
-        SortField::Id => Some(text(&p.id)),
+        SortField::Id => Some(id(&p.id)),
         SortField::Name => p.name.as_deref().map(text),
         _ => None,
     }
@@ -262,7 +279,7 @@ fn plan_key(p: &Plan, f: SortField) -> Option<Key> {
 
 fn subscription_key(s: &Subscription, f: SortField) -> Option<Key> {
     match f {
-        SortField::Id => Some(text(&s.id)),
+        SortField::Id => Some(id(&s.id)),
         SortField::Name => s.plan_name.as_deref().map(text),
         SortField::Status => s.status.map(|st| text(st.as_str())),
         _ => None,
@@ -300,16 +317,24 @@ async fn list<T>(
     take: fn(Output) -> Option<Page<T>>,
     key: fn(&T, SortField) -> Option<Key>,
 ) -> Result<Page<T>, ApiError> {
+    let support = entry.adapter.capabilities().list(op);
     let sort = match query.sort {
-        Some(s)
-            if !entry
-                .adapter
-                .capabilities()
-                .sorts_for(op)
-                .contains(&s.field) =>
-        {
-            s
+        Some(s) if !support.can_sort(s.field) => {
+            let sortable: Vec<&str> = support.sortable().iter().map(|f| f.as_str()).collect();
+            return Err(ApiError::bad_request(format!(
+                "backend `{}` ({}) cannot sort this list by {}; it sorts by {}",
+                entry.name,
+                entry.kind.name(),
+                s.field.as_str(),
+                if sortable.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    sortable.join(", ")
+                }
+            ))
+            .with_backend(&entry.name));
         }
+        Some(s) if !support.native_sorts.contains(&s.field) => s,
         _ => {
             let out = call(app, entry, rid, include_raw, make(query)).await?;
             let got = out.name();
@@ -431,7 +456,7 @@ pub async fn list_plans(
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &path(p)?, OpKind::ListPlans)?;
+    let t = target(&app, &org_path(p)?, OpKind::ListPlans)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
     let include_raw = params.include_raw()?;
     let list_name = format!("plans|{}", t.backend.org_ref(&t.native_id));
@@ -552,7 +577,7 @@ pub async fn get_usage(
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &path(p)?, OpKind::GetUsage)?;
+    let t = target(&app, &org_path(p)?, OpKind::GetUsage)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let out = call(
         &app,
@@ -593,9 +618,15 @@ pub async fn get_series(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let (org, metric) = path(p)?;
-    let t = target(&app, &org, OpKind::GetUsageSeries)?;
+    let t = resolve(&app, &org)?;
     let caps: &Capabilities = t.backend.adapter.capabilities();
-    let support = params::metric(&metric, caps.metrics, &t.backend.name)?;
+    // A backend without series offers no metric: 501 listing none, like any metric it lacks.
+    let offered = if caps.supports(OpKind::GetUsageSeries) {
+        caps.metrics
+    } else {
+        &[]
+    };
+    let support = params::metric(&metric, offered, &t.backend.name)?;
     let params = Params::parse(q.as_deref(), &SERIES_PARAMS)?;
     let include_raw = params.include_raw()?;
     let s = params::series(&params, &support, Timestamp::now())
@@ -647,7 +678,7 @@ pub async fn list_customers(
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &path(p)?, OpKind::ListCustomers)?;
+    let t = target(&app, &org_path(p)?, OpKind::ListCustomers)?;
     let params = Params::parse(
         q.as_deref(),
         &[
@@ -739,7 +770,7 @@ pub async fn create_customer(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &path(p)?, OpKind::CreateCustomer)?;
+    let t = target(&app, &org_path(p)?, OpKind::CreateCustomer)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, true)
         .await?
@@ -884,8 +915,18 @@ pub struct CapabilitiesInfo {
     pub usage_metrics: Vec<MetricInfo>,
     pub patchable_fields: Vec<&'static str>,
     pub settable_statuses: Vec<&'static str>,
-    /// Sort fields the backend applies itself, per list; others are sorted by the gateway.
-    pub native_sorts: std::collections::BTreeMap<&'static str, Vec<&'static str>>,
+    /// How each list the backend has can be sorted.
+    pub lists: std::collections::BTreeMap<&'static str, ListInfo>,
+}
+
+/// How a list can be sorted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListInfo {
+    /// Every field `sort` accepts for this list.
+    pub sorts: Vec<&'static str>,
+    /// Those the backend sorts by itself; the others are sorted by the gateway, over the whole list.
+    pub native_sorts: Vec<&'static str>,
 }
 
 /// A usage metric a backend offers.
@@ -907,7 +948,7 @@ pub struct BackendsBody {
 
 fn capabilities_info(c: &Capabilities) -> CapabilitiesInfo {
     let names = |s: &[SortField]| s.iter().map(|f| f.as_str()).collect::<Vec<_>>();
-    let mut native_sorts = std::collections::BTreeMap::new();
+    let mut lists = std::collections::BTreeMap::new();
     for (list, op) in [
         ("orgs", OpKind::ListOrgs),
         ("plans", OpKind::ListPlans),
@@ -915,7 +956,14 @@ fn capabilities_info(c: &Capabilities) -> CapabilitiesInfo {
         ("subscriptions", OpKind::ListSubscriptions),
     ] {
         if c.supports(op) {
-            native_sorts.insert(list, names(c.sorts_for(op)));
+            let support = c.list(op);
+            lists.insert(
+                list,
+                ListInfo {
+                    sorts: names(&support.sortable()),
+                    native_sorts: names(support.native_sorts),
+                },
+            );
         }
     }
     CapabilitiesInfo {
@@ -933,7 +981,7 @@ fn capabilities_info(c: &Capabilities) -> CapabilitiesInfo {
             .collect(),
         patchable_fields: c.patchable.iter().map(|f| f.as_str()).collect(),
         settable_statuses: c.settable_statuses.iter().map(|s| s.as_str()).collect(),
-        native_sorts,
+        lists,
     }
 }
 
@@ -1022,4 +1070,46 @@ pub async fn no_route(uri: http::Uri) -> ApiError {
 /// A known path with a method it does not have.
 pub async fn wrong_method(method: http::Method, uri: http::Uri) -> ApiError {
     ApiError::method_not_allowed(format!("`{}` does not accept {method}", short(uri.path())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org(id: &str, name: Option<&str>) -> Org {
+        let mut o = Org::bare(id);
+        o.name = name.map(str::to_owned);
+        o
+    }
+
+    fn ids(orgs: &[Org]) -> Vec<&str> {
+        orgs.iter().map(|o| o.native_id.as_str()).collect()
+    }
+
+    #[test]
+    fn gateway_sorting() {
+        let orgs = vec![
+            org("10", Some("beta")),
+            org("2", None),
+            org("9", Some("Alpha")),
+            org("x", Some("alpha")),
+        ];
+        let by = |s: &str, v: Vec<Org>| sort_items(v, Sort::parse(s).unwrap(), org_key);
+        assert_eq!(
+            ids(&by("id", orgs.clone())),
+            ["2", "9", "10", "x"],
+            "numbers as numbers, before text"
+        );
+        assert_eq!(ids(&by("-id", orgs.clone())), ["x", "10", "9", "2"]);
+        assert_eq!(
+            ids(&by("name", orgs.clone())),
+            ["9", "x", "10", "2"],
+            "case-insensitive first; no name last"
+        );
+        assert_eq!(
+            ids(&by("-name", orgs.clone())),
+            ["10", "x", "9", "2"],
+            "no name last either way"
+        );
+    }
 }

@@ -236,22 +236,31 @@ pub fn series(
             supported,
         ));
     }
+    // `unit` names what the values count: the metric's own unit, or bytes where the backend
+    // can give sizes instead.
+    let own = support.unit.as_str();
     let bytes = match p.get("unit") {
-        None | Some("count") => false,
-        Some("bytes") => true,
+        None => false,
+        Some(u) if u == own => false,
+        Some("bytes") if support.bytes => true,
+        Some("bytes") => {
+            return Err(ApiError::unsupported(
+                format!("`{metric}` is not available in bytes"),
+                vec![own.to_owned()],
+            ));
+        }
         Some(other) => {
+            let mut allowed = vec![format!("`{own}`")];
+            if support.bytes {
+                allowed.push("`bytes`".to_owned());
+            }
             return Err(ApiError::bad_request(format!(
-                "`unit` must be `count` or `bytes`, not `{}`",
+                "`unit` of `{metric}` must be {}, not `{}`",
+                allowed.join(" or "),
                 short(other)
             )));
         }
     };
-    if bytes && !support.bytes {
-        return Err(ApiError::unsupported(
-            format!("`{metric}` is not available in bytes"),
-            vec![support.unit.as_str().to_owned()],
-        ));
-    }
     let billable_only = p.bool("billable", true)?;
     if !billable_only && !support.non_billable {
         return Err(ApiError::unsupported(
@@ -409,6 +418,9 @@ mod tests {
             serde_json::json!(["hour", "day", "total"])
         );
         assert_eq!(s("billable=false").unwrap_err().code, "unsupported");
+        assert!(!s("unit=count").unwrap().options.bytes);
+        assert_eq!(s("unit=minutes").unwrap_err().code, "bad_request");
+        assert_eq!(s("unit=kb").unwrap_err().code, "bad_request");
         assert_eq!(s("billable=maybe").unwrap_err().code, "bad_request");
         assert_eq!(s("from=tomorrow").unwrap_err().code, "bad_request");
         let d = s("").unwrap();
