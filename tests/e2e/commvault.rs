@@ -654,9 +654,9 @@ async fn one_login_however_many_calls_wait() {
 
 #[tokio::test]
 async fn idle_expiry_is_renewed_transparently() {
-    // A CommCell whose tokens die after 300 ms idle, as real ones do after 30 minutes.
+    // A CommCell whose tokens die after 1 s idle, as real ones do after 30 minutes.
     let cv = CommvaultSim::start(CommvaultConfig {
-        token_idle_timeout: std::time::Duration::from_millis(300),
+        token_idle_timeout: std::time::Duration::from_millis(1000),
         ..CommvaultConfig::default()
     })
     .await
@@ -677,7 +677,7 @@ async fn idle_expiry_is_renewed_transparently() {
             .status,
         200
     );
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let results = Arc::new(tokio::sync::Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for _ in 0..50 {
@@ -817,16 +817,16 @@ async fn a_caller_giving_up_does_not_abort_the_login_others_wait_for() {
     )
     .await;
     let http = Http::new();
-    // The next request Commvault sees, the login, takes 1.5 s.
+    // The next request Commvault sees, the login, takes 3 s.
     cv.server().faults().set(FaultPlan {
-        latency_ms: 1500,
+        latency_ms: 3000,
         remaining: Some(1),
         ..FaultPlan::default()
     });
     let (h, url) = (http.clone(), gw.url("/v1/orgs/cv:7"));
     let impatient = tokio::spawn(async move {
         tokio::time::timeout(
-            std::time::Duration::from_millis(300),
+            std::time::Duration::from_millis(1500),
             h.send(Method::GET, &url, &[], None),
         )
         .await

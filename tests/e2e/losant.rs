@@ -508,16 +508,16 @@ async fn losantdomain_is_a_header_when_configured() {
 
 #[tokio::test]
 async fn backend_failures_are_classified() {
-    let d = Demo::start_with(|t| t.replace("timeout_ms = 5000", "timeout_ms = 300")).await;
+    let d = Demo::start_with(|t| t.replacen("timeout_ms = 5000", "timeout_ms = 1500", 1)).await;
     let faults = d.sims.losant.server().faults();
 
     faults.set(FaultPlan {
-        latency_ms: 1500,
+        latency_ms: 4000,
         remaining: Some(1),
         ..FaultPlan::default()
     });
     let e = d.get("/v1/orgs/acme").await.error(504, "backend_timeout");
-    assert_eq!(e["message"], "losant did not answer within 300ms");
+    assert_eq!(e["message"], "losant did not answer within 1.5s");
     assert_eq!(e["backend"], "losant");
 
     faults.set(FaultPlan {
@@ -602,8 +602,12 @@ async fn in_flight_requests_finish_on_shutdown() {
     });
     let client = d.client.clone();
     let url = d.gw.url("/v1/orgs/acme");
+    let before = d.losant_calls();
     let slow = tokio::spawn(async move { client.send(Method::GET, &url, &[], None).await });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Shut down only once the request is in flight (the backend has it).
+    while d.losant_calls() == before {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     d.gw.signal_stop();
     let answer = slow.await.unwrap();
     assert_eq!(answer.status, 200, "the in-flight request finished");

@@ -137,7 +137,7 @@ async fn readiness_fails_before_the_listener_closes() {
     let mut d = Demo::start_with(|t| {
         t.replace(
             "log_level = \"info\"",
-            "log_level = \"info\"\nshutdown_delay_ms = 600",
+            "log_level = \"info\"\nshutdown_delay_ms = 2000",
         )
     })
     .await;
