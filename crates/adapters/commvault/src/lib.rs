@@ -70,6 +70,13 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     subscriptions: ListSupport::NONE,
 };
 
+/// An org's plans as a plan change sees them.
+struct PlanState {
+    domain_name: String,
+    associated: Vec<(Option<String>, Option<String>)>,
+    defaults: Vec<(Option<String>, Option<String>)>,
+}
+
 /// A Commvault backend.
 #[derive(Debug)]
 pub struct Commvault {
@@ -194,6 +201,22 @@ impl Commvault {
             })
     }
 
+    /// What a plan change needs to know of the org: its short name (the XML names the org by
+    /// it) and its plans and default plans, `(planId, planName)`.
+    async fn plan_state(&self, cx: &CallContext, org: &str) -> Result<PlanState, BackendError> {
+        let (info, _) = self.org_info(cx, org).await?;
+        let defaults = info
+            .organization_properties
+            .as_ref()
+            .map(|p| map::plan_keys(&p.default_plans))
+            .unwrap_or_default();
+        Ok(PlanState {
+            domain_name: self.domain_name(&info)?,
+            associated: map::plan_keys(&info.plan_details),
+            defaults,
+        })
+    }
+
     async fn put_plan(
         &self,
         cx: &CallContext,
@@ -201,16 +224,11 @@ impl Commvault {
         plan: &str,
         make_default: bool,
     ) -> Result<Output, BackendError> {
-        let (info, _) = self.org_info(cx, org).await?;
-        let domain_name = self.domain_name(&info)?;
-        let associated = map::plan_keys(&info.plan_details);
-        let defaults = map::plan_keys(
-            &info
-                .organization_properties
-                .clone()
-                .unwrap_or_default()
-                .default_plans,
-        );
+        let PlanState {
+            domain_name,
+            associated,
+            defaults,
+        } = self.plan_state(cx, org).await?;
         // The caller may name the plan by id or by name; `PUT Organization` takes its name.
         let name = match map::find_plan(plan, &associated) {
             Some((_, Some(n))) => n.clone(),
@@ -259,16 +277,11 @@ impl Commvault {
         org: &str,
         plan: &str,
     ) -> Result<Output, BackendError> {
-        let (info, _) = self.org_info(cx, org).await?;
-        let domain_name = self.domain_name(&info)?;
-        let associated = map::plan_keys(&info.plan_details);
-        let defaults = map::plan_keys(
-            &info
-                .organization_properties
-                .clone()
-                .unwrap_or_default()
-                .default_plans,
-        );
+        let PlanState {
+            domain_name,
+            associated,
+            defaults,
+        } = self.plan_state(cx, org).await?;
         let Some((_, Some(name))) = map::find_plan(plan, &associated) else {
             return Err(BackendError::not_found(format!(
                 "{}: plan `{plan}` is not associated with organization {org}",
