@@ -235,7 +235,40 @@ pub enum Output {
     Done,
 }
 
+/// `Output::into_*`: the one variant an operation answers with, or `None` for any other.
+macro_rules! into_variant {
+    ($($name:ident: $variant:ident => $ty:ty;)*) => {
+        impl Output {
+            $(
+                #[doc = concat!("The `", stringify!($variant), "` answer, if this is one.")]
+                pub fn $name(self) -> Option<$ty> {
+                    match self {
+                        Output::$variant(v) => Some(v),
+                        _ => None,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+into_variant! {
+    into_org: Org => Box<Org>;
+    into_orgs: Orgs => Page<Org>;
+    into_plans: Plans => Page<Plan>;
+    into_plan: Plan => Plan;
+    into_usage: Usage => UsageSummary;
+    into_series: Series => UsageSeries;
+    into_subscriptions: Subscriptions => Page<Subscription>;
+    into_subscription: Subscription => Subscription;
+}
+
 impl Output {
+    /// `Some(())` if this is `Done`.
+    pub fn into_done(self) -> Option<()> {
+        matches!(self, Output::Done).then_some(())
+    }
+
     /// A short name of the variant, for error messages about mismatched answers.
     pub fn name(&self) -> &'static str {
         match self {

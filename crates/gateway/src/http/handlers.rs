@@ -68,26 +68,29 @@ fn require(entry: &BackendEntry, op: OpKind) -> Result<(), ApiError> {
     .with_backend(&entry.name))
 }
 
-/// Calls a backend through its policy stack.
-async fn call(
+/// Calls a backend through its policy stack and takes the answer the operation has
+/// (`Output::into_org`, …); an adapter answering another kind is a gateway bug, `500`.
+async fn call<T>(
     app: &App,
     entry: &BackendEntry,
     rid: &RequestId,
     include_raw: bool,
     op: Operation,
-) -> Result<Output, ApiError> {
+    take: fn(Output) -> Option<T>,
+) -> Result<T, ApiError> {
+    let operation = op.kind().as_str();
     let cx = CallContext::new(rid.0.clone(), include_raw, app.transport.clone());
-    entry
+    let out = entry
         .service
         .clone()
         .oneshot(BackendCall { cx, op })
         .await
-        .map_err(|e| ApiError::from_backend(&entry.name, e))
-}
-
-fn mismatch(entry: &BackendEntry, expected: &str, got: &str) -> ApiError {
-    tracing::error!(backend = %entry.name, expected, got, "adapter answered the wrong kind of output");
-    ApiError::internal()
+        .map_err(|e| ApiError::from_backend(&entry.name, e))?;
+    let got = out.name();
+    take(out).ok_or_else(|| {
+        tracing::error!(backend = %entry.name, operation, got, "adapter answered the wrong kind of output");
+        ApiError::internal()
+    })
 }
 
 fn resolve(app: &App, reference: &str) -> Result<OrgTarget, ApiError> {
@@ -115,7 +118,7 @@ pub async fn get_org(
 ) -> Result<Response, ApiError> {
     let t = target(&app, &org_path(p)?, OpKind::GetOrg)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
-    let out = call(
+    let org = call(
         &app,
         &t.backend,
         &rid,
@@ -123,11 +126,9 @@ pub async fn get_org(
         Operation::GetOrg {
             org: t.native_id.clone(),
         },
+        Output::into_org,
     )
     .await?;
-    let Output::Org(org) = out else {
-        return Err(mismatch(&t.backend, "org", out.name()));
-    };
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -201,10 +202,7 @@ pub async fn patch_org(
             patch,
         }
     };
-    let out = call(&app, &t.backend, &rid, include_raw, op).await?;
-    let Output::Org(org) = out else {
-        return Err(mismatch(&t.backend, "org", out.name()));
-    };
+    let org = call(&app, &t.backend, &rid, include_raw, op, Output::into_org).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -233,6 +231,7 @@ pub async fn delete_org(
         Operation::DeleteOrg {
             org: t.native_id.clone(),
         },
+        Output::into_done,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -335,11 +334,7 @@ async fn list<T>(
             .with_backend(&entry.name));
         }
         Some(s) if !support.native_sorts.contains(&s.field) => s,
-        _ => {
-            let out = call(app, entry, rid, include_raw, make(query)).await?;
-            let got = out.name();
-            return take(out).ok_or_else(|| mismatch(entry, "list", got));
-        }
+        _ => return call(app, entry, rid, include_raw, make(query), take).await,
     };
     let mut all: Vec<T> = Vec::new();
     let mut cursor: Option<Cursor> = None;
@@ -349,9 +344,7 @@ async fn list<T>(
             cursor: cursor.take(),
             sort: None,
         };
-        let out = call(app, entry, rid, include_raw, make(page_query)).await?;
-        let got = out.name();
-        let page = take(out).ok_or_else(|| mismatch(entry, "list", got))?;
+        let page = call(app, entry, rid, include_raw, make(page_query), take).await?;
         let got = page.items.len();
         all.extend(page.items);
         if all.len() > MAX_GATEWAY_SORT {
@@ -379,27 +372,6 @@ async fn list<T>(
         query.limit,
         Some(total),
     ))
-}
-
-fn take_orgs(o: Output) -> Option<Page<Org>> {
-    match o {
-        Output::Orgs(p) => Some(p),
-        _ => None,
-    }
-}
-
-fn take_plans(o: Output) -> Option<Page<Plan>> {
-    match o {
-        Output::Plans(p) => Some(p),
-        _ => None,
-    }
-}
-
-fn take_subscriptions(o: Output) -> Option<Page<Subscription>> {
-    match o {
-        Output::Subscriptions(p) => Some(p),
-        _ => None,
-    }
 }
 
 /// `GET /v1/backends/{backend}/orgs`
@@ -432,7 +404,7 @@ pub async fn list_backend_orgs(
         query,
         OpKind::ListOrgs,
         |query| Operation::ListOrgs { query },
-        take_orgs,
+        Output::into_orgs,
         org_key,
     )
     .await?;
@@ -474,7 +446,7 @@ pub async fn list_plans(
             org: org.clone(),
             query,
         },
-        take_plans,
+        Output::into_plans,
         plan_key,
     )
     .await?;
@@ -508,7 +480,7 @@ pub async fn put_plan(
         None => false,
     };
     check_plan_name(&plan)?;
-    let out = call(
+    let plan = call(
         &app,
         &t.backend,
         &rid,
@@ -518,11 +490,9 @@ pub async fn put_plan(
             plan,
             make_default,
         },
+        Output::into_plan,
     )
     .await?;
-    let Output::Plan(plan) = out else {
-        return Err(mismatch(&t.backend, "plan", out.name()));
-    };
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(StatusCode::OK, &render::plan(plan, &meta)))
 }
@@ -561,6 +531,7 @@ pub async fn delete_plan(
             org: t.native_id.clone(),
             plan,
         },
+        Output::into_done,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -579,7 +550,7 @@ pub async fn get_usage(
 ) -> Result<Response, ApiError> {
     let t = target(&app, &org_path(p)?, OpKind::GetUsage)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
-    let out = call(
+    let u = call(
         &app,
         &t.backend,
         &rid,
@@ -587,11 +558,9 @@ pub async fn get_usage(
         Operation::GetUsage {
             org: t.native_id.clone(),
         },
+        Output::into_usage,
     )
     .await?;
-    let Output::Usage(u) = out else {
-        return Err(mismatch(&t.backend, "usage", out.name()));
-    };
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -638,10 +607,7 @@ pub async fn get_series(
         range: s.range,
         options: s.options,
     };
-    let out = call(&app, &t.backend, &rid, include_raw, op).await?;
-    let Output::Series(series) = out else {
-        return Err(mismatch(&t.backend, "series", out.name()));
-    };
+    let series = call(&app, &t.backend, &rid, include_raw, op, Output::into_series).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -745,7 +711,7 @@ pub async fn list_customers(
             query,
             filter: filter.clone(),
         },
-        take_orgs,
+        Output::into_orgs,
         org_key,
     )
     .await?;
@@ -777,7 +743,7 @@ pub async fn create_customer(
         .unwrap_or_default();
     body::only_known(&m, &["name"])?;
     let name = body::required_string(&m, "name")?;
-    let out = call(
+    let org = call(
         &app,
         &t.backend,
         &rid,
@@ -786,11 +752,9 @@ pub async fn create_customer(
             org: t.native_id.clone(),
             name,
         },
+        Output::into_org,
     )
     .await?;
-    let Output::Org(org) = out else {
-        return Err(mismatch(&t.backend, "org", out.name()));
-    };
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     let body = render::org(&app.routing, &t.backend, *org, &meta);
     let location = format!(
@@ -841,7 +805,7 @@ pub async fn list_subscriptions(
             customer: customer.clone(),
             query,
         },
-        take_subscriptions,
+        Output::into_subscriptions,
         subscription_key,
     )
     .await?;
@@ -882,10 +846,15 @@ pub async fn create_subscription(
         plan_id,
         name,
     };
-    let out = call(&app, &t.backend, &rid, include_raw, op).await?;
-    let Output::Subscription(s) = out else {
-        return Err(mismatch(&t.backend, "subscription", out.name()));
-    };
+    let s = call(
+        &app,
+        &t.backend,
+        &rid,
+        include_raw,
+        op,
+        Output::into_subscription,
+    )
+    .await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::CREATED,
