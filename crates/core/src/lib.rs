@@ -1,7 +1,7 @@
 //! orgway-core: the normalized model every part of orgway speaks, with no I/O.
 //!
 //! # Layout
-//! - [`model`]: the resources of API.md §3 (org, plan, usage, subscription, page) as adapters
+//! - [`model`]: the resources of docs/API.md §3 (org, plan, usage, subscription, page) as adapters
 //!   produce them.
 //! - [`query`]: list paging and sorting, metrics, intervals and time ranges.
 //! - [`op`]: the operation enum (one variant per backend-facing route) and its output.

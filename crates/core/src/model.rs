@@ -1,4 +1,4 @@
-//! The normalized resources of API.md §3, as adapters produce them.
+//! The normalized resources of docs/API.md §3, as adapters produce them.
 //!
 //! These types carry only what a backend knows. What the gateway adds (the canonical
 //! `backend:nativeId`, the alias, `meta`) is added by the gateway when it writes the response,
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::query::{Cursor, Interval};
 use crate::time::Timestamp;
 
-/// Lifecycle state of an org (API.md §3, `status`).
+/// Lifecycle state of an org (docs/API.md §3, `status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -61,7 +61,7 @@ pub struct PlanRef {
     pub name: Option<String>,
 }
 
-/// Point-in-time counters of an org. Only API.md's vocabulary; a counter the backend does not
+/// Point-in-time counters of an org. Only docs/API.md's vocabulary; a counter the backend does not
 /// report stays `None` and is left out of the JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -1,4 +1,4 @@
-//! The operations of API.md §4 that reach a backend, and what each returns.
+//! The operations of docs/API.md §4 that reach a backend, and what each returns.
 //!
 //! One variant per route that a backend serves. Org ids here are native ids, already validated
 //! and canonicalized by the backend's [`crate::Backend::canonical_id`].
@@ -25,7 +25,7 @@ impl<T> Patch<T> {
     }
 }
 
-/// The fields of an org a caller may patch (API.md §4).
+/// The fields of an org a caller may patch (docs/API.md §4).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OrgPatch {
     pub name: Patch<String>,

@@ -1,5 +1,5 @@
-//! Parameters of reads: list paging and sorting (API.md §5), usage metrics, intervals and time
-//! ranges (API.md §3). Parsed and validated by the gateway; adapters receive them typed.
+//! Parameters of reads: list paging and sorting (docs/API.md §5), usage metrics, intervals and time
+//! ranges (docs/API.md §3). Parsed and validated by the gateway; adapters receive them typed.
 
 use std::fmt;
 
@@ -120,7 +120,7 @@ impl ListQuery {
     }
 }
 
-/// The usage metrics of API.md §3.
+/// The usage metrics of docs/API.md §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Metric {
     Devices,
@@ -218,7 +218,7 @@ pub enum RangeError {
 }
 
 impl TimeRange {
-    /// The longest range API.md allows.
+    /// The longest range docs/API.md allows.
     pub const MAX_DAYS: i64 = 400;
     /// The default range when the caller names none.
     pub const DEFAULT_DAYS: i64 = 30;
@@ -239,7 +239,7 @@ impl TimeRange {
         Ok(TimeRange { from, to })
     }
 
-    /// Completes a partial range the way API.md says: `to` defaults to `now`, `from` to 30 days
+    /// Completes a partial range the way docs/API.md says: `to` defaults to `now`, `from` to 30 days
     /// before `to`.
     pub fn with_defaults(
         from: Option<Timestamp>,

@@ -10,7 +10,7 @@ use time::{Date, Duration, Month, OffsetDateTime, Time, UtcOffset};
 /// An instant, always held in UTC.
 ///
 /// It prints as RFC 3339 with a `Z` suffix; sub-second digits appear only when the instant has
-/// them (milliseconds), so a whole-second instant prints exactly like API.md's examples.
+/// them (milliseconds), so a whole-second instant prints exactly like docs/API.md's examples.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);
 
@@ -44,7 +44,7 @@ impl Timestamp {
     }
 
     /// Reads either RFC 3339 or a count of milliseconds since the epoch (a string of digits),
-    /// the two forms API.md accepts for `from` and `to`.
+    /// the two forms docs/API.md accepts for `from` and `to`.
     pub fn parse_api(s: &str) -> Result<Self, TimestampError> {
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
             let ms: i64 = s.parse().map_err(|_| {

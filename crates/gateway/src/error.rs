@@ -1,4 +1,4 @@
-//! The one error type of the HTTP API and the one function that writes it (API.md §6).
+//! The one error type of the HTTP API and the one function that writes it (docs/API.md §6).
 //!
 //! Handlers and layers return `ApiError`. Its `IntoResponse` only sets the status and parks the
 //! error in the response's extensions; the request-id layer, which knows the request id, then

@@ -7,7 +7,7 @@
 //! - [`routing`]: backends by name, org aliases, org reference resolution.
 //! - [`policy`]: the per-backend tower stack (observe, deadline, concurrency limit).
 //! - [`client`]: the shared, pooled outbound HTTP client (hyper-util + rustls).
-//! - [`http`]: the router of API.md and the tower stack in front of it.
+//! - [`http`]: the router of docs/API.md and the tower stack in front of it.
 //! - [`error`]: the one error type and the one function that writes it.
 //! - [`telemetry`]: logs and Prometheus metrics.
 //! - [`server`]: [`run`], which serves a configuration on a listener until a shutdown signal.

@@ -1,5 +1,5 @@
 //! The routing table: backends by name, org aliases, and the resolution of an org reference
-//! (`backend:nativeId` or an alias, API.md §2) to a backend and a validated native id.
+//! (`backend:nativeId` or an alias, docs/API.md §2) to a backend and a validated native id.
 
 use std::collections::HashMap;
 use std::sync::Arc;

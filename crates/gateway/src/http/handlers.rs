@@ -1,4 +1,4 @@
-//! One handler per route of API.md §4. Each follows the same order, so that bad input is
+//! One handler per route of docs/API.md §4. Each follows the same order, so that bad input is
 //! refused before any backend is called: resolve the org reference (`404`/`400`), check the
 //! backend's capabilities (`501`), parse the query and body (`400`/`413`/`422`), then call the
 //! backend through its policy stack and render the answer.

@@ -1,4 +1,4 @@
-//! The HTTP API: the router of API.md §4 and the tower stack in front of it.
+//! The HTTP API: the router of docs/API.md §4 and the tower stack in front of it.
 //!
 //! The stack, outermost first (the order ARCHITECTURE.md lists):
 //! 1. `edge` — request id (kept if valid, else generated; echoed on the answer; passed to

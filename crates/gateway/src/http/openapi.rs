@@ -5,7 +5,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::http::handlers;
 
-/// The error shape of API.md §6 (the renderer in `error.rs` writes it).
+/// The error shape of docs/API.md §6 (the renderer in `error.rs` writes it).
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub struct ErrorDoc {

@@ -1,4 +1,4 @@
-//! The JSON the API answers with (API.md §3 and §5): the model as adapters produced it, plus
+//! The JSON the API answers with (docs/API.md §3 and §5): the model as adapters produced it, plus
 //! what only the gateway knows (the canonical id, the alias, `meta`). These types are also the
 //! schemas of the OpenAPI document.
 
