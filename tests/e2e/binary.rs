@@ -33,13 +33,20 @@ fn env() -> HashMap<&'static str, &'static str> {
 #[test]
 fn check_accepts_the_example_configs() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/example.toml");
-    let env = HashMap::from([("LOSANT_TOKEN", "t"), ("COMMVAULT_PASSWORD", "p")]);
+    // Every `${NAME}` the example refers to is set to a placeholder.
+    let text = std::fs::read_to_string(root).unwrap();
+    let names: Vec<&str> = text
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .collect();
+    let env: HashMap<&str, &str> = names.iter().map(|n| (*n, "placeholder")).collect();
     let (code, out, err) = run_bin(&["check", "--config", root], &env);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        out.contains("ok: 2 backends [iot-prod (losant), backup-eu (commvault)], 2 org aliases"),
-        "{out}"
-    );
+    assert!(out.contains(": ok: "), "{out}");
+    for d in orgway::registry::DIALECTS {
+        assert!(out.contains(&format!("({})", d.kind)), "{}: {out}", d.kind);
+    }
 }
 
 #[test]
@@ -232,7 +239,11 @@ fn demo_serves_prints_working_curl_lines_and_stops_on_ctrl_c() {
         .map(str::trim)
         .filter(|l| l.starts_with("curl "))
         .collect();
-    assert_eq!(curls.len(), 3, "{banner}");
+    let suggested: usize = orgway::registry::DIALECTS
+        .iter()
+        .map(|d| d.demo.try_lines.len())
+        .sum();
+    assert_eq!(curls.len(), suggested, "{banner}");
 
     let have_curl = std::process::Command::new("curl")
         .arg("--version")

@@ -80,15 +80,12 @@ fn shape(e: &El) -> El {
     }
 }
 
-/// The two request examples of the vendor's `PUT Organization` page, verbatim.
+/// The two request examples of the vendor's `PUT Organization` page, quoted verbatim in a
+/// fixture.
 fn seed_examples() -> Vec<El> {
-    let seed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/seeds/commvault-update-organization.txt"
-    ))
-    .expect("the seed document");
+    let seed = include_str!("fixtures/commvault-put-organization-examples.txt");
     let mut out = Vec::new();
-    let mut rest = seed.as_str();
+    let mut rest = seed;
     while let Some(start) = rest.find("<Api_UpdateOrganizationPropertiesRequest>") {
         let end = rest[start..]
             .find("</Api_UpdateOrganizationPropertiesRequest>")
@@ -126,8 +123,7 @@ fn attr<'a>(e: &'a El, name: &str) -> Option<&'a str> {
 
 /// The XML bodies of the `PUT Organization` requests the simulator received.
 fn puts(d: &Demo) -> Vec<(El, orgway_sim::RecordedRequest)> {
-    d.sims
-        .commvault
+    d.commvault()
         .server()
         .requests()
         .into_iter()
@@ -153,7 +149,7 @@ fn plan_names(v: &Value) -> Vec<(String, bool)> {
 #[tokio::test]
 async fn plans_are_listed_associated_made_default_and_dissociated() {
     let d = Demo::start().await;
-    let domain = d.sims.commvault.org(7).unwrap()["organizationInfo"]["organization"]["shortName"]
+    let domain = d.commvault().org(7).unwrap()["organizationInfo"]["organization"]["shortName"]
         ["domainName"]
         .as_str()
         .unwrap()
@@ -302,7 +298,7 @@ async fn plans_are_listed_associated_made_default_and_dissociated() {
         !plan_names(&listed).iter().any(|(n, _)| n == "Server plan"),
         "{listed}"
     );
-    let sim_org = d.sims.commvault.org(7).unwrap();
+    let sim_org = d.commvault().org(7).unwrap();
     assert!(
         !sim_org.to_string().contains("Server plan"),
         "the simulator no longer associates it"
@@ -341,7 +337,7 @@ async fn plans_are_listed_associated_made_default_and_dissociated() {
 async fn plan_names_with_xml_metacharacters_round_trip_exactly() {
     let d = Demo::start().await;
     let name = r#"a"/><x y=""#;
-    let id = d.sims.commvault.add_plan(name);
+    let id = d.commvault().add_plan(name);
     let path = format!(
         "/v1/orgs/acme-backup/plans/{}",
         utf8_percent_encode(name, NON_ALPHANUMERIC)
@@ -352,7 +348,7 @@ async fn plan_names_with_xml_metacharacters_round_trip_exactly() {
     assert_eq!(a["name"], name);
     assert_eq!(a["id"], id.to_string());
     // The vendor stored exactly that name.
-    let stored = d.sims.commvault.org(7).unwrap();
+    let stored = d.commvault().org(7).unwrap();
     let names: Vec<&str> = stored["organizationInfo"]["planDetails"]
         .as_array()
         .unwrap()
@@ -409,8 +405,7 @@ async fn errors_in_bodies_are_never_200() {
         "{e}"
     );
     let last = d
-        .sims
-        .commvault
+        .commvault()
         .server()
         .requests()
         .into_iter()
@@ -438,7 +433,7 @@ async fn errors_in_bodies_are_never_200() {
     assert_eq!(e["backendStatus"], 200);
 
     // An HTML error page, and a server failure.
-    let faults = d.sims.commvault.server().faults();
+    let faults = d.commvault().server().faults();
     faults.set(FaultPlan {
         malformed_body: true,
         remaining: Some(1),
@@ -484,7 +479,7 @@ async fn errors_in_bodies_are_never_200() {
 #[tokio::test]
 async fn orgs_usage_and_lists() {
     let d = Demo::start().await;
-    let sim = d.sims.commvault.org(7).unwrap();
+    let sim = d.commvault().org(7).unwrap();
     let props = &sim["organizationInfo"]["organizationProperties"];
     let v = d.get("/v1/orgs/acme-backup").await.json();
     assert_eq!(v["id"], "commvault:7");
@@ -523,7 +518,7 @@ async fn orgs_usage_and_lists() {
     assert_eq!(users["value"], props["userCount"]);
 
     // The whole list by cursor, natively sorted by name.
-    let ids = d.sims.commvault.org_ids();
+    let ids = d.commvault().org_ids();
     let mut seen = Vec::new();
     let mut url = "/v1/backends/commvault/orgs?limit=2&sort=name".to_owned();
     loop {
@@ -548,8 +543,7 @@ async fn orgs_usage_and_lists() {
     sorted.sort_by_key(|n| n.to_lowercase());
     assert_eq!(seen, sorted);
     let req = d
-        .sims
-        .commvault
+        .commvault()
         .server()
         .requests()
         .into_iter()
@@ -598,7 +592,7 @@ async fn burst(d: &Demo, n: usize, path: &str) -> Vec<u16> {
 #[tokio::test]
 async fn one_login_however_many_calls_wait() {
     let d = Demo::start().await;
-    let cv = &d.sims.commvault;
+    let cv = &d.commvault();
 
     // Fifty calls at once on a gateway that has not logged in yet: one login.
     assert_eq!(cv.logins(), 0);

@@ -1,6 +1,7 @@
 //! The conformance list: what every backend of the demo must do, whatever its dialect. Each
-//! backend `GET /v1/backends` lists is driven through the same checks, so a new dialect is
-//! held to them by being added to the demo.
+//! backend `GET /v1/backends` lists is driven through the same checks, and the demo has a
+//! backend of every dialect in the registry, so a new dialect is held to them by its registry
+//! entry alone.
 
 use http::Method;
 use serde_json::Value;
@@ -73,7 +74,14 @@ async fn every_backend_conforms() {
     let d = Demo::start().await;
     let backends = d.get("/v1/backends").await.json();
     let items = backends["items"].as_array().unwrap();
-    assert!(!items.is_empty());
+    // The demo routes to every dialect of the registry, so every dialect is held to these checks.
+    for dialect in orgway::registry::DIALECTS {
+        assert!(
+            items.iter().any(|b| b["kind"] == dialect.kind),
+            "the demo has no backend of kind {}",
+            dialect.kind
+        );
+    }
     for b in items {
         let name = b["name"].as_str().unwrap();
         let ops: Vec<&str> = b["capabilities"]["operations"]
@@ -185,4 +193,71 @@ async fn every_backend_conforms() {
             );
         }
     }
+}
+
+/// Each dialect of the registry has what the rest of the product relies on: an example in
+/// `config/example.toml` that parses, a simulator the demo starts and routes to, and (above) a
+/// place in the conformance run.
+#[tokio::test]
+async fn every_dialect_has_an_example_a_demo_simulator_and_a_conformance_place() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/example.toml");
+    let env = |name: &str| {
+        Some(if name.ends_with("_URL") {
+            "http://127.0.0.1:9".to_owned()
+        } else {
+            format!("placeholder-{name}")
+        })
+    };
+    let config =
+        orgway::Config::load(std::path::Path::new(example), &env).unwrap_or_else(|e| panic!("{e}"));
+    let d = Demo::start().await;
+    let sims: Vec<&str> = d.sims.iter().map(|(k, _)| k.name()).collect();
+    for dialect in orgway::registry::DIALECTS {
+        assert!(
+            config
+                .backends
+                .iter()
+                .any(|b| b.kind.name() == dialect.kind),
+            "config/example.toml has no backend of kind {}",
+            dialect.kind
+        );
+        assert!(
+            sims.contains(&dialect.kind),
+            "the demo starts no {} simulator",
+            dialect.kind
+        );
+        assert!(
+            !dialect.demo.try_lines.is_empty(),
+            "the demo suggests no request for {}",
+            dialect.kind
+        );
+        // The demo routes to the simulator: listing the backend's orgs reaches it.
+        let (_, sim) = d
+            .sims
+            .iter()
+            .find(|(k, _)| k.name() == dialect.kind)
+            .unwrap();
+        let before = sim.server().request_count();
+        let backend = config_backend_of(&d, dialect.kind).await;
+        let page = d.get(&format!("/v1/backends/{backend}/orgs?limit=1")).await;
+        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+        assert!(
+            sim.server().request_count() > before,
+            "{}: the demo's backend reaches its simulator",
+            dialect.kind
+        );
+    }
+}
+
+/// The name of the demo's backend of a kind.
+async fn config_backend_of(d: &Demo, kind: &str) -> String {
+    let backends = d.get("/v1/backends").await.json();
+    backends["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == kind)
+        .and_then(|b| b["name"].as_str())
+        .unwrap()
+        .to_owned()
 }

@@ -15,6 +15,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use orgway::Config;
 use orgway::demo::Sims;
+use orgway_sim::commvault::CommvaultSim;
+use orgway_sim::losant::LosantSim;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -96,7 +98,7 @@ impl Demo {
     pub async fn start_with(edit: impl FnOnce(String) -> String) -> Demo {
         let sims = Sims::start().await.unwrap();
         let text = edit(
-            orgway::demo::DEMO_CONFIG
+            orgway::demo::demo_config_text()
                 .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\""),
         );
         let env = sims.env();
@@ -117,9 +119,19 @@ impl Demo {
         Self::start_with(|t| t).await
     }
 
+    /// The Losant simulator.
+    pub fn losant(&self) -> &LosantSim {
+        self.sims.get()
+    }
+
+    /// The Commvault simulator.
+    pub fn commvault(&self) -> &CommvaultSim {
+        self.sims.get()
+    }
+
     /// How many requests the Losant simulator has received.
     pub fn losant_calls(&self) -> usize {
-        self.sims.losant.server().request_count()
+        self.losant().server().request_count()
     }
 
     /// GET a path, expecting JSON.

@@ -17,7 +17,7 @@ fn by_id(id: &str) -> String {
 #[tokio::test]
 async fn get_org_by_alias_and_by_reference() {
     let d = Demo::start().await;
-    let sim_org = d.sims.losant.org(ORG).unwrap();
+    let sim_org = d.losant().org(ORG).unwrap();
 
     let a = d.get("/v1/orgs/acme").await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
@@ -72,8 +72,7 @@ async fn patch_then_get_and_delete_then_404() {
     assert_eq!(g["description"], "new words");
     // The vendor saw exactly the change.
     let patch = d
-        .sims
-        .losant
+        .losant()
         .server()
         .requests()
         .into_iter()
@@ -119,7 +118,7 @@ async fn patch_then_get_and_delete_then_404() {
     let e = d.get("/v1/orgs/acme").await.error(404, "not_found");
     assert_eq!(e["backend"], "losant");
     assert_eq!(e["backendStatus"], 404);
-    assert!(d.sims.losant.org(ORG).is_none());
+    assert!(d.losant().org(ORG).is_none());
 }
 
 #[tokio::test]
@@ -168,8 +167,7 @@ async fn device_series_has_correct_timestamps() {
     }
     // The vendor got milliseconds since the epoch, as strings.
     let r = d
-        .sims
-        .losant
+        .losant()
         .server()
         .requests()
         .into_iter()
@@ -210,8 +208,7 @@ async fn payload_totals_and_series() {
     assert_eq!(pts[0]["value"].as_u64().unwrap(), sum);
     assert_eq!(t["total"].as_u64().unwrap(), sum);
     assert!(
-        d.sims
-            .losant
+        d.losant()
             .server()
             .requests()
             .iter()
@@ -235,8 +232,7 @@ async fn payload_totals_and_series() {
         .json();
     assert_eq!(day["points"].as_array().unwrap().len(), 1);
     let req = d
-        .sims
-        .losant
+        .losant()
         .server()
         .requests()
         .into_iter()
@@ -253,8 +249,7 @@ async fn payload_totals_and_series() {
         .json();
     assert_eq!(bytes["unit"], "bytes");
     let req = d
-        .sims
-        .losant
+        .losant()
         .server()
         .requests()
         .into_iter()
@@ -323,7 +318,7 @@ async fn unsupported_metric_lists_the_supported_ones() {
 #[tokio::test]
 async fn usage_summary() {
     let d = Demo::start().await;
-    let sim_org = d.sims.losant.org(ORG).unwrap();
+    let sim_org = d.losant().org(ORG).unwrap();
     let v = d.get("/v1/orgs/acme/usage").await.json();
     assert_eq!(v["org"], format!("losant:{ORG}"));
     let metrics = v["metrics"].as_array().unwrap();
@@ -340,7 +335,7 @@ async fn usage_summary() {
 #[tokio::test]
 async fn listing_pages_with_cursors_and_sorts() {
     let d = Demo::start().await;
-    let all_ids = d.sims.losant.org_ids();
+    let all_ids = d.losant().org_ids();
     let first = d.get("/v1/backends/losant/orgs?limit=2").await;
     assert_eq!(
         first.status,
@@ -399,8 +394,7 @@ async fn listing_pages_with_cursors_and_sorts() {
     expect.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
     assert_eq!(names, expect);
     let req = d
-        .sims
-        .losant
+        .losant()
         .server()
         .requests()
         .into_iter()
@@ -450,14 +444,7 @@ async fn request_ids_are_kept_echoed_and_forwarded() {
         )
         .await;
     assert_eq!(a.headers["x-request-id"], "trace-abc-123");
-    let r = d
-        .sims
-        .losant
-        .server()
-        .requests()
-        .into_iter()
-        .last()
-        .unwrap();
+    let r = d.losant().server().requests().into_iter().last().unwrap();
     assert_eq!(r.header("x-request-id"), Some("trace-abc-123"));
     // The vendor's SDK headers and query controls.
     assert_eq!(r.header("accept"), Some("application/json"));
@@ -494,14 +481,7 @@ async fn losantdomain_is_a_header_when_configured() {
     })
     .await;
     d.get("/v1/orgs/acme").await;
-    let r = d
-        .sims
-        .losant
-        .server()
-        .requests()
-        .into_iter()
-        .last()
-        .unwrap();
+    let r = d.losant().server().requests().into_iter().last().unwrap();
     assert_eq!(r.header("losantdomain"), Some("example.com"));
     assert_eq!(r.query_param("losantdomain"), None);
 }
@@ -509,7 +489,7 @@ async fn losantdomain_is_a_header_when_configured() {
 #[tokio::test]
 async fn backend_failures_are_classified() {
     let d = Demo::start_with(|t| t.replacen("timeout_ms = 5000", "timeout_ms = 1500", 1)).await;
-    let faults = d.sims.losant.server().faults();
+    let faults = d.losant().server().faults();
 
     faults.set(FaultPlan {
         latency_ms: 4000,
@@ -595,7 +575,7 @@ async fn unreachable_backend_is_503() {
 #[tokio::test]
 async fn in_flight_requests_finish_on_shutdown() {
     let mut d = Demo::start().await;
-    d.sims.losant.server().faults().set(FaultPlan {
+    d.losant().server().faults().set(FaultPlan {
         latency_ms: 700,
         remaining: Some(1),
         ..FaultPlan::default()

@@ -10,6 +10,7 @@ use crate::error::BackendError;
 use crate::model::{OrgStatus, Unit};
 use crate::op::{OpKind, Operation, Output, PatchField};
 use crate::query::{Interval, Metric, SortField};
+use crate::secret::{ConfigError, SecretSource};
 use crate::transport::{BoxFuture, Transport, TransportError};
 
 /// The header that carries the request id to backends.
@@ -187,6 +188,22 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         cx: &'a CallContext,
         op: Operation,
     ) -> BoxFuture<'a, Result<Output, BackendError>>;
+}
+
+/// How a dialect's adapter is built from its own keys of a `[[backends]]` table: the one
+/// constructor the gateway's dialect registry calls, the same way for every dialect.
+pub trait FromSettings: Backend + Sized {
+    /// The dialect's keys as written (deserialized with unknown keys refused).
+    type Settings: serde::de::DeserializeOwned;
+
+    /// Validates the settings of the backend called `name` (secrets resolved through
+    /// `secrets`) and builds its adapter. Errors name the offending key.
+    fn from_settings(
+        name: &str,
+        base_url: BaseUrl,
+        settings: Self::Settings,
+        secrets: &dyn SecretSource,
+    ) -> Result<Self, ConfigError>;
 }
 
 /// A validated base URL of a backend: `http` or `https`, a host, no user info, no query or

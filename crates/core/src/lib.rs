@@ -25,7 +25,9 @@ pub mod text;
 pub mod time;
 pub mod transport;
 
-pub use backend::{Backend, BaseUrl, CallContext, Capabilities, ListSupport, MetricSupport};
+pub use backend::{
+    Backend, BaseUrl, CallContext, Capabilities, FromSettings, ListSupport, MetricSupport,
+};
 pub use error::{BackendError, ErrorKind};
 pub use model::{
     Assignees, Counts, Org, OrgStatus, Page, Plan, PlanRef, Quota, ResourceUse, Subscription, Unit,

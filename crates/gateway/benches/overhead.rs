@@ -151,10 +151,12 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let sims = Sims::start().await.unwrap();
-        sims.losant.server().set_recording(false);
-        sims.commvault.server().set_recording(false);
+        for (_, sim) in sims.iter() {
+            sim.server().set_recording(false);
+        }
+        let losant = sims.get::<orgway_sim::losant::LosantSim>();
         let env = sims.env();
-        let text = orgway::demo::DEMO_CONFIG
+        let text = orgway::demo::demo_config_text()
             .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
             .replace("log_level = \"info\"", "log_level = \"warn\"");
         let config = orgway::Config::parse(&text, "demo.toml", Path::new("."), &move |n: &str| env.get(n).cloned()).unwrap();
@@ -170,8 +172,8 @@ fn main() {
         let direct = Target {
             url: format!(
                 "{}/instances/{}/orgs/{org}?_actions=false&_links=true&_embedded=true&summaryInclude=deviceCount,memberCount,appCount,dashCount,flowCount,storageStats",
-                sims.losant.base_url(),
-                sims.losant.instance_id()
+                losant.base_url(),
+                losant.instance_id()
             ),
             headers: vec![("authorization", format!("Bearer {}", orgway_sim::losant::DEMO_TOKEN)), ("accept", "application/json".into())],
         };

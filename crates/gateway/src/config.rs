@@ -527,7 +527,7 @@ impl<'a> Loader<'a> {
             ));
         }
         let Some(kind) = BackendKind::parse(&raw.kind) else {
-            let known: Vec<&str> = BackendKind::ALL.iter().map(|k| k.name()).collect();
+            let known: Vec<&str> = BackendKind::all().map(|k| k.name()).collect();
             self.issue(
                 format!("{prefix}.kind"),
                 Some(&at("kind")),

@@ -1,65 +1,90 @@
-//! `orgway demo`: starts the vendor simulators on loopback and a gateway configured for them
-//! (`config/demo.toml`, embedded), prints the address and example requests, and serves until
-//! Ctrl-C. It needs nothing installed but the Rust toolchain.
+//! `orgway demo`: starts every dialect's simulator on loopback and a gateway configured for them
+//! (its `[server]` part plus each dialect's demo routing from the registry), prints the address
+//! and example requests, and serves until Ctrl-C. It needs nothing installed but the Rust
+//! toolchain.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use orgway_sim::commvault::{self, CommvaultSim};
-use orgway_sim::losant::{self, LosantSim};
+use orgway_sim::RunningSim;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, ConfigError};
+use crate::registry::{BackendKind, demo_var};
 use crate::server;
 
-/// The demo's routing file, embedded so the demo runs from any folder.
-pub const DEMO_CONFIG: &str = include_str!("../../../config/demo.toml");
+/// The `[server]` part of the demo's routing file. Each dialect adds its own `[[backends]]`
+/// table and aliases (see `registry.rs`), with the simulators' addresses and demo credentials
+/// filled in through `${ORGWAY_DEMO_*}` references by the demo itself; nothing is read from the
+/// process environment.
+pub const DEMO_SERVER_CONFIG: &str = r#"# The routing file `orgway demo` runs: a gateway in front of the simulators it starts on loopback.
+[server]
+listen = "127.0.0.1:8080"
+log_format = "text"
+log_level = "info"
+"#;
 
-/// The simulators the demo runs.
+/// The demo's whole routing file: the `[server]` part, then each dialect's backend and aliases.
+pub fn demo_config_text() -> String {
+    let mut text = DEMO_SERVER_CONFIG.to_owned();
+    for kind in BackendKind::all() {
+        text.push_str(kind.dialect().demo.routing);
+    }
+    text
+}
+
+/// The simulators the demo runs, one per dialect.
 #[derive(Debug)]
 pub struct Sims {
-    pub losant: LosantSim,
-    pub commvault: CommvaultSim,
+    running: Vec<(BackendKind, Box<dyn RunningSim>)>,
 }
 
 impl Sims {
-    /// Starts every simulator on `127.0.0.1:0`.
+    /// Starts every dialect's simulator on `127.0.0.1:0`.
     pub async fn start() -> std::io::Result<Sims> {
-        Ok(Sims {
-            losant: LosantSim::start(losant::LosantConfig::default()).await?,
-            commvault: CommvaultSim::start(commvault::CommvaultConfig::default()).await?,
-        })
+        let mut running = Vec::new();
+        for kind in BackendKind::all() {
+            running.push((kind, (kind.dialect().demo.start_sim)().await?));
+        }
+        Ok(Sims { running })
+    }
+
+    /// The running simulators with their dialects.
+    pub fn iter(&self) -> impl Iterator<Item = (BackendKind, &dyn RunningSim)> {
+        self.running.iter().map(|(k, s)| (*k, s.as_ref()))
+    }
+
+    /// The simulator of type `S` (for tests that need a vendor's own handle).
+    pub fn get<S: RunningSim>(&self) -> &S {
+        self.running
+            .iter()
+            .find_map(|(_, s)| s.as_any().downcast_ref::<S>())
+            .expect("the demo runs this simulator")
     }
 
     /// The values the demo's `${ORGWAY_DEMO_*}` references resolve to.
     pub fn env(&self) -> HashMap<String, String> {
-        HashMap::from([
-            ("ORGWAY_DEMO_LOSANT_URL".to_owned(), self.losant.base_url()),
-            (
-                "ORGWAY_DEMO_LOSANT_TOKEN".to_owned(),
-                losant::DEMO_TOKEN.to_owned(),
-            ),
-            (
-                "ORGWAY_DEMO_COMMVAULT_URL".to_owned(),
-                self.commvault.base_url(),
-            ),
-            (
-                "ORGWAY_DEMO_COMMVAULT_PASSWORD".to_owned(),
-                commvault::DEMO_PASSWORD.to_owned(),
-            ),
-        ])
+        let mut env = HashMap::new();
+        for (kind, sim) in self.iter() {
+            env.insert(demo_var(kind.name(), "URL"), sim.base_url());
+            for (name, value) in sim.demo_credentials() {
+                env.insert(demo_var(kind.name(), name), value);
+            }
+        }
+        env
     }
 
     /// How many requests all simulators have received.
     pub fn requests_total(&self) -> usize {
-        self.losant.server().request_count() + self.commvault.server().request_count()
+        self.iter().map(|(_, s)| s.server().request_count()).sum()
     }
 
     /// Stops every simulator.
     pub async fn shutdown(self) {
-        self.losant.shutdown().await;
-        self.commvault.shutdown().await;
+        for (_, sim) in self.running {
+            sim.stop().await;
+        }
     }
 }
 
@@ -67,7 +92,7 @@ impl Sims {
 pub fn config(sims: &Sims) -> Result<Config, ConfigError> {
     let env = sims.env();
     let lookup = move |name: &str| env.get(name).cloned();
-    Config::parse(DEMO_CONFIG, "config/demo.toml", Path::new("."), &lookup)
+    Config::parse(&demo_config_text(), "demo routing", Path::new("."), &lookup)
 }
 
 /// Binds the demo's address, falling back to a free port when it is taken.
@@ -85,20 +110,25 @@ async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// The lines printed when the demo is up.
 pub fn banner(addr: SocketAddr, sims: &Sims) -> String {
     let base = format!("http://{addr}");
-    format!(
-        "orgway demo: gateway on {base}\n\
-         simulators: losant {losant}, commvault {commvault}\n\
-         \n\
-         Try:\n\
-         \x20 curl -s {base}/v1/orgs/acme\n\
-         \x20 curl -s -X PATCH -H 'content-type: application/json' -d '{{\"name\":\"Acme Renamed\"}}' {base}/v1/orgs/acme\n\
-         \x20 curl -s '{base}/v1/orgs/losant:575ed6e87ae143cd83dc4aa8/usage/devices?interval=day'\n\
-         \n\
-         More: {base}/v1/backends  {base}/v1/backends/losant/orgs  {base}/v1/orgs/acme-backup/plans  {base}/openapi.json\n\
-         Ctrl-C stops everything.\n",
-        losant = sims.losant.base_url(),
-        commvault = sims.commvault.base_url(),
-    )
+    let simulators: Vec<String> = sims
+        .iter()
+        .map(|(kind, sim)| format!("{} {}", kind.name(), sim.base_url()))
+        .collect();
+    let mut out = format!(
+        "orgway demo: gateway on {base}\nsimulators: {}\n\nTry:\n",
+        simulators.join(", ")
+    );
+    for kind in BackendKind::all() {
+        for line in kind.dialect().demo.try_lines {
+            out.push_str("  ");
+            out.push_str(&line.replace("{base}", &base));
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!(
+        "\nMore: {base}/v1/backends  {base}/openapi.json\nCtrl-C stops everything.\n"
+    ));
+    out
 }
 
 /// Runs the demo until `shutdown` completes. `listen` overrides the demo file's address.

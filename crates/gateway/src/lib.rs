@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`config`]: the TOML routing file, parsed strictly and validated into runtime types.
-//! - [`registry`]: every vendor dialect, one enum variant each, and how its adapter is built.
+//! - [`registry`]: every vendor dialect, described once: its kind, how its adapter is built, how
+//!   the demo runs its simulator.
 //! - [`routing`]: backends by name, org aliases, org reference resolution.
 //! - [`policy`]: the per-backend tower stack (observe, deadline, concurrency limit).
 //! - [`client`]: the shared, pooled outbound HTTP client (hyper-util + rustls).

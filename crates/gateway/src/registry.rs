@@ -1,21 +1,141 @@
-//! The backend registry: every vendor dialect orgway speaks, one enum variant each, and the
-//! match arms that name it and build its adapter from a `[[backends]]` table.
+//! The dialect registry: every vendor dialect orgway speaks, each described once, in
+//! [`DIALECTS`]: its kind name, how its adapter is built from a `[[backends]]` table, and, for
+//! `orgway demo` and the tests, how its simulator starts, how the demo routes to it and which
+//! requests the demo suggests. The routing-file loader, the demo, the end-to-end harness and the
+//! conformance run all iterate over this list; nothing else in the gateway names a vendor.
 //!
-//! Adding a vendor touches this file in exactly two places: a variant (with its entry in
-//! `ALL`) and an arm in `name` and `build`.
+//! Adding a vendor touches this file in one place: its entry in [`DIALECTS`].
 
 use std::sync::Arc;
 
-use orgway_core::{Backend, BaseUrl, SecretSource};
+use orgway_core::{Backend, BaseUrl, FromSettings, SecretSource};
+use orgway_sim::RunningSim;
+use orgway_sim::demo::BoxFuture;
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeValue, ValueDeserializer};
 
-/// A vendor dialect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BackendKind {
-    Losant,
-    Commvault,
+/// Builds a backend's adapter from its kind-specific keys.
+type BuildFn = fn(
+    name: &str,
+    base_url: BaseUrl,
+    table: Spanned<DeValue<'_>>,
+    secrets: &dyn SecretSource,
+) -> Result<Arc<dyn Backend>, BuildError>;
+
+/// One vendor dialect.
+pub struct Dialect {
+    /// The kind's name in the routing file (`kind = "losant"`) and in `meta.kind`.
+    pub kind: &'static str,
+    build: BuildFn,
+    /// How the demo and the end-to-end tests run this dialect.
+    pub demo: DemoSetup,
+}
+
+impl std::fmt::Debug for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dialect")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A dialect's part in `orgway demo`.
+#[derive(Debug)]
+pub struct DemoSetup {
+    /// Starts its simulator with seeded demo data on `127.0.0.1:0`.
+    pub start_sim: fn() -> BoxFuture<'static, std::io::Result<Box<dyn RunningSim>>>,
+    /// Its `[[backends]]` table and `[orgs.*]` aliases in the demo's routing file.
+    /// `${ORGWAY_DEMO_<KIND>_URL}` is the simulator's base URL and
+    /// `${ORGWAY_DEMO_<KIND>_<NAME>}` each of its demo credentials (`<KIND>` upper-cased, `-` as
+    /// `_`; see [`demo_var`]).
+    pub routing: &'static str,
+    /// Requests the demo's banner suggests, each a `curl` line answering 200 with JSON;
+    /// `{base}` stands for the gateway's URL.
+    pub try_lines: &'static [&'static str],
+}
+
+/// Every dialect, in the order documentation lists them.
+pub static DIALECTS: &[Dialect] = &[
+    Dialect {
+        kind: orgway_losant::KIND,
+        build: build::<orgway_losant::Losant>,
+        demo: DemoSetup {
+            start_sim: orgway_sim::demo::start::<orgway_sim::losant::LosantSim>,
+            routing: r#"
+[[backends]]
+name = "losant"
+kind = "losant"
+base_url = "${ORGWAY_DEMO_LOSANT_URL}"
+timeout_ms = 5000
+instance_id = "575ec8687ae143cd83dc4a97"
+token = "${ORGWAY_DEMO_LOSANT_TOKEN}"
+
+[orgs.acme]
+backend = "losant"
+id = "575ed6e87ae143cd83dc4aa8"
+"#,
+            try_lines: &[
+                "curl -s {base}/v1/orgs/acme",
+                "curl -s -X PATCH -H 'content-type: application/json' -d '{\"name\":\"Acme Renamed\"}' {base}/v1/orgs/acme",
+                "curl -s '{base}/v1/orgs/losant:575ed6e87ae143cd83dc4aa8/usage/devices?interval=day'",
+            ],
+        },
+    },
+    Dialect {
+        kind: orgway_commvault::KIND,
+        build: build::<orgway_commvault::Commvault>,
+        demo: DemoSetup {
+            start_sim: orgway_sim::demo::start::<orgway_sim::commvault::CommvaultSim>,
+            routing: r#"
+[[backends]]
+name = "commvault"
+kind = "commvault"
+base_url = "${ORGWAY_DEMO_COMMVAULT_URL}"
+timeout_ms = 5000
+username = "admin"
+password = "${ORGWAY_DEMO_COMMVAULT_PASSWORD}"
+
+[orgs.acme-backup]
+backend = "commvault"
+id = "7"
+"#,
+            try_lines: &["curl -s {base}/v1/orgs/acme-backup/plans"],
+        },
+    },
+];
+
+/// The name of a demo variable: `ORGWAY_DEMO_<KIND>_<NAME>`.
+pub fn demo_var(kind: &str, name: &str) -> String {
+    format!(
+        "ORGWAY_DEMO_{}_{}",
+        kind.to_ascii_uppercase().replace('-', "_"),
+        name
+    )
+}
+
+/// A vendor dialect, as a backend's `kind`.
+#[derive(Clone, Copy)]
+pub struct BackendKind(&'static Dialect);
+
+impl std::fmt::Debug for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BackendKind({})", self.0.kind)
+    }
+}
+
+impl PartialEq for BackendKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.kind == other.0.kind
+    }
+}
+
+impl Eq for BackendKind {}
+
+impl std::hash::Hash for BackendKind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.kind.hash(state);
+    }
 }
 
 /// Why a backend's kind-specific keys were refused.
@@ -27,25 +147,42 @@ pub enum BuildError {
     Invalid(orgway_core::ConfigError),
 }
 
+/// The one constructor of every dialect: deserialize its settings, then validate and build.
+fn build<A: FromSettings>(
+    name: &str,
+    base_url: BaseUrl,
+    table: Spanned<DeValue<'_>>,
+    secrets: &dyn SecretSource,
+) -> Result<Arc<dyn Backend>, BuildError> {
+    let settings: A::Settings = settings(table)?;
+    let adapter =
+        A::from_settings(name, base_url, settings, secrets).map_err(BuildError::Invalid)?;
+    Ok(Arc::new(adapter))
+}
+
 fn settings<T: DeserializeOwned>(table: Spanned<DeValue<'_>>) -> Result<T, BuildError> {
     serde_path_to_error::deserialize(ValueDeserializer::from(table)).map_err(BuildError::Settings)
 }
 
 impl BackendKind {
     /// Every kind, in the order documentation lists them.
-    pub const ALL: &'static [BackendKind] = &[BackendKind::Losant, BackendKind::Commvault];
+    pub fn all() -> impl Iterator<Item = BackendKind> {
+        DIALECTS.iter().map(BackendKind)
+    }
 
     /// The kind's name in the routing file and in `meta.kind`.
     pub fn name(self) -> &'static str {
-        match self {
-            BackendKind::Losant => orgway_losant::KIND,
-            BackendKind::Commvault => orgway_commvault::KIND,
-        }
+        self.0.kind
+    }
+
+    /// The dialect.
+    pub fn dialect(self) -> &'static Dialect {
+        self.0
     }
 
     /// Reads a kind's name.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|k| k.name() == s)
+        Self::all().find(|k| k.name() == s)
     }
 
     /// Builds the adapter of a backend from its kind-specific keys.
@@ -56,20 +193,24 @@ impl BackendKind {
         table: Spanned<DeValue<'_>>,
         secrets: &dyn SecretSource,
     ) -> Result<Arc<dyn Backend>, BuildError> {
-        match self {
-            BackendKind::Losant => {
-                let s: orgway_losant::LosantSettings = settings(table)?;
-                let cfg = orgway_losant::LosantConfig::from_settings(name, base_url, s, secrets)
-                    .map_err(BuildError::Invalid)?;
-                Ok(Arc::new(orgway_losant::Losant::new(cfg)))
-            }
-            BackendKind::Commvault => {
-                let s: orgway_commvault::CommvaultSettings = settings(table)?;
-                let cfg =
-                    orgway_commvault::CommvaultConfig::from_settings(name, base_url, s, secrets)
-                        .map_err(BuildError::Invalid)?;
-                Ok(Arc::new(orgway_commvault::Commvault::new(cfg)))
-            }
+        (self.0.build)(name, base_url, table, secrets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_unique_and_match_their_adapters() {
+        let mut kinds: Vec<&str> = DIALECTS.iter().map(|d| d.kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), DIALECTS.len());
+        for k in BackendKind::all() {
+            assert_eq!(BackendKind::parse(k.name()), Some(k));
         }
+        assert_eq!(BackendKind::parse("nope"), None);
+        assert_eq!(demo_var("watson-iot", "URL"), "ORGWAY_DEMO_WATSON_IOT_URL");
     }
 }

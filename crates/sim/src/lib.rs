@@ -2,21 +2,24 @@
 //! `orgway demo`.
 //!
 //! Each simulator is a real HTTP server on loopback, written from the vendor's documents
-//! (`../shared/dialects.md`, `../shared/seeds/`, `../shared/vendor/`) and sharing no wire types
+//! (the project's reference library of vendor documents, seeds and schemas) and sharing no wire types
 //! with the adapters, so a test of an adapter against a simulator checks two independent
 //! readings of the documents against each other.
 //!
 //! # Layout
 //! - [`server`]: `SimServer`, the loopback HTTP server every simulator runs in, with a request
 //!   log for tests and fault injection.
+//! - [`demo`]: what the demo and the tests need of any simulator (`RunningSim`, `DemoSim`).
 //! - [`faults`]: the fault knobs (latency, forced status, malformed body).
 //! - [`losant`]: the Losant Instance Org API.
 //! - [`commvault`]: the Commvault REST API's login, organization and plan pieces.
 
 pub mod commvault;
+pub mod demo;
 pub mod faults;
 pub mod losant;
 pub mod server;
 
+pub use demo::{DemoSim, RunningSim};
 pub use faults::{FaultPlan, Faults};
 pub use server::{RecordedRequest, SimServer};

@@ -42,6 +42,9 @@ fn assert_error(resp: &common::Response, status: u16, kind: &str) {
 
 #[tokio::test]
 async fn every_success_body_matches_the_vendor_schemas() {
+    if !common::losant_schemas("every success body matches the vendor schemas") {
+        return;
+    }
     let sim = LosantSim::start(LosantConfig::default())
         .await
         .expect("start");
@@ -160,6 +163,9 @@ async fn every_success_body_matches_the_vendor_schemas() {
 
 #[tokio::test]
 async fn every_error_body_matches_the_vendor_schema() {
+    if !common::losant_schemas("every error body matches the vendor schema") {
+        return;
+    }
     let sim = LosantSim::start(LosantConfig::default())
         .await
         .expect("start");
@@ -238,6 +244,9 @@ fn row(body: Value, valid: bool, names: &'static str) -> Row {
 
 #[tokio::test]
 async fn patch_validation_agrees_with_the_vendor_schema() {
+    if !common::losant_schemas("patch validation agrees with the vendor schema") {
+        return;
+    }
     let sim = LosantSim::start(LosantConfig::default())
         .await
         .expect("start");

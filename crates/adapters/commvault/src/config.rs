@@ -154,3 +154,16 @@ impl CommvaultConfig {
         })
     }
 }
+
+impl orgway_core::FromSettings for crate::Commvault {
+    type Settings = CommvaultSettings;
+
+    fn from_settings(
+        name: &str,
+        base_url: BaseUrl,
+        settings: CommvaultSettings,
+        secrets: &dyn SecretSource,
+    ) -> Result<Self, ConfigError> {
+        CommvaultConfig::from_settings(name, base_url, settings, secrets).map(crate::Commvault::new)
+    }
+}

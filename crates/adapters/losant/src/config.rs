@@ -95,3 +95,16 @@ impl LosantConfig {
         })
     }
 }
+
+impl orgway_core::FromSettings for crate::Losant {
+    type Settings = LosantSettings;
+
+    fn from_settings(
+        name: &str,
+        base_url: BaseUrl,
+        settings: LosantSettings,
+        secrets: &dyn SecretSource,
+    ) -> Result<Self, ConfigError> {
+        LosantConfig::from_settings(name, base_url, settings, secrets).map(crate::Losant::new)
+    }
+}

@@ -1,7 +1,7 @@
 //! The Commvault REST API's organization (company) pieces, simulated: a real HTTP server on
 //! loopback that logs in, keeps sessions, and lists, shows and updates organizations and their
-//! plans the way the vendor documents them (`shared/seeds/commvault-update-organization.txt`,
-//! `shared/dialects.md` §2) and the way the vendor's Python SDK, cvpysdk 11.44, uses them.
+//! plans the way the vendor documents them (the REST API's "PUT Organization" page and the
+//! login, organization and plan reference pages) and the way the vendor's Python SDK, cvpysdk 11.44, uses them.
 //!
 //! # Routes
 //! Every route is served under both web-service roots, `/webconsole/api` (what
@@ -570,6 +570,34 @@ fn no_such_org(id: u64) -> AppError {
         Code::NoSuchOrganization,
         format!("Organization [{id}] does not exist"),
     )
+}
+
+impl crate::RunningSim for CommvaultSim {
+    fn server(&self) -> &SimServer {
+        &self.server
+    }
+
+    fn base_url(&self) -> String {
+        CommvaultSim::base_url(self)
+    }
+
+    fn demo_credentials(&self) -> Vec<(&'static str, String)> {
+        vec![("PASSWORD", DEMO_PASSWORD.to_owned())]
+    }
+
+    fn stop(self: Box<Self>) -> crate::demo::BoxFuture<'static, ()> {
+        Box::pin(self.shutdown())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl crate::DemoSim for CommvaultSim {
+    fn start_demo() -> crate::demo::BoxFuture<'static, std::io::Result<Self>> {
+        Box::pin(CommvaultSim::start(CommvaultConfig::default()))
+    }
 }
 
 #[cfg(test)]

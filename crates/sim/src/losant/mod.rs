@@ -1,7 +1,7 @@
 //! The Losant Instance Org API, simulated: a real HTTP server on loopback that answers the seven
 //! Instance Org actions and the two Instance Orgs actions the way the vendor documents them
-//! (`shared/seeds/losant-instance-org.md`, `shared/dialects.md` §1, the JSON Schemas in
-//! `shared/vendor/losant/`).
+//! (the Instance Org reference pages, the wire facts of the vendor's SDKs, and the JSON Schemas
+//! Losant publishes in its `losant-rest` packages).
 //!
 //! # Routes (relative to [`LosantSim::base_url`], the API root)
 //! | method | path | answer |
@@ -481,5 +481,33 @@ fn run(
             };
             Ok((StatusCode::OK, value))
         }
+    }
+}
+
+impl crate::RunningSim for LosantSim {
+    fn server(&self) -> &SimServer {
+        &self.server
+    }
+
+    fn base_url(&self) -> String {
+        LosantSim::base_url(self)
+    }
+
+    fn demo_credentials(&self) -> Vec<(&'static str, String)> {
+        vec![("TOKEN", DEMO_TOKEN.to_owned())]
+    }
+
+    fn stop(self: Box<Self>) -> crate::demo::BoxFuture<'static, ()> {
+        Box::pin(self.shutdown())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl crate::DemoSim for LosantSim {
+    fn start_demo() -> crate::demo::BoxFuture<'static, std::io::Result<Self>> {
+        Box::pin(LosantSim::start(LosantConfig::default()))
     }
 }

@@ -2,8 +2,8 @@
 //! SDK skips the test or fails it, run a check script and insist it passed.
 //!
 //! Without Python or the package a test prints a skip notice and passes, unless
-//! `ORGWAY_REQUIRE_VENDOR_SDKS=1`, in which case it fails: CI sets that where the SDKs are
-//! installed, so a missing install cannot pass silently.
+//! `ORGWAY_REQUIRE_VENDOR_SDKS=1`, in which case it fails (orgway-testkit decides): CI sets that
+//! where the SDKs are installed, so a missing install cannot pass silently.
 
 use std::process::Command;
 
@@ -25,14 +25,12 @@ pub async fn available(module: &'static str, pip_spec: &str, vendor: &str) -> bo
     if installed {
         return true;
     }
-    let required = std::env::var("ORGWAY_REQUIRE_VENDOR_SDKS").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "ORGWAY_REQUIRE_VENDOR_SDKS=1 but `{} -c \"import {module}\"` fails; install it with `pip install {pip_spec}`",
-        python()
-    );
-    eprintln!(
-        "SKIPPED: the {vendor} Python SDK is not installed (pip install {pip_spec} to run this test)"
+    orgway_testkit::skip(
+        &format!("the {vendor} Python SDK check"),
+        &format!(
+            "`{} -c \"import {module}\"` fails; install it with `pip install {pip_spec}`",
+            python()
+        ),
     );
     false
 }
