@@ -117,6 +117,24 @@ async fn each_bad_input_is_refused_before_any_backend_call() {
     d.get("/v1/orgs/acme/usage/devices?from=yesterday")
         .await
         .error(400, "bad_request");
+    // An instant past year 9999 in UTC: once a panic (500), now a 400 naming the value.
+    let e = d
+        .get("/v1/orgs/acme/usage/devices?from=9999-12-31T23:30:00-01:00")
+        .await
+        .error(400, "bad_request");
+    assert!(
+        e["message"].as_str().unwrap().contains("outside the years"),
+        "{e}"
+    );
+    let long = "1".repeat(3000);
+    let e = d
+        .get(&format!("/v1/orgs/acme/usage/devices?from={long}"))
+        .await
+        .error(400, "bad_request");
+    assert!(
+        e["message"].as_str().unwrap().len() < 300,
+        "bad values are truncated in messages: {e}"
+    );
     d.get("/v1/orgs/acme/usage/devices?interval=fortnight")
         .await
         .error(400, "bad_request");

@@ -866,3 +866,94 @@ async fn plan_names_match_in_any_letter_case() {
         .await;
     assert_eq!(del.status, 204);
 }
+
+#[tokio::test]
+async fn a_login_that_never_answers_is_abandoned_after_the_backend_timeout() {
+    let cv = CommvaultSim::start(CommvaultConfig::default())
+        .await
+        .unwrap();
+    let gw = gateway_for(
+        &cv,
+        orgway_sim::commvault::DEMO_PASSWORD,
+        "timeout_ms = 800",
+    )
+    .await;
+    let http = Http::new();
+    // The first login hangs far longer than the backend's timeout.
+    cv.server().faults().set(FaultPlan {
+        latency_ms: 30_000,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    http.send(Method::GET, &gw.url("/v1/orgs/cv:7"), &[], None)
+        .await
+        .error(504, "backend_timeout");
+    // The call after the deadline does not wait on the hung login: it logs in again.
+    let a = http
+        .send(Method::GET, &gw.url("/v1/orgs/cv:7"), &[], None)
+        .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(login_requests(&cv), 2);
+    assert_eq!(cv.logins(), 1, "the second login succeeded");
+    gw.stop().await.unwrap();
+    cv.shutdown().await;
+}
+
+#[tokio::test]
+async fn login_refusals_answered_with_a_4xx_are_auth_failures_and_back_off() {
+    let cv = CommvaultSim::start(CommvaultConfig::default())
+        .await
+        .unwrap();
+    let gw = gateway_for(&cv, "wrong-password", "").await;
+    let http = Http::new();
+    // A strict server answers a wrong password with 400 "Invalid username or password".
+    cv.server().faults().set(FaultPlan {
+        status: Some(400),
+        ..FaultPlan::default()
+    });
+    // 100 calls over 7 s, past the first 5 s of backoff.
+    for _ in 0..100 {
+        let e = http
+            .send(Method::GET, &gw.url("/v1/orgs/cv:7"), &[], None)
+            .await
+            .error(502, "backend_auth_failed");
+        assert_eq!(e["backend"], "cv");
+        tokio::time::sleep(std::time::Duration::from_millis(70)).await;
+    }
+    let attempts = login_requests(&cv);
+    assert!(
+        (2..=3).contains(&attempts),
+        "one attempt, then one more after the 5 s backoff: {attempts}"
+    );
+    gw.stop().await.unwrap();
+
+    // A wrong base path: the login meets a 404, which is a refusal too, never `not_found`.
+    cv.server().faults().clear();
+    let before = login_requests(&cv);
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}/no/such/root\"\nusername = \"admin\"\npassword = \"${{PW}}\"\n",
+        cv.server().base_url()
+    );
+    let config = orgway::Config::parse(&text, "t.toml", std::path::Path::new("."), &|n: &str| {
+        (n == "PW").then(|| orgway_sim::commvault::DEMO_PASSWORD.to_owned())
+    })
+    .unwrap();
+    let gw = crate::harness::Gateway::start(config).await;
+    for _ in 0..5 {
+        let e = http
+            .send(Method::GET, &gw.url("/v1/orgs/cv:7"), &[], None)
+            .await
+            .error(502, "backend_auth_failed");
+        assert_eq!(e["backendStatus"], 404, "{e}");
+    }
+    let wrong_path_logins = cv
+        .server()
+        .requests()
+        .iter()
+        .filter(|r| r.path.to_ascii_lowercase().ends_with("/login"))
+        .count()
+        - before;
+    assert_eq!(wrong_path_logins, 1, "5 calls, 1 login attempt");
+    gw.stop().await.unwrap();
+    cv.shutdown().await;
+}

@@ -11,7 +11,7 @@ use crate::model::{OrgStatus, Unit};
 use crate::op::{OpKind, Operation, Output, PatchField};
 use crate::query::{Interval, Metric, SortField};
 use crate::secret::{ConfigError, SecretSource};
-use crate::transport::{BoxFuture, Transport, TransportError};
+use crate::transport::{BoxFuture, RequestLimits, Transport, TransportError};
 
 /// The header that carries the request id to backends.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -22,6 +22,7 @@ pub struct CallContext {
     request_id: Arc<str>,
     include_raw: bool,
     transport: Arc<dyn Transport>,
+    limits: Option<RequestLimits>,
 }
 
 impl fmt::Debug for CallContext {
@@ -29,6 +30,7 @@ impl fmt::Debug for CallContext {
         f.debug_struct("CallContext")
             .field("request_id", &self.request_id)
             .field("include_raw", &self.include_raw)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -40,7 +42,21 @@ impl CallContext {
             request_id,
             include_raw,
             transport,
+            limits: None,
         }
+    }
+
+    /// With the backend's limits on every request sent through this context.
+    pub fn with_limits(mut self, limits: RequestLimits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    /// The backend's time limit for one exchange, which is also the deadline of a credential
+    /// refresh (`credential::DEFAULT_REFRESH_DEADLINE` when the gateway set none).
+    pub fn timeout(&self) -> std::time::Duration {
+        self.limits
+            .map_or(crate::credential::DEFAULT_REFRESH_DEADLINE, |l| l.timeout)
     }
 
     /// The request id the caller's request carries.
@@ -62,6 +78,9 @@ impl CallContext {
     ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
         if let Ok(v) = http::HeaderValue::from_str(&self.request_id) {
             req.headers_mut().insert(REQUEST_ID_HEADER, v);
+        }
+        if let Some(limits) = self.limits {
+            req.extensions_mut().insert(limits);
         }
         self.transport.send(req)
     }

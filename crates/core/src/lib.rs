@@ -7,6 +7,8 @@
 //! - [`op`]: the operation enum (one variant per backend-facing route) and its output.
 //! - [`error`]: `BackendError`, each failure classified for the policy stack and the renderer.
 //! - [`backend`]: the `Backend` trait, its capabilities, the per-call context, `BaseUrl`.
+//! - [`credential`]: the one credential flow (one refresh in flight, its deadline, refusal
+//!   backoff, expiry) every dialect that logs in uses.
 //! - [`transport`]: the seam to the gateway's shared outbound HTTP client.
 //! - [`secret`]: secrets, references to them, and configuration errors.
 //! - [`text`]: caller and vendor text made fit for messages.
@@ -16,6 +18,7 @@
 //! on it, the gateway depends on both, and nothing here depends on either.
 
 pub mod backend;
+pub mod credential;
 pub mod error;
 pub mod model;
 pub mod op;
@@ -39,4 +42,4 @@ pub use query::{
 };
 pub use secret::{ConfigError, Secret, SecretRef, SecretSource, SecretTarget};
 pub use time::Timestamp;
-pub use transport::{BoxFuture, Transport, TransportError};
+pub use transport::{BoxFuture, RequestLimits, Transport, TransportError};

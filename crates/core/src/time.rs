@@ -25,22 +25,36 @@ impl Timestamp {
 
     /// The current instant (reads the system clock; the only impure function of this module).
     pub fn now() -> Self {
-        Self::from_offset(OffsetDateTime::now_utc())
+        let t = OffsetDateTime::now_utc();
+        Self::from_offset(t).unwrap_or(Timestamp(t))
     }
 
-    fn from_offset(t: OffsetDateTime) -> Self {
+    /// Converts to UTC at millisecond precision, or `None` when the instant in UTC falls
+    /// outside the years 1–9999 (`9999-12-31T23:30:00-01:00` is in year 10000 in UTC).
+    fn from_offset(t: OffsetDateTime) -> Option<Self> {
         // Keep millisecond precision: no vendor we speak to is finer, and it keeps the printed
         // form stable across parse/print round trips.
-        let t = t.to_offset(UtcOffset::UTC);
+        let t = t.checked_to_offset(UtcOffset::UTC)?;
+        if !(1..=9999).contains(&t.year()) {
+            return None;
+        }
         let ms = t.millisecond();
-        Timestamp(t.replace_nanosecond(u32::from(ms) * 1_000_000).unwrap_or(t))
+        Some(Timestamp(
+            t.replace_nanosecond(u32::from(ms) * 1_000_000).unwrap_or(t),
+        ))
     }
 
-    /// Reads RFC 3339 (any offset; converted to UTC).
+    /// Reads RFC 3339 (any offset; converted to UTC). Instants outside the years 1–9999 in UTC
+    /// are refused, never a panic.
     pub fn parse_rfc3339(s: &str) -> Result<Self, TimestampError> {
-        OffsetDateTime::parse(s, &Rfc3339)
-            .map(Self::from_offset)
-            .map_err(|_| TimestampError(format!("`{s}` is not an RFC 3339 timestamp")))
+        let t = OffsetDateTime::parse(s, &Rfc3339)
+            .map_err(|_| TimestampError(format!("`{}` is not an RFC 3339 timestamp", short(s))))?;
+        Self::from_offset(t).ok_or_else(|| {
+            TimestampError(format!(
+                "`{}` is outside the years 1 to 9999 in UTC",
+                short(s)
+            ))
+        })
     }
 
     /// Reads either RFC 3339 or a count of milliseconds since the epoch (a string of digits),
@@ -49,30 +63,38 @@ impl Timestamp {
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
             let ms: i64 = s.parse().map_err(|_| {
                 TimestampError(format!(
-                    "`{s}` is too large for milliseconds since the epoch"
+                    "`{}` is too large for milliseconds since the epoch",
+                    short(s)
                 ))
             })?;
             return Self::from_unix_millis(ms);
         }
-        Self::parse_rfc3339(s).map_err(|_| {
-            TimestampError(format!(
-                "`{s}` is neither an RFC 3339 timestamp nor milliseconds since the epoch"
-            ))
+        Self::parse_rfc3339(s).map_err(|e| {
+            if OffsetDateTime::parse(s, &Rfc3339).is_ok() {
+                e
+            } else {
+                TimestampError(format!(
+                    "`{}` is neither an RFC 3339 timestamp nor milliseconds since the epoch",
+                    short(s)
+                ))
+            }
         })
     }
 
     /// From milliseconds since the epoch.
     pub fn from_unix_millis(ms: i64) -> Result<Self, TimestampError> {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-            .map(Self::from_offset)
-            .map_err(|_| TimestampError(format!("{ms} ms since the epoch is out of range")))
+            .ok()
+            .and_then(Self::from_offset)
+            .ok_or_else(|| TimestampError(format!("{ms} ms since the epoch is out of range")))
     }
 
     /// From whole seconds since the epoch.
     pub fn from_unix_seconds(s: i64) -> Result<Self, TimestampError> {
         OffsetDateTime::from_unix_timestamp(s)
-            .map(Self::from_offset)
-            .map_err(|_| TimestampError(format!("{s} s since the epoch is out of range")))
+            .ok()
+            .and_then(Self::from_offset)
+            .ok_or_else(|| TimestampError(format!("{s} s since the epoch is out of range")))
     }
 
     /// From a calendar date at midnight UTC.
@@ -135,6 +157,11 @@ impl Timestamp {
         let first = d.replace_day(1).unwrap_or(d);
         Timestamp(first.with_time(Time::MIDNIGHT).assume_utc())
     }
+}
+
+/// A caller's or vendor's text cut to a length fit for an error message.
+fn short(s: &str) -> String {
+    crate::text::excerpt(s, 64)
 }
 
 impl fmt::Display for Timestamp {
@@ -212,6 +239,98 @@ mod tests {
         assert_eq!(t.floor_day().to_string(), "2016-06-13T00:00:00Z");
         assert_eq!(t.floor_month().to_string(), "2016-06-01T00:00:00Z");
         assert_eq!(t.date_string(), "2016-06-13");
+    }
+
+    #[test]
+    fn out_of_range_instants_are_errors_not_panics() {
+        for s in [
+            "9999-12-31T23:30:00-01:00",
+            "0001-01-01T00:30:00+01:00",
+            "0000-01-01T00:00:00Z",
+        ] {
+            assert!(Timestamp::parse_rfc3339(s).is_err(), "{s}");
+            let e = Timestamp::parse_api(s).unwrap_err().to_string();
+            assert!(e.contains("outside the years"), "{s}: {e}");
+        }
+        assert!(Timestamp::parse_rfc3339("9999-12-31T22:30:00-01:00").is_ok());
+        assert!(Timestamp::from_unix_millis(i64::MAX).is_err());
+        assert!(Timestamp::from_unix_millis(i64::MIN).is_err());
+        assert!(Timestamp::from_unix_seconds(i64::MAX).is_err());
+        let long = "9".repeat(5000);
+        let e = Timestamp::parse_api(&long).unwrap_err().to_string();
+        assert!(e.len() < 200, "bad values are truncated in messages: {e}");
+    }
+
+    /// A small deterministic generator (xorshift), so the property test needs no extra crate
+    /// and fails the same way every run.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[(self.next() % from.len() as u64) as usize]
+        }
+
+        fn digits(&mut self, n: usize) -> String {
+            (0..n)
+                .map(|_| char::from(b'0' + (self.next() % 10) as u8))
+                .collect()
+        }
+    }
+
+    /// Random RFC 3339 strings (valid, edge-of-range and malformed) and epoch strings: parsing
+    /// never panics, and whatever parses survives the arithmetic the gateway and adapters do.
+    #[test]
+    fn parsing_never_panics() {
+        let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..50_000 {
+            let (d4, d5) = (g.digits(4), g.digits(5));
+            let (n1, n2) = ((g.next() % 25) as usize, (g.next() % 20) as usize);
+            let s = match g.next() % 4 {
+                0 => format!(
+                    "{}-{}-{}T{}:{}:{}{}{}",
+                    g.pick(&["0000", "0001", "1970", "2024", "9999", &d4, &d5]),
+                    g.digits(2),
+                    g.digits(2),
+                    g.digits(2),
+                    g.digits(2),
+                    g.digits(2),
+                    g.pick(&["", ".5", ".999999999", ".", ".0000000000001"]),
+                    g.pick(&[
+                        "Z", "z", "+00:00", "-23:59", "+23:59", "-01:00", "+14:00", "", "+24:00",
+                        "-00:60"
+                    ]),
+                ),
+                1 => g.digits(n1),
+                2 => format!("-{}", g.digits(n2)),
+                _ => {
+                    let mut b: Vec<u8> = "2024-02-29T23:59:60.123+01:00".bytes().collect();
+                    let i = (g.next() % b.len() as u64) as usize;
+                    b[i] = (g.next() % 128) as u8;
+                    String::from_utf8_lossy(&b).into_owned()
+                }
+            };
+            if let Ok(t) = Timestamp::parse_api(&s) {
+                let _ = (
+                    t.unix_millis(),
+                    t.unix_seconds(),
+                    t.date_string(),
+                    t.to_string(),
+                );
+                let _ = (t.floor_hour(), t.floor_day(), t.floor_month());
+                let _ = (t.add_millis(i64::MAX), t.add_millis(i64::MIN));
+                let _ = t.millis_since(&Timestamp::EPOCH);
+                let _ = crate::TimeRange::with_defaults(Some(t), None, Timestamp::now());
+                let _ = crate::TimeRange::with_defaults(None, Some(t), Timestamp::now());
+                assert_eq!(Timestamp::parse_rfc3339(&t.to_string()), Ok(t), "{s}");
+            }
+        }
     }
 
     #[test]

@@ -24,6 +24,17 @@ pub trait Transport: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>>;
 }
 
+/// Limits on one outbound exchange, set by the gateway from the backend's configuration and
+/// carried to the transport as a request extension (see `CallContext::send`): the whole
+/// exchange, answer headers and body, must finish within `timeout`, and the answer's body may
+/// be at most `max_response_bytes` long. So no request an adapter sends — a login shared by
+/// many waiting calls included — can hang the backend beyond its configured time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    pub timeout: std::time::Duration,
+    pub max_response_bytes: usize,
+}
+
 /// Why a request got no HTTP answer.
 ///
 /// Messages carry no URLs with credentials and no headers: base URLs with user info are refused

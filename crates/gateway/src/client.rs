@@ -1,7 +1,12 @@
 //! The outbound HTTP client every adapter shares: hyper-util's pooled client over rustls
 //! (Mozilla's roots), HTTP/1.1, keep-alive. It implements core's `Transport`, reads whole
 //! answers up to a size limit, and classifies failures (unreachable, broken connection, too
-//! large) without ever formatting a header.
+//! large, too slow) without ever formatting a header.
+//!
+//! Each request may carry core's `RequestLimits` (the backend's `timeout_ms` and
+//! `max_response_bytes`): the whole exchange, answer headers and body, is then bounded by that
+//! time and size. A request without them gets [`DEFAULT_EXCHANGE_TIMEOUT`] and
+//! [`MAX_RESPONSE_BYTES`], so no exchange can hang forever.
 
 use std::time::Duration;
 
@@ -11,10 +16,14 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use orgway_core::{BoxFuture, Transport, TransportError};
+use orgway_core::{BoxFuture, RequestLimits, Transport, TransportError};
 
-/// The largest answer read from a backend: 32 MiB. A larger one is a bad response.
-pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+/// The largest answer read from a backend when the backend sets no `max_response_bytes`:
+/// 4 MiB. A larger one is a bad response.
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// How long an exchange may take when the request carries no limits.
+pub const DEFAULT_EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The pooled client.
 #[derive(Debug, Clone)]
@@ -67,9 +76,12 @@ impl Transport for HttpClient {
         &self,
         req: http::Request<Bytes>,
     ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
+        let (timeout, max) = match req.extensions().get::<RequestLimits>() {
+            Some(l) => (l.timeout, l.max_response_bytes),
+            None => (DEFAULT_EXCHANGE_TIMEOUT, self.max_body),
+        };
         let fut = self.client.request(req.map(Full::new));
-        let max = self.max_body;
-        Box::pin(async move {
+        let exchange = async move {
             let resp = fut.await.map_err(|e| {
                 if e.is_connect() {
                     TransportError::Connect(root_cause(&e))
@@ -92,6 +104,11 @@ impl Transport for HttpClient {
                 })?
                 .to_bytes();
             Ok(http::Response::from_parts(parts, bytes))
+        };
+        Box::pin(async move {
+            tokio::time::timeout(timeout, exchange)
+                .await
+                .unwrap_or(Err(TransportError::Timeout))
         })
     }
 }

@@ -132,10 +132,17 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: BackendCall) -> Self::Future {
+    fn call(&mut self, mut req: BackendCall) -> Self::Future {
         let inner = self.inner.clone();
         let timeout = self.timeout;
         let backend = self.backend.clone();
+        // Every request the adapter sends for this call, and a credential refresh it starts
+        // (which other calls may go on awaiting after this one gave up), is bounded by the
+        // backend's timeout on its own, so none outlives it.
+        req.cx = req.cx.with_limits(orgway_core::RequestLimits {
+            timeout,
+            max_response_bytes: crate::client::MAX_RESPONSE_BYTES,
+        });
         Box::pin(async move {
             match tokio::time::timeout(timeout, inner.oneshot(req)).await {
                 Ok(result) => result,

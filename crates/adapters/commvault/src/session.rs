@@ -1,30 +1,26 @@
 //! The Commvault session: the `QSDK …` token the gateway holds, how it is obtained
 //! (`POST Login`, password base64-encoded) and renewed (`POST RenewLoginToken`, else a fresh
-//! login), and the guarantee that however many calls find it missing or expired at once,
-//! exactly one login (or renewal) is in flight.
+//! login).
 //!
-//! Each token has a generation. A call that gets a 401 asks for a token newer than the one it
-//! used. The first such call starts a refresh; every call that asks while it runs awaits the
-//! same refresh (a shared future) and gets its outcome, success or failure. No single caller
-//! owns it: a caller that gives up (its client disconnects, its deadline passes) leaves the
-//! refresh running for the others, so a login is never abandoned half-way and started again.
+//! When a refresh runs is core's credential flow (`orgway_core::credential`), the same for
+//! every dialect: one login (or renewal) in flight however many calls wait, no caller owning
+//! it; abandoned after the backend's `timeout_ms` so a login that never answers cannot block
+//! the backend; refusals remembered and backed off (5 s, 20 s, 80 s, up to 5 min) so a wrong
+//! password under load cannot lock the service account (Commvault locks accounts after
+//! repeated failures).
 //!
-//! A login Commvault refuses is remembered for [`LOGIN_COOLDOWN`]: calls in that time get the
-//! same `backend_auth_failed` without another attempt, so a wrong password under load cannot
-//! lock the service account (Commvault locks accounts after repeated failures).
+//! Any answer to a login other than a 2xx, a 5xx or a 429 is a refusal of the gateway's
+//! credentials (`502 backend_auth_failed`): a 400 "Invalid username or password", and a 404
+//! from a wrong base path, alike. A 2xx carrying an error code or no token is one too.
 //!
 //! This is a credential flow, not a retry policy: the call that met the expired token is
 //! repeated once with the new token (see `lib.rs`); the gateway's policy stack still decides
 //! everything else.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use futures_util::FutureExt;
-use futures_util::future::Shared;
 use http::Method;
+use orgway_core::credential::{Credential, Fresh, RefreshFuture};
 use orgway_core::{BackendError, CallContext, ErrorKind, Secret};
 
 use crate::client::{self, Call};
@@ -32,63 +28,36 @@ use crate::config::{CommvaultConfig, Credentials};
 use crate::map;
 use crate::wire::TokenAnswer;
 
-/// How long a refused login is answered from memory.
-pub const LOGIN_COOLDOWN: Duration = Duration::from_secs(5);
-
-/// The token and its generation.
-#[derive(Clone)]
-struct Held {
-    token: Secret,
-    generation: u64,
-}
-
-type Refresh = Shared<Pin<Box<dyn Future<Output = Result<Held, BackendError>> + Send>>>;
-
-struct State {
-    held: Option<Held>,
-    /// The refresh under way, if any; every caller needing a token awaits this one.
-    inflight: Option<Refresh>,
-    /// The last refused login and when it was refused.
-    refused: Option<(Instant, BackendError)>,
-}
-
 /// The session of one backend.
+#[derive(Debug)]
 pub struct Session {
-    state: Mutex<State>,
-}
-
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let st = self.lock();
-        f.debug_struct("Session")
-            .field("generation", &st.held.as_ref().map(|h| h.generation))
-            .field("refreshing", &st.inflight.is_some())
-            .finish()
-    }
+    token: Credential<Secret>,
 }
 
 impl Session {
     /// A session; with a configured token it starts with that token, otherwise with none (the
     /// first call logs in).
     pub fn new(creds: &Credentials) -> Self {
-        let held = match creds {
-            Credentials::Token(t) => Some(Held {
-                token: t.clone(),
-                generation: 1,
-            }),
+        let initial = match creds {
+            Credentials::Token(t) => Some(t.clone()),
             Credentials::Password { .. } => None,
         };
         Session {
-            state: Mutex::new(State {
-                held,
-                inflight: None,
-                refused: None,
-            }),
+            token: Credential::new(initial),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// How many logins or renewals have been started (tests).
+    pub fn refreshes_started(&self) -> u64 {
+        self.token.refreshes_started()
+    }
+
+    fn refresh(
+        cfg: &Arc<CommvaultConfig>,
+        cx: &CallContext,
+    ) -> impl FnOnce(Option<Secret>) -> RefreshFuture<Secret> {
+        let (cfg, cx) = (cfg.clone(), cx.clone());
+        move |current| Box::pin(async move { obtain(cfg, cx, current).await.map(Fresh::lasting) })
     }
 
     /// A token to call with, logging in first if there is none. Returns the token and its
@@ -98,10 +67,7 @@ impl Session {
         cfg: &Arc<CommvaultConfig>,
         cx: &CallContext,
     ) -> Result<(Secret, u64), BackendError> {
-        if let Some(h) = &self.lock().held {
-            return Ok((h.token.clone(), h.generation));
-        }
-        self.refresh(cfg, cx, None).await
+        self.token.get(cx.timeout(), Self::refresh(cfg, cx)).await
     }
 
     /// A token newer than generation `stale`, which Commvault just refused.
@@ -111,56 +77,9 @@ impl Session {
         cx: &CallContext,
         stale: u64,
     ) -> Result<(Secret, u64), BackendError> {
-        self.refresh(cfg, cx, Some(stale)).await
-    }
-
-    async fn refresh(
-        &self,
-        cfg: &Arc<CommvaultConfig>,
-        cx: &CallContext,
-        stale: Option<u64>,
-    ) -> Result<(Secret, u64), BackendError> {
-        let refresh = {
-            let mut st = self.lock();
-            if let Some(h) = &st.held
-                && stale != Some(h.generation)
-            {
-                // Another call logged in or renewed since this one got its token.
-                return Ok((h.token.clone(), h.generation));
-            }
-            match &st.inflight {
-                Some(r) => r.clone(),
-                None => {
-                    if let Some((at, e)) = &st.refused
-                        && at.elapsed() < LOGIN_COOLDOWN
-                    {
-                        return Err(e.clone());
-                    }
-                    let work: Pin<Box<dyn Future<Output = Result<Held, BackendError>> + Send>> =
-                        Box::pin(obtain(cfg.clone(), cx.clone(), st.held.clone()));
-                    let r = work.shared();
-                    st.inflight = Some(r.clone());
-                    r
-                }
-            }
-        };
-        let outcome = refresh.clone().await;
-        let mut st = self.lock();
-        // The first caller to see the refresh finish records its outcome, once.
-        if st.inflight.as_ref().is_some_and(|r| r.ptr_eq(&refresh)) {
-            st.inflight = None;
-            match &outcome {
-                Ok(h) => {
-                    st.held = Some(h.clone());
-                    st.refused = None;
-                }
-                Err(e) if e.kind == ErrorKind::AuthRejected => {
-                    st.refused = Some((Instant::now(), e.clone()))
-                }
-                Err(_) => {}
-            }
-        }
-        outcome.map(|h| (h.token, h.generation))
+        self.token
+            .renew_after(stale, cx.timeout(), Self::refresh(cfg, cx))
+            .await
     }
 }
 
@@ -168,11 +87,10 @@ impl Session {
 async fn obtain(
     cfg: Arc<CommvaultConfig>,
     cx: CallContext,
-    current: Option<Held>,
-) -> Result<Held, BackendError> {
-    let generation = current.as_ref().map_or(1, |h| h.generation + 1);
+    current: Option<Secret>,
+) -> Result<Secret, BackendError> {
     let renewed = match &current {
-        Some(h) => match renew(&cfg, &cx, &h.token).await {
+        Some(token) => match renew(&cfg, &cx, token).await {
             Ok(t) => Some(t),
             // The backend is down or slow: a login would fare no better.
             Err(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::Unavailable) => {
@@ -199,7 +117,7 @@ async fn obtain(
             )));
         }
     };
-    Ok(Held { token, generation })
+    Ok(token)
 }
 
 /// Reads a token out of a `Login` or `RenewLoginToken` answer.
@@ -212,7 +130,9 @@ fn token_from(
         BackendError::auth_rejected(format!("{} refused the gateway's {action}", cfg.name))
             .with_status(raw.status)
     };
-    if raw.status == 401 || raw.status == 403 {
+    // Every answer but a success, a server failure or a rate limit refuses the credentials:
+    // a 400 "Invalid username or password", a 403, and a 404 from a wrong base path alike.
+    if !(200..300).contains(&raw.status) && raw.status < 500 && raw.status != 429 {
         return Err(refused());
     }
     let v = match client::json(cfg, raw) {
