@@ -8,6 +8,8 @@
 //! - [`error`]: `BackendError`, each failure classified for the policy stack and the renderer.
 //! - [`backend`]: the `Backend` trait, its capabilities, the per-call context, `BaseUrl`.
 //! - [`transport`]: the seam to the gateway's shared outbound HTTP client.
+//! - [`call`]: what every adapter's client needs: a vendor request (`Call`), sending it through
+//!   the transport, its `Answer`, and decoding JSON answers with classified errors.
 //! - [`secret`]: secrets, references to them, and configuration errors.
 //! - [`text`]: caller and vendor text made fit for messages.
 //! - [`time`]: `Timestamp`, RFC 3339 in UTC.
@@ -16,6 +18,7 @@
 //! on it, the gateway depends on both, and nothing here depends on either.
 
 pub mod backend;
+pub mod call;
 pub mod error;
 pub mod model;
 pub mod op;
