@@ -10,6 +10,7 @@
 //! - [`transport`]: the seam to the gateway's shared outbound HTTP client.
 //! - [`call`]: what every adapter's client needs: a vendor request (`Call`), sending it through
 //!   the transport, its `Answer`, and decoding JSON answers with classified errors.
+//! - [`series`]: usage series from vendor time buckets (grouping by interval, totals).
 //! - [`secret`]: secrets, references to them, and configuration errors.
 //! - [`text`]: caller and vendor text made fit for messages.
 //! - [`time`]: `Timestamp`, RFC 3339 in UTC.
@@ -24,6 +25,7 @@ pub mod model;
 pub mod op;
 pub mod query;
 pub mod secret;
+pub mod series;
 pub mod text;
 pub mod time;
 pub mod transport;
