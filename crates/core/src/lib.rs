@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`model`]: the resources of docs/API.md §3 (org, plan, usage, subscription, page) as adapters
-//!   produce them.
+//!   produce them, and `Page` with its paging helpers.
 //! - [`query`]: list paging and sorting, metrics, intervals and time ranges.
 //! - [`op`]: the operation enum (one variant per backend-facing route) and its output.
 //! - [`error`]: `BackendError`, each failure classified for the policy stack and the renderer.
