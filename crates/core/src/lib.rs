@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`model`]: the resources of docs/API.md §3 (org, plan, usage, subscription, page) as adapters
-//!   produce them.
+//!   produce them, and `Page` with its paging helpers.
 //! - [`query`]: list paging and sorting, metrics, intervals and time ranges.
 //! - [`op`]: the operation enum (one variant per backend-facing route) and its output.
 //! - [`error`]: `BackendError`, each failure classified for the policy stack and the renderer.
@@ -10,6 +10,9 @@
 //! - [`credential`]: the one credential flow (one refresh in flight, its deadline, refusal
 //!   backoff, expiry) every dialect that logs in uses.
 //! - [`transport`]: the seam to the gateway's shared outbound HTTP client.
+//! - [`call`]: what every adapter's client needs: a vendor request (`Call`), sending it through
+//!   the transport, its `Answer`, and decoding JSON answers with classified errors.
+//! - [`series`]: usage series from vendor time buckets (grouping by interval, totals).
 //! - [`secret`]: secrets, references to them, and configuration errors.
 //! - [`text`]: caller and vendor text made fit for messages.
 //! - [`time`]: `Timestamp`, RFC 3339 in UTC.
@@ -18,12 +21,14 @@
 //! on it, the gateway depends on both, and nothing here depends on either.
 
 pub mod backend;
+pub mod call;
 pub mod credential;
 pub mod error;
 pub mod model;
 pub mod op;
 pub mod query;
 pub mod secret;
+pub mod series;
 pub mod text;
 pub mod time;
 pub mod transport;

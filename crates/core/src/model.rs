@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::query::{Cursor, Interval};
+use crate::query::{Cursor, Interval, ListQuery};
 use crate::time::Timestamp;
 
 /// Lifecycle state of an org (docs/API.md §3, `status`).
@@ -276,6 +276,20 @@ impl<T> Page<T> {
             total,
         }
     }
+
+    /// The page `query` asks for of a list held whole (a backend that returns all of it at
+    /// once): the items from the query's offset, at most `limit` of them, with the whole list's
+    /// length as the total.
+    pub fn window(items: Vec<T>, query: &ListQuery) -> Self {
+        let total = items.len() as u64;
+        let offset = query.offset();
+        let window: Vec<T> = items
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(query.limit as usize)
+            .collect();
+        Page::from_offset(window, offset, query.limit, Some(total))
+    }
 }
 
 #[cfg(test)]
@@ -305,6 +319,30 @@ mod tests {
         assert_eq!(p.next, Some(Cursor::Offset(2)));
         let p: Page<u8> = Page::from_offset(vec![], 4, 2, None);
         assert_eq!(p.next, None);
+    }
+
+    #[test]
+    fn windows_of_whole_lists() {
+        let q = |limit: u32, offset: Option<u64>| ListQuery {
+            limit,
+            cursor: offset.map(Cursor::Offset),
+            ..ListQuery::first()
+        };
+        let p = Page::window(vec![1, 2, 3, 4, 5], &q(2, None));
+        assert_eq!(
+            (p.items, p.next, p.total),
+            (vec![1, 2], Some(Cursor::Offset(2)), Some(5))
+        );
+        let p = Page::window(vec![1, 2, 3, 4, 5], &q(2, Some(4)));
+        assert_eq!((p.items, p.next, p.total), (vec![5], None, Some(5)));
+        let p = Page::window(vec![1, 2, 3], &q(3, None));
+        assert_eq!((p.items, p.next), (vec![1, 2, 3], None), "exactly one page");
+        let p = Page::window(vec![1, 2], &q(2, Some(u64::MAX)));
+        assert_eq!(
+            (p.items, p.next, p.total),
+            (vec![], None, Some(2)),
+            "past the end"
+        );
     }
 
     #[test]

@@ -144,12 +144,17 @@ where
             max_response_bytes: crate::client::MAX_RESPONSE_BYTES,
         });
         Box::pin(async move {
-            match tokio::time::timeout(timeout, inner.oneshot(req)).await {
-                Ok(result) => result,
-                Err(_) => Err(BackendError::timeout(format!(
+            let too_slow = || {
+                BackendError::timeout(format!(
                     "{backend} did not answer within {}",
                     human(timeout)
-                ))),
+                ))
+            };
+            match tokio::time::timeout(timeout, inner.oneshot(req)).await {
+                // The exchange's own limit (the same time) may fire first: one message either way.
+                Ok(Err(e)) if e.kind == orgway_core::ErrorKind::Timeout => Err(too_slow()),
+                Ok(result) => result,
+                Err(_) => Err(too_slow()),
             }
         })
     }

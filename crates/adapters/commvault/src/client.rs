@@ -1,149 +1,47 @@
-//! The thin I/O part: builds Commvault requests (paths under the `<webservice>` root, the
-//! `Authtoken` header, `Accept: application/json`), sends them through the gateway's shared
-//! client, and reads the answer as JSON, turning `errorCode`s in bodies and HTML pages into
-//! classified errors.
+//! The thin I/O part: what is Commvault's own about a request (paths under the `<webservice>`
+//! root, `Accept: application/json`, the `Authtoken` header) and about an answer (JSON, with
+//! `errorCode`s in bodies, XML and HTML pages turned into classified errors). Building and
+//! sending a request are core's [`orgway_core::call`].
 
-use bytes::Bytes;
-use http::{Method, Request, header};
+use http::{HeaderValue, header};
+use orgway_core::call::{self, Answer, Call};
 use orgway_core::{BackendError, CallContext, Secret};
 use serde_json::Value;
 
 use crate::config::CommvaultConfig;
 use crate::error;
 
-/// One request to the Commvault API. Its `Debug` leaves the body out: a login body carries the
-/// (base64) password.
-pub struct Call {
-    pub method: Method,
-    /// Below the webservice root, without a leading slash (`Organization/7`).
-    pub path: String,
-    pub query: Vec<(&'static str, String)>,
-    /// Content type and bytes.
-    pub body: Option<(&'static str, Vec<u8>)>,
-}
-
-impl std::fmt::Debug for Call {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Call")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .field("query", &self.query)
-            .field("body_bytes", &self.body.as_ref().map(|(_, b)| b.len()))
-            .finish()
-    }
-}
-
-impl Call {
-    /// A GET of `path`.
-    pub fn get(path: impl Into<String>) -> Self {
-        Call {
-            method: Method::GET,
-            path: path.into(),
-            query: Vec::new(),
-            body: None,
-        }
-    }
-
-    /// A request with a body.
-    pub fn with_body(
-        method: Method,
-        path: impl Into<String>,
-        content_type: &'static str,
-        body: Vec<u8>,
-    ) -> Self {
-        Call {
-            method,
-            path: path.into(),
-            query: Vec::new(),
-            body: Some((content_type, body)),
-        }
-    }
-}
-
-/// A raw answer: status, content type, body. Its `Debug` leaves the body out: a login answer
-/// carries a token.
-pub struct Raw {
-    pub status: u16,
-    pub content_type: Option<String>,
-    pub body: Bytes,
-}
-
-impl std::fmt::Debug for Raw {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Raw")
-            .field("status", &self.status)
-            .field("content_type", &self.content_type)
-            .field("body_bytes", &self.body.len())
-            .finish()
-    }
-}
-
 /// Sends a call with `token` as its `Authtoken` (none for `Login`). Every HTTP status is an
-/// answer; only transport failures are errors.
+/// answer; only transport failures are errors. The call is borrowed: a call that met an expired
+/// token is sent again with a fresh one.
 pub async fn send(
     cfg: &CommvaultConfig,
     cx: &CallContext,
     call: &Call,
     token: Option<&Secret>,
-) -> Result<Raw, BackendError> {
-    let mut url = cfg.base_url.join("/");
-    url.push_str(&call.path);
-    if !call.query.is_empty() {
-        url.push('?');
-        let mut q = form_urlencoded::Serializer::new(url);
-        for (k, v) in &call.query {
-            q.append_pair(k, v);
-        }
-        url = q.finish();
-    }
-    let mut req = Request::builder()
-        .method(call.method.clone())
-        .uri(url)
-        .header(header::ACCEPT, "application/json");
+) -> Result<Answer, BackendError> {
+    let mut call = call
+        .clone()
+        .header(header::ACCEPT, HeaderValue::from_static("application/json"));
     if let Some(t) = token {
-        let mut v = http::HeaderValue::from_str(t.expose()).map_err(|_| {
+        let v = HeaderValue::from_str(t.expose()).map_err(|_| {
             BackendError::auth_rejected(format!(
                 "{} issued a token that is not a valid header value",
                 cfg.name
             ))
         })?;
-        v.set_sensitive(true);
-        req = req.header("authtoken", v);
+        call = call.sensitive_header("authtoken", v);
     }
-    let body = match &call.body {
-        Some((ct, b)) => {
-            req = req.header(header::CONTENT_TYPE, *ct);
-            Bytes::from(b.clone())
-        }
-        None => Bytes::new(),
-    };
-    let req = req.body(body).map_err(|e| {
-        BackendError::upstream(format!("{}: could not build the request: {e}", cfg.name))
-            .retryable(false)
-    })?;
-    let resp = cx
-        .send(req)
-        .await
-        .map_err(|e| e.into_backend_error(&cfg.name))?;
-    let content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    Ok(Raw {
-        status: resp.status().as_u16(),
-        content_type,
-        body: resp.into_body(),
-    })
+    call::send(cx, &cfg.name, &cfg.base_url, call).await
 }
 
 /// Reads a 2xx answer: JSON (what `Accept` asks for) is returned; an XML answer is checked for
 /// an error code and, if it has none, reported as `None` (a success without a JSON body); an HTML
 /// page, an unparseable body or a non-zero `errorCode` is an error. Any other status is
 /// classified by [`error::from_status`].
-pub fn json(cfg: &CommvaultConfig, raw: &Raw) -> Result<Option<Value>, BackendError> {
+pub fn json(cfg: &CommvaultConfig, raw: &Answer) -> Result<Option<Value>, BackendError> {
     let ct = raw.content_type.as_deref();
-    if !(200..300).contains(&raw.status) {
+    if !raw.is_success() {
         return Err(error::from_status(&cfg.name, raw.status, ct, &raw.body));
     }
     if error::looks_like_html(ct, &raw.body) {
@@ -175,15 +73,4 @@ pub fn json(cfg: &CommvaultConfig, raw: &Raw) -> Result<Option<Value>, BackendEr
         return Err(error::from_body_error(&cfg.name, raw.status, code, &msg));
     }
     Ok(Some(v))
-}
-
-/// Decodes a JSON value into a wire type.
-pub fn decode<T: serde::de::DeserializeOwned>(
-    cfg: &CommvaultConfig,
-    what: &str,
-    v: &Value,
-) -> Result<T, BackendError> {
-    T::deserialize(v).map_err(|e| {
-        BackendError::bad_response(format!("{} sent {what} that does not parse: {e}", cfg.name))
-    })
 }

@@ -16,7 +16,8 @@
 //! - [`wire`]: the vendor's JSON shapes.
 //! - [`map`]: pure conversions, the XML body included.
 //! - [`error`]: `errorCode`s in bodies, HTML pages and statuses as `BackendError`s.
-//! - [`client`]: the thin I/O part.
+//! - [`client`]: the thin I/O part: the `Authtoken` and `Accept` headers on core's
+//!   [`orgway_core::call`], and reading answers as JSON.
 
 pub mod client;
 pub mod config;
@@ -27,7 +28,7 @@ pub mod wire;
 
 use std::sync::Arc;
 
-use http::Method;
+use http::{HeaderValue, Method};
 use orgway_core::{
     Backend, BackendError, BoxFuture, CallContext, Capabilities, ListQuery, ListSupport, OpKind,
     Operation, Output, Page, SortField,
@@ -36,8 +37,8 @@ use serde_json::Value;
 
 pub use config::{CommvaultConfig, CommvaultSettings, Credentials};
 
-use client::Call;
 use map::PlanChange;
+use orgway_core::call::{Call, from_value};
 use session::Session;
 use wire::{OrganizationInfo, OrganizationInfoEnvelope, PlanList, Provider, Providers};
 
@@ -130,9 +131,9 @@ impl Commvault {
         org: &str,
     ) -> Result<(OrganizationInfo, Value), BackendError> {
         let v = self
-            .read(cx, &Call::get(format!("Organization/{org}")))
+            .read(cx, &Call::get(format!("/Organization/{org}")))
             .await?;
-        let env: OrganizationInfoEnvelope = client::decode(&self.cfg, "an organization", &v)?;
+        let env: OrganizationInfoEnvelope = from_value(&self.cfg.name, "an organization", &v)?;
         let info = env.organization_info.ok_or_else(|| {
             BackendError::bad_response(format!(
                 "{} sent an organization without organizationInfo",
@@ -143,15 +144,14 @@ impl Commvault {
     }
 
     async fn list_orgs(&self, cx: &CallContext, query: &ListQuery) -> Result<Output, BackendError> {
-        let mut call = Call::get("Organization");
-        call.query = map::list_params(query);
+        let call = Call::get("/Organization").params(map::list_params(query));
         let v = self.read(cx, &call).await?;
-        let list: Providers = client::decode(&self.cfg, "an organization list", &v)?;
+        let list: Providers = from_value(&self.cfg.name, "an organization list", &v)?;
         let mut items = Vec::with_capacity(list.providers.len());
         // A server that ignores `limit` must not make the page longer than asked.
         for p in list.providers.into_iter().take(query.limit as usize) {
             let raw = cx.include_raw().then(|| p.clone());
-            let provider: Provider = client::decode(&self.cfg, "an organization list item", &p)?;
+            let provider: Provider = from_value(&self.cfg.name, "an organization list item", &p)?;
             items.push(map::org_from_provider(&provider, raw)?);
         }
         Ok(Output::Orgs(Page::from_offset(
@@ -167,9 +167,9 @@ impl Commvault {
         &self,
         cx: &CallContext,
     ) -> Result<Vec<(Option<String>, Option<String>)>, BackendError> {
-        match self.read(cx, &Call::get("V2/Plan")).await {
+        match self.read(cx, &Call::get("/V2/Plan")).await {
             Ok(v) => Ok(map::plan_keys(
-                &client::decode::<PlanList>(&self.cfg, "a plan list", &v)?.plans,
+                &from_value::<PlanList>(&self.cfg.name, "a plan list", &v)?.plans,
             )),
             Err(e) if e.is_callers_fault() => Ok(Vec::new()),
             Err(e) => Err(e),
@@ -184,7 +184,8 @@ impl Commvault {
         change: PlanChange<'_>,
     ) -> Result<(), BackendError> {
         let xml = map::update_xml(org, domain_name, change);
-        let call = Call::with_body(Method::PUT, "Organization", "application/xml", xml);
+        let call = Call::new(Method::PUT, "/Organization")
+            .body(HeaderValue::from_static("application/xml"), xml);
         self.api(cx, &call).await.map(|_| ())
     }
 
@@ -314,7 +315,7 @@ impl Commvault {
             Operation::ListPlans { org, query } => {
                 let (info, raw) = self.org_info(cx, &org).await?;
                 let raw = cx.include_raw().then_some(raw);
-                Ok(Output::Plans(map::page_of(
+                Ok(Output::Plans(Page::window(
                     map::plans_from_info(&info, raw.as_ref()),
                     &query,
                 )))

@@ -5,8 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use orgway_core::text::excerpt;
 use orgway_core::{
-    BackendError, Counts, ListQuery, Org, OrgStatus, Page, Plan, PlanRef, SortField, Timestamp,
-    Unit, UsageMetric, UsageSummary,
+    BackendError, Counts, ListQuery, Org, OrgStatus, Plan, PlanRef, SortField, Timestamp, Unit,
+    UsageMetric, UsageSummary,
 };
 use quick_xml::Writer;
 use serde_json::json;
@@ -154,18 +154,6 @@ pub fn plans_from_info(info: &OrganizationInfo, raw: Option<&serde_json::Value>)
             })
         })
         .collect()
-}
-
-/// A page of a list that Commvault returns whole (an org's plans).
-pub fn page_of<T>(items: Vec<T>, query: &ListQuery) -> Page<T> {
-    let total = items.len() as u64;
-    let offset = query.offset();
-    let window: Vec<T> = items
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(query.limit as usize)
-        .collect();
-    Page::from_offset(window, offset, query.limit, Some(total))
 }
 
 /// `GET /v1/orgs/{org}/usage` from the org's counters.

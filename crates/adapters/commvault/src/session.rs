@@ -20,10 +20,11 @@
 use std::sync::Arc;
 
 use http::Method;
+use orgway_core::call::{Answer, Call, from_value};
 use orgway_core::credential::{Credential, Fresh, RefreshFuture};
 use orgway_core::{BackendError, CallContext, ErrorKind, Secret};
 
-use crate::client::{self, Call};
+use crate::client;
 use crate::config::{CommvaultConfig, Credentials};
 use crate::map;
 use crate::wire::TokenAnswer;
@@ -121,11 +122,7 @@ async fn obtain(
 }
 
 /// Reads a token out of a `Login` or `RenewLoginToken` answer.
-fn token_from(
-    cfg: &CommvaultConfig,
-    raw: &client::Raw,
-    action: &str,
-) -> Result<Secret, BackendError> {
+fn token_from(cfg: &CommvaultConfig, raw: &Answer, action: &str) -> Result<Secret, BackendError> {
     let refused = || {
         BackendError::auth_rejected(format!("{} refused the gateway's {action}", cfg.name))
             .with_status(raw.status)
@@ -158,7 +155,7 @@ fn token_from(
         }
         Err(e) => return Err(e),
     };
-    let answer: TokenAnswer = client::decode(cfg, &format!("a {action} answer"), &v)?;
+    let answer: TokenAnswer = from_value(&cfg.name, &format!("a {action} answer"), &v)?;
     match answer.token.filter(|t| !t.is_empty()) {
         Some(t) if http::HeaderValue::from_str(&t).is_ok() => Ok(Secret::new(t)),
         Some(_) => Err(BackendError::bad_response(format!(
@@ -177,7 +174,7 @@ async fn login(
     domain: Option<&str>,
 ) -> Result<Secret, BackendError> {
     let body = map::login_body(username, password.expose(), domain, &cfg.device_id);
-    let call = Call::with_body(Method::POST, "Login", "application/json", body);
+    let call = Call::new(Method::POST, "/Login").json(body);
     let raw = client::send(cfg, cx, &call, None).await?;
     token_from(cfg, &raw, "login")
 }
@@ -188,7 +185,7 @@ async fn renew(
     old: &Secret,
 ) -> Result<Secret, BackendError> {
     let body = map::renew_body(old.expose(), &cfg.device_id);
-    let call = Call::with_body(Method::POST, "RenewLoginToken", "application/json", body);
+    let call = Call::new(Method::POST, "/RenewLoginToken").json(body);
     let raw = client::send(cfg, cx, &call, Some(old)).await?;
     token_from(cfg, &raw, "token renewal")
 }

@@ -4,7 +4,7 @@
 use orgway_commvault::error::body_error;
 use orgway_commvault::map;
 use orgway_commvault::wire::{OrganizationInfoEnvelope, PlanList, Provider, Providers};
-use orgway_core::{ListQuery, OrgStatus, Unit};
+use orgway_core::{ListQuery, OrgStatus, Page, Unit};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
@@ -71,7 +71,7 @@ fn plans_with_defaults() {
         "Server plan"
     );
 
-    let page = map::page_of(
+    let page = Page::window(
         plans,
         &ListQuery {
             limit: 1,

@@ -9,7 +9,8 @@
 //! - [`wire`]: the vendor's JSON shapes.
 //! - [`map`]: pure conversions between wire and model, both ways.
 //! - [`error`]: `{type, message}` errors as `BackendError`s.
-//! - [`client`]: the thin I/O part (paths, headers, SDK query controls).
+//! - [`client`]: the thin I/O part: paths, headers and SDK query controls, on core's
+//!   [`orgway_core::call`].
 
 pub mod client;
 pub mod config;
@@ -26,8 +27,10 @@ use orgway_core::{
 
 pub use config::{LosantConfig, LosantSettings};
 
-use client::{Call, decode, org_path, orgs_path, send};
-use map::{Aggregate, SeriesSource};
+use client::{org_path, orgs_path, send};
+use map::SeriesSource;
+use orgway_core::call::decode_json;
+use orgway_core::series::{self, Aggregate};
 use wire::{
     DeviceCounts, InstanceOrg, InstanceOrgs, NotebookMinuteCounts, PayloadCountsBreakdown,
     PayloadStats,
@@ -113,10 +116,11 @@ impl Losant {
         org: &str,
         summary: &str,
     ) -> Result<(InstanceOrg, Option<serde_json::Value>), BackendError> {
-        let call =
-            Call::new(Method::GET, org_path(&self.cfg, org, None)).param("summaryInclude", summary);
+        let call = client::call(Method::GET, org_path(&self.cfg, org, None))
+            .param("summaryInclude", summary);
         let body = send(&self.cfg, cx, call).await?;
-        decode(&self.cfg, "org", &body, cx.include_raw())
+        // "a org", as the messages have always read: this crate's error texts are unchanged.
+        decode_json(&self.cfg.name, "a org", &body, cx.include_raw())
     }
 
     async fn patch_org(
@@ -129,18 +133,19 @@ impl Losant {
         let json = serde_json::to_vec(&body).map_err(|e| {
             BackendError::upstream(format!("could not encode the patch: {e}")).retryable(false)
         })?;
-        let call = Call::new(Method::PATCH, org_path(&self.cfg, org, None))
+        let call = client::call(Method::PATCH, org_path(&self.cfg, org, None))
             .param("summaryInclude", map::ORG_SUMMARY_FIELDS)
             .json(json);
         let answer = send(&self.cfg, cx, call).await?;
-        let (w, raw) = decode::<InstanceOrg>(&self.cfg, "org", &answer, cx.include_raw())?;
+        let (w, raw) =
+            decode_json::<InstanceOrg>(&self.cfg.name, "a org", &answer, cx.include_raw())?;
         Ok(Output::Org(Box::new(map::org_from_wire(w, raw)?)))
     }
 
     async fn list_orgs(&self, cx: &CallContext, query: &ListQuery) -> Result<Output, BackendError> {
         let req = map::page_request(query.offset(), query.limit);
         let fetch = |page: u64| {
-            let mut call = Call::new(Method::GET, orgs_path(&self.cfg))
+            let mut call = client::call(Method::GET, orgs_path(&self.cfg))
                 .param("page", page.to_string())
                 .param("perPage", req.per_page.to_string())
                 .param("summaryInclude", map::ORG_SUMMARY_FIELDS);
@@ -151,12 +156,12 @@ impl Losant {
         };
         let mut pages = Vec::with_capacity(2);
         let body = send(&self.cfg, cx, fetch(req.page)).await?;
-        let (first, _) = decode::<InstanceOrgs>(&self.cfg, "org list", &body, false)?;
+        let (first, _) = decode_json::<InstanceOrgs>(&self.cfg.name, "a org list", &body, false)?;
         let more = req.straddles && first.items.len() as u64 == req.per_page;
         pages.push(first);
         if more {
             let body = send(&self.cfg, cx, fetch(req.page + 1)).await?;
-            pages.push(decode::<InstanceOrgs>(&self.cfg, "org list", &body, false)?.0);
+            pages.push(decode_json::<InstanceOrgs>(&self.cfg.name, "a org list", &body, false)?.0);
         }
         Ok(Output::Orgs(map::orgs_page(
             pages,
@@ -203,7 +208,7 @@ impl Losant {
         };
         let (from, to) = (range.from(), range.to());
         let timed = |action: &'static str| {
-            Call::new(Method::GET, org_path(&self.cfg, org, Some(action)))
+            client::call(Method::GET, org_path(&self.cfg, org, Some(action)))
                 .param("start", from.unix_millis().to_string())
                 .param("end", to.unix_millis().to_string())
         };
@@ -211,24 +216,28 @@ impl Losant {
         let (points, agg, raw) = match source {
             SeriesSource::DeviceCounts => {
                 let body = send(&self.cfg, cx, timed("deviceCounts")).await?;
-                let (w, raw) =
-                    decode::<DeviceCounts>(&self.cfg, "device count", &body, raw_wanted)?;
+                let (w, raw) = decode_json::<DeviceCounts>(
+                    &self.cfg.name,
+                    "a device count",
+                    &body,
+                    raw_wanted,
+                )?;
                 (
-                    map::group(map::device_buckets(&w)?, interval, Aggregate::Last, from),
+                    series::group(map::device_buckets(&w)?, interval, Aggregate::Last, from),
                     Aggregate::Last,
                     raw,
                 )
             }
             SeriesSource::NotebookMinuteCounts => {
                 let body = send(&self.cfg, cx, timed("notebookMinuteCounts")).await?;
-                let (w, raw) = decode::<NotebookMinuteCounts>(
-                    &self.cfg,
-                    "notebook minute count",
+                let (w, raw) = decode_json::<NotebookMinuteCounts>(
+                    &self.cfg.name,
+                    "a notebook minute count",
                     &body,
                     raw_wanted,
                 )?;
                 (
-                    map::group(map::notebook_buckets(&w)?, interval, Aggregate::Sum, from),
+                    series::group(map::notebook_buckets(&w)?, interval, Aggregate::Sum, from),
                     Aggregate::Sum,
                     raw,
                 )
@@ -242,14 +251,14 @@ impl Losant {
                         options.include_non_billable.to_string(),
                     );
                 let body = send(&self.cfg, cx, call).await?;
-                let (w, raw) = decode::<PayloadCountsBreakdown>(
-                    &self.cfg,
-                    "payload breakdown",
+                let (w, raw) = decode_json::<PayloadCountsBreakdown>(
+                    &self.cfg.name,
+                    "a payload breakdown",
                     &body,
                     raw_wanted,
                 )?;
                 (
-                    map::group(map::payload_buckets(&w)?, interval, Aggregate::Sum, from),
+                    series::group(map::payload_buckets(&w)?, interval, Aggregate::Sum, from),
                     Aggregate::Sum,
                     raw,
                 )
@@ -257,8 +266,12 @@ impl Losant {
             SeriesSource::PayloadCounts => {
                 let call = timed("payloadCounts").param("asBytes", options.bytes.to_string());
                 let body = send(&self.cfg, cx, call).await?;
-                let (w, raw) =
-                    decode::<PayloadStats>(&self.cfg, "payload count", &body, raw_wanted)?;
+                let (w, raw) = decode_json::<PayloadStats>(
+                    &self.cfg.name,
+                    "a payload count",
+                    &body,
+                    raw_wanted,
+                )?;
                 (
                     vec![map::payload_total_point(&w, from)?],
                     Aggregate::Sum,
@@ -266,8 +279,8 @@ impl Losant {
                 )
             }
         };
-        Ok(Output::Series(map::series(
-            metric, unit, interval, from, to, points, agg, raw,
+        Ok(Output::Series(series::build(
+            metric, unit, interval, range, points, agg, raw,
         )))
     }
 
@@ -282,7 +295,7 @@ impl Losant {
                 send(
                     &self.cfg,
                     cx,
-                    Call::new(Method::DELETE, org_path(&self.cfg, &org, None)),
+                    client::call(Method::DELETE, org_path(&self.cfg, &org, None)),
                 )
                 .await?;
                 Ok(Output::Done)

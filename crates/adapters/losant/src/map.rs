@@ -1,15 +1,17 @@
 //! Pure conversions between Losant's wire types and orgway's model, both ways. No I/O: every
 //! function here takes vendor values (or bytes) and returns normalized ones, and is tested with
-//! payloads shaped like the vendor's schemas.
+//! payloads shaped like the vendor's schemas. Usage series are Losant's answers turned into
+//! core's [`Bucket`]s, which [`orgway_core::series`] groups and totals.
 
 use std::collections::BTreeMap;
 
+use orgway_core::call::from_value;
+use orgway_core::series::Bucket;
+use orgway_core::text::excerpt;
 use orgway_core::{
     BackendError, Counts, Interval, ListQuery, Metric, Org, OrgPatch, OrgStatus, Page, Patch,
-    PlanRef, SortField, Timestamp, Unit, UsageMetric, UsagePoint, UsageSeries, UsageSummary,
+    PlanRef, SortField, Timestamp, Unit, UsageMetric, UsagePoint, UsageSummary,
 };
-
-use orgway_core::text::excerpt;
 
 use crate::wire::{
     DeviceCounts, DisabledAt, InstanceOrg, InstanceOrgPatch, InstanceOrgs, NotebookMinuteCounts,
@@ -156,13 +158,8 @@ pub fn orgs_page(
     let mut items = Vec::new();
     for p in pages {
         for v in p.items {
-            let raw = include_raw.then(|| v.clone());
-            let w: InstanceOrg = serde_json::from_value(v).map_err(|e| {
-                BackendError::bad_response(format!(
-                    "losant sent an org list item that does not parse: {e}"
-                ))
-            })?;
-            items.push(org_from_wire(w, raw)?);
+            let w: InstanceOrg = from_value("losant", "an org list item", &v)?;
+            items.push(org_from_wire(w, include_raw.then_some(v))?);
         }
     }
     let items: Vec<Org> = items
@@ -284,61 +281,6 @@ pub fn payload_totals(stats: &PayloadStats) -> Result<(u64, BTreeMap<String, u64
     Ok((total, per_type))
 }
 
-/// One bucket of a daily or hourly series, before grouping into the asked interval.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bucket {
-    pub at: Timestamp,
-    pub value: u64,
-    pub detail: Option<BTreeMap<String, u64>>,
-}
-
-/// How buckets combine when grouped: counters add up; gauges (device totals) keep their last
-/// value, while their detail (created, deleted) still adds up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Aggregate {
-    Sum,
-    Last,
-}
-
-/// Groups daily (or hourly) buckets into the asked interval. `Day` and `Hour` keep the buckets
-/// as they are; `Month` groups by calendar month (UTC); `Total` makes one point at `from`.
-pub fn group(
-    buckets: Vec<Bucket>,
-    interval: Interval,
-    agg: Aggregate,
-    from: Timestamp,
-) -> Vec<UsagePoint> {
-    let key = |t: Timestamp| match interval {
-        Interval::Hour | Interval::Day => t,
-        Interval::Month => t.floor_month(),
-        Interval::Total => from,
-    };
-    let mut out: Vec<UsagePoint> = Vec::new();
-    for b in buckets {
-        let at = key(b.at);
-        match out.last_mut() {
-            Some(p) if p.at == at => {
-                p.value = match agg {
-                    Aggregate::Sum => p.value.saturating_add(b.value),
-                    Aggregate::Last => b.value,
-                };
-                if let (Some(acc), Some(d)) = (&mut p.detail, b.detail) {
-                    for (k, v) in d {
-                        let slot = acc.entry(k).or_insert(0);
-                        *slot = slot.saturating_add(v);
-                    }
-                }
-            }
-            _ => out.push(UsagePoint {
-                at,
-                value: b.value,
-                detail: b.detail,
-            }),
-        }
-    }
-    out
-}
-
 fn bucket_at(s: &str) -> Result<Timestamp, BackendError> {
     timestamp("date", s)
 }
@@ -445,40 +387,6 @@ pub fn series_source(
         }
         (Metric::Payloads, Interval::Total) => Some(SeriesSource::PayloadCounts),
         _ => None,
-    }
-}
-
-/// Builds the series answer from grouped points. Counters get a `total`; the device gauge
-/// does not, since a sum of daily totals means nothing.
-#[allow(clippy::too_many_arguments)]
-pub fn series(
-    metric: Metric,
-    unit: Unit,
-    interval: Interval,
-    from: Timestamp,
-    to: Timestamp,
-    points: Vec<UsagePoint>,
-    agg: Aggregate,
-    raw: Option<serde_json::Value>,
-) -> UsageSeries {
-    let total = match agg {
-        Aggregate::Sum => Some(
-            points
-                .iter()
-                .map(|p| p.value)
-                .fold(0u64, u64::saturating_add),
-        ),
-        Aggregate::Last => None,
-    };
-    UsageSeries {
-        metric: metric.as_str().to_owned(),
-        unit,
-        interval,
-        from,
-        to,
-        points,
-        total,
-        raw,
     }
 }
 
@@ -594,31 +502,6 @@ mod tests {
             ..OrgPatch::default()
         };
         assert!(patch_body(&p, now).is_err());
-    }
-
-    #[test]
-    fn grouping() {
-        let b = |d: &str, v: u64| Bucket {
-            at: ts(d),
-            value: v,
-            detail: Some(BTreeMap::from([("created".to_owned(), 1u64)])),
-        };
-        let days = vec![
-            b("2016-05-30T00:00:00Z", 10),
-            b("2016-05-31T00:00:00Z", 11),
-            b("2016-06-01T00:00:00Z", 12),
-        ];
-        let from = ts("2016-05-30T00:00:00Z");
-        let months = group(days.clone(), Interval::Month, Aggregate::Last, from);
-        assert_eq!(months.len(), 2);
-        assert_eq!(months[0].at, ts("2016-05-01T00:00:00Z"));
-        assert_eq!(months[0].value, 11);
-        assert_eq!(months[0].detail.as_ref().unwrap()["created"], 2);
-        let total = group(days.clone(), Interval::Total, Aggregate::Sum, from);
-        assert_eq!(total.len(), 1);
-        assert_eq!(total[0].value, 33);
-        assert_eq!(total[0].at, from);
-        assert_eq!(group(days, Interval::Day, Aggregate::Sum, from).len(), 3);
     }
 
     #[test]

@@ -4,8 +4,11 @@
 
 use std::path::PathBuf;
 
-use orgway_core::{ErrorKind, Interval, ListQuery, Metric, OrgStatus, Timestamp, Unit, UsagePoint};
-use orgway_losant::map::{self, Aggregate};
+use orgway_core::series::{self, Aggregate};
+use orgway_core::{
+    ErrorKind, Interval, ListQuery, Metric, OrgStatus, TimeRange, Timestamp, Unit, UsagePoint,
+};
+use orgway_losant::map;
 use orgway_losant::wire::{
     DeviceCounts, InstanceOrg, InstanceOrgs, NotebookMinuteCounts, PayloadCountsBreakdown,
     PayloadStats,
@@ -151,18 +154,17 @@ fn device_series_by_day_and_total() {
     let w: DeviceCounts = serde_json::from_value(v).unwrap();
     let from = ts("2016-06-13T00:00:00Z");
     let to = ts("2016-06-15T00:00:00Z");
-    let points = map::group(
+    let points = series::group(
         map::device_buckets(&w).unwrap(),
         Interval::Day,
         Aggregate::Last,
         from,
     );
-    let s = map::series(
+    let s = series::build(
         Metric::Devices,
         Unit::Count,
         Interval::Day,
-        from,
-        to,
+        TimeRange::new(from, to).unwrap(),
         points,
         Aggregate::Last,
         None,
@@ -175,7 +177,7 @@ fn device_series_by_day_and_total() {
     assert_eq!(s.points[1].at.to_string(), "2016-06-14T00:00:00Z");
     assert_eq!(s.total, None, "device totals are a gauge: no sum");
 
-    let total = map::group(
+    let total = series::group(
         map::device_buckets(&w).unwrap(),
         Interval::Total,
         Aggregate::Last,
@@ -192,18 +194,17 @@ fn notebook_minutes_sum() {
     let v = checked("notebookMinuteCounts.json", "notebookMinuteCounts.json");
     let w: NotebookMinuteCounts = serde_json::from_value(v).unwrap();
     let from = ts("2016-06-13T00:00:00Z");
-    let points = map::group(
+    let points = series::group(
         map::notebook_buckets(&w).unwrap(),
         Interval::Day,
         Aggregate::Sum,
         from,
     );
-    let s = map::series(
+    let s = series::build(
         Metric::NotebookMinutes,
         Unit::Minutes,
         Interval::Day,
-        from,
-        ts("2016-06-15T00:00:00Z"),
+        TimeRange::new(from, ts("2016-06-15T00:00:00Z")).unwrap(),
         points,
         Aggregate::Sum,
         None,
@@ -217,7 +218,7 @@ fn payload_breakdown_by_hour() {
     let v = checked("payloadCountsBreakdown.json", "payloadCountsBreakdown.json");
     let w: PayloadCountsBreakdown = serde_json::from_value(v).unwrap();
     let from = ts("2016-06-13T00:00:00Z");
-    let points = map::group(
+    let points = series::group(
         map::payload_buckets(&w).unwrap(),
         Interval::Hour,
         Aggregate::Sum,

@@ -1,0 +1,490 @@
+//! The plumbing every adapter needs for one vendor request: a [`Call`] (method, path, query,
+//! headers, body), [`send`] to put it on the wire through the gateway's shared client and get an
+//! [`Answer`] back, and [`decode_json`] / [`from_value`] to read an answer into wire types with
+//! a classified error when it does not parse.
+//!
+//! What is a vendor's own stays in its adapter: which headers it wants (authentication, API
+//! versions), fixed query parameters, and how a non-2xx status or an error body is classified.
+//! Nothing here retries, caches or needs an async runtime: [`send`] only awaits the
+//! [`Transport`](crate::Transport) behind the [`CallContext`].
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue, IntoHeaderName};
+use http::{Method, Request};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::DeserializeOwned;
+
+use crate::backend::{BaseUrl, CallContext};
+use crate::error::BackendError;
+
+/// Characters escaped in a path segment: everything but unreserved characters (RFC 3986 §2.3).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes one path segment: everything but ASCII letters, digits and `-._~`, so a `/`,
+/// `?`, `#` or `%` in an id can never change the path it is put in.
+pub fn segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// One request to a vendor API, before it is sent.
+///
+/// Its `Debug` never shows the body (a login body carries a password), only its content type and
+/// length, and shows headers marked sensitive (see [`Call::sensitive_header`]) as `Sensitive`.
+#[derive(Clone)]
+pub struct Call {
+    method: Method,
+    path: String,
+    query: Vec<(Cow<'static, str>, String)>,
+    headers: HeaderMap,
+    body: Option<(HeaderValue, Bytes)>,
+}
+
+impl fmt::Debug for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            // `HeaderValue`'s own `Debug` prints a sensitive value as `Sensitive`.
+            .field("headers", &self.headers)
+            .field("content_type", &self.body.as_ref().map(|(ct, _)| ct))
+            .field("body_bytes", &self.body.as_ref().map(|(_, b)| b.len()))
+            .finish()
+    }
+}
+
+impl Call {
+    /// A request of `method` to `path`, below the backend's base URL: `/orgs/{id}`, its
+    /// segments already encoded (see [`segment`]). A missing leading `/` is supplied.
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Call {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
+
+    /// A `GET` of `path`.
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(Method::GET, path)
+    }
+
+    /// Adds a query parameter; parameters are sent in the order they were added.
+    pub fn param(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds query parameters, in order.
+    pub fn params<K, V>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<Cow<'static, str>>,
+        V: Into<String>,
+    {
+        self.query
+            .extend(pairs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Adds a header. Headers are sent in the order they were added, before `content-type`.
+    pub fn header(mut self, name: impl IntoHeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Adds a header that carries a credential (`authorization`, `authtoken`): it is marked
+    /// sensitive, so neither this call's `Debug` nor the `http` types print it, and HTTP/2
+    /// encoders never index it.
+    pub fn sensitive_header(self, name: impl IntoHeaderName, mut value: HeaderValue) -> Self {
+        value.set_sensitive(true);
+        self.header(name, value)
+    }
+
+    /// Sets the body and its content type, sent as the last header.
+    pub fn body(mut self, content_type: HeaderValue, body: impl Into<Bytes>) -> Self {
+        self.body = Some((content_type, body.into()));
+        self
+    }
+
+    /// Sets a JSON body (`content-type: application/json`).
+    pub fn json(self, body: impl Into<Bytes>) -> Self {
+        self.body(HeaderValue::from_static("application/json"), body)
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The path below the base URL, as given.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query parameters, in order.
+    pub fn query(&self) -> &[(Cow<'static, str>, String)] {
+        &self.query
+    }
+
+    /// The headers added so far (without `content-type`, which comes with the body).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The content type and bytes of the body, if there is one.
+    pub fn body_bytes(&self) -> Option<(&HeaderValue, &Bytes)> {
+        self.body.as_ref().map(|(ct, b)| (ct, b))
+    }
+
+    /// The full URL: the base URL, the path, and `?` with the query form-urlencoded when there
+    /// is a query.
+    ///
+    /// The query starts `?&`: `form_urlencoded::Serializer::new` takes the URL before it for a
+    /// pair already written and puts a separator after it. Query parsers such as
+    /// `form_urlencoded::parse` skip the empty pair; it is kept because it is what the Losant and
+    /// Commvault adapters have always sent, byte for byte.
+    pub fn url(&self, base: &BaseUrl) -> String {
+        let mut url = if self.path.starts_with('/') {
+            base.join(&self.path)
+        } else {
+            let mut u = base.join("/");
+            u.push_str(&self.path);
+            u
+        };
+        if !self.query.is_empty() {
+            url.push('?');
+            let mut q = form_urlencoded::Serializer::new(url);
+            for (k, v) in &self.query {
+                q.append_pair(k, v);
+            }
+            url = q.finish();
+        }
+        url
+    }
+
+    /// The `http::Request` of this call below `base`; `backend` names the backend in the error
+    /// when the request cannot be built (a non-retryable upstream failure).
+    pub fn into_request(
+        self,
+        backend: &str,
+        base: &BaseUrl,
+    ) -> Result<Request<Bytes>, BackendError> {
+        let url = self.url(base);
+        let (content_type, body) = match self.body {
+            Some((ct, b)) => (Some(ct), b),
+            None => (None, Bytes::new()),
+        };
+        let mut req = Request::builder()
+            .method(self.method)
+            .uri(url)
+            .body(body)
+            .map_err(|e| {
+                BackendError::upstream(format!("{backend}: could not build the request: {e}"))
+                    .retryable(false)
+            })?;
+        *req.headers_mut() = self.headers;
+        if let Some(ct) = content_type {
+            req.headers_mut().append(header::CONTENT_TYPE, ct);
+        }
+        Ok(req)
+    }
+}
+
+/// A vendor's answer, whatever its status: status, content type, whole body.
+///
+/// Its `Debug` leaves the body out: a login answer carries a token.
+#[derive(Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Answer")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+impl Answer {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Sends `call` to the backend named `backend` at `base` through the gateway's shared client.
+///
+/// Every HTTP status is an `Ok` answer, for the adapter to classify. Only a request that cannot
+/// be built (a non-retryable upstream error) and a transport failure
+/// ([`TransportError::into_backend_error`](crate::TransportError::into_backend_error)) are
+/// errors.
+pub async fn send(
+    cx: &CallContext,
+    backend: &str,
+    base: &BaseUrl,
+    call: Call,
+) -> Result<Answer, BackendError> {
+    let req = call.into_request(backend, base)?;
+    let resp = cx
+        .send(req)
+        .await
+        .map_err(|e| e.into_backend_error(backend))?;
+    let content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok(Answer {
+        status: resp.status().as_u16(),
+        content_type,
+        body: resp.into_body(),
+    })
+}
+
+fn unparseable(backend: &str, what: &str, e: serde_json::Error) -> BackendError {
+    BackendError::bad_response(format!("{backend} sent {what} that does not parse: {e}"))
+}
+
+/// Parses a JSON body into its wire type and, when `include_raw`, also into a raw value (the
+/// backend's own record for `include=raw`).
+///
+/// `what` names the thing with its article, as the message says it: `backend` "sent `what`
+/// that does not parse" (`an organization`, `a device count`).
+pub fn decode_json<T: DeserializeOwned>(
+    backend: &str,
+    what: &str,
+    body: &[u8],
+    include_raw: bool,
+) -> Result<(T, Option<serde_json::Value>), BackendError> {
+    let typed = serde_json::from_slice::<T>(body).map_err(|e| unparseable(backend, what, e))?;
+    let raw = if include_raw {
+        Some(serde_json::from_slice(body).map_err(|e| unparseable(backend, what, e))?)
+    } else {
+        None
+    };
+    Ok((typed, raw))
+}
+
+/// Reads an already parsed JSON value into a wire type; `what` as in [`decode_json`].
+pub fn from_value<T: DeserializeOwned>(
+    backend: &str,
+    what: &str,
+    v: &serde_json::Value,
+) -> Result<T, BackendError> {
+    T::deserialize(v).map_err(|e| unparseable(backend, what, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::transport::{BoxFuture, Transport, TransportError};
+
+    fn base() -> BaseUrl {
+        BaseUrl::parse("http://vendor.test/api/").unwrap()
+    }
+
+    #[test]
+    fn segments() {
+        assert_eq!(segment("abc-_.~09"), "abc-_.~09");
+        assert_eq!(segment("a/b?c#d%e f"), "a%2Fb%3Fc%23d%25e%20f");
+        assert_eq!(segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn urls() {
+        let c = Call::get("/orgs/7");
+        assert_eq!(c.url(&base()), "http://vendor.test/api/orgs/7");
+        let c = Call::get("Organization")
+            .param("z", "1")
+            .params([("a", "x y"), ("b", "&=")]);
+        // The `&` right after the `?` is what the adapters have always sent (see `Call::url`).
+        assert_eq!(
+            c.url(&base()),
+            "http://vendor.test/api/Organization?&z=1&a=x+y&b=%26%3D",
+            "a missing slash supplied, parameters in order"
+        );
+    }
+
+    #[test]
+    fn requests() {
+        let token = HeaderValue::from_static("Bearer t0ken");
+        let req = Call::new(Method::POST, "/login")
+            .header(header::ACCEPT, HeaderValue::from_static("application/json"))
+            .sensitive_header(header::AUTHORIZATION, token)
+            .header("x-extra", HeaderValue::from_static("1"))
+            .json(b"{\"password\":\"hunter2\"}".to_vec())
+            .into_request("vendor", &base())
+            .unwrap();
+        assert_eq!(req.method(), Method::POST);
+        assert_eq!(req.uri(), "http://vendor.test/api/login");
+        let names: Vec<&str> = req.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            ["accept", "authorization", "x-extra", "content-type"],
+            "headers in the order added, the content type last"
+        );
+        assert!(req.headers()[header::AUTHORIZATION].is_sensitive());
+        assert_eq!(req.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(req.body().as_ref(), b"{\"password\":\"hunter2\"}");
+
+        let req = Call::get("/x").into_request("vendor", &base()).unwrap();
+        assert!(req.headers().is_empty() && req.body().is_empty());
+    }
+
+    #[test]
+    fn a_request_that_cannot_be_built() {
+        let e = Call::get("/a b")
+            .into_request("vendor", &base())
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Upstream);
+        assert!(!e.retryable);
+        assert!(
+            e.message
+                .starts_with("vendor: could not build the request: "),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = Call::new(Method::POST, "/Login")
+            .sensitive_header("authtoken", HeaderValue::from_static("QSDK s3cret"))
+            .json(b"{\"password\":\"hunter2\"}".to_vec());
+        let d = format!("{c:?}");
+        assert!(!d.contains("s3cret") && !d.contains("hunter2"), "{d}");
+        assert!(d.contains("authtoken") && d.contains("body_bytes"), "{d}");
+        let a = Answer {
+            status: 200,
+            content_type: None,
+            body: Bytes::from_static(b"{\"token\":\"QSDK s3cret\"}"),
+        };
+        let d = format!("{a:?}");
+        assert!(!d.contains("s3cret"), "{d}");
+        assert!(a.is_success());
+        assert!(
+            !Answer {
+                status: 302,
+                ..a.clone()
+            }
+            .is_success()
+        );
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Thing {
+        id: u32,
+    }
+
+    #[test]
+    fn decoding() {
+        let (t, raw) =
+            decode_json::<Thing>("vendor", "a thing", br#"{"id":1,"x":2}"#, true).unwrap();
+        assert_eq!(t, Thing { id: 1 });
+        assert_eq!(raw.unwrap()["x"], 2);
+        let (_, raw) = decode_json::<Thing>("vendor", "a thing", br#"{"id":1}"#, false).unwrap();
+        assert!(raw.is_none());
+        let e = decode_json::<Thing>("vendor", "a thing", br#"{"id":"one"}"#, false).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadResponse);
+        assert!(
+            e.message
+                .starts_with("vendor sent a thing that does not parse: "),
+            "{}",
+            e.message
+        );
+        let v = serde_json::json!({"id": 3});
+        assert_eq!(
+            from_value::<Thing>("vendor", "an item", &v).unwrap(),
+            Thing { id: 3 }
+        );
+        let e = from_value::<Thing>("vendor", "an item", &serde_json::json!([])).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("vendor sent an item that does not parse: "),
+            "{}",
+            e.message
+        );
+    }
+
+    /// A transport that records the request and answers with a fixed response, or fails.
+    #[derive(Debug)]
+    struct Fixed {
+        seen: Mutex<Option<http::Request<Bytes>>>,
+        answer: Result<(u16, &'static str), TransportError>,
+    }
+
+    impl Transport for Fixed {
+        fn send(
+            &self,
+            req: http::Request<Bytes>,
+        ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
+            *self.seen.lock().unwrap() = Some(req);
+            let out = self.answer.clone().map(|(status, ct)| {
+                http::Response::builder()
+                    .status(status)
+                    .header(header::CONTENT_TYPE, ct)
+                    .body(Bytes::from_static(b"<html/>"))
+                    .unwrap()
+            });
+            Box::pin(std::future::ready(out))
+        }
+    }
+
+    /// Polls a future that never waits (the fixed transport answers at once).
+    fn now<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("the future waited"),
+        }
+    }
+
+    #[test]
+    fn sending() {
+        let t = Arc::new(Fixed {
+            seen: Mutex::new(None),
+            answer: Ok((503, "text/html")),
+        });
+        let cx = CallContext::new("req-1".into(), false, t.clone());
+        let a = now(send(
+            &cx,
+            "vendor",
+            &base(),
+            Call::get("/x").param("a", "1"),
+        ))
+        .unwrap();
+        assert_eq!(a.status, 503, "every status is an answer");
+        assert_eq!(a.content_type.as_deref(), Some("text/html"));
+        assert_eq!(a.body.as_ref(), b"<html/>");
+        let seen = t.seen.lock().unwrap().take().unwrap();
+        assert_eq!(seen.uri(), "http://vendor.test/api/x?&a=1");
+        assert_eq!(seen.headers()["x-request-id"], "req-1");
+
+        let t = Arc::new(Fixed {
+            seen: Mutex::new(None),
+            answer: Err(TransportError::Timeout),
+        });
+        let cx = CallContext::new("req-2".into(), false, t);
+        let e = now(send(&cx, "vendor", &base(), Call::get("/x"))).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Timeout);
+        assert_eq!(e.message, "vendor did not answer in time");
+    }
+}
