@@ -174,8 +174,8 @@ async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Resp
 
     if let Some(err) = resp.extensions().get::<Arc<ApiError>>().cloned() {
         resp = render(&err, &rid, resp);
-        if err.status.is_server_error() {
-            tracing::warn!(request_id = %rid, code = err.code, backend = err.backend.as_deref().unwrap_or(""), error = %err.message, "request failed");
+        if err.status().is_server_error() {
+            tracing::warn!(request_id = %rid, code = err.code.as_str(), backend = err.backend.as_deref().unwrap_or(""), error = %err.message, "request failed");
         }
     }
     if let Ok(v) = HeaderValue::from_str(&rid) {

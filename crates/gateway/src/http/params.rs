@@ -305,6 +305,7 @@ pub fn metric(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use orgway_core::Unit;
 
     fn p(q: &str, allowed: &[&str]) -> Result<Params, ApiError> {
@@ -315,7 +316,7 @@ mod tests {
     fn strict_names() {
         assert!(p("limit=5", &LIST_PARAMS).is_ok());
         let e = p("limt=5", &LIST_PARAMS).unwrap_err();
-        assert_eq!(e.code, "bad_request");
+        assert_eq!(e.code, ErrorCode::BadRequest);
         assert!(
             e.message.contains("unknown query parameter `limt`"),
             "{}",
@@ -344,7 +345,7 @@ mod tests {
             "limit=",
         ] {
             let e = q(bad).unwrap_err();
-            assert_eq!(e.code, "bad_request", "{bad}");
+            assert_eq!(e.code, ErrorCode::BadRequest, "{bad}");
             assert!(
                 e.message
                     .contains("`limit` must be an integer from 1 to 500")
@@ -404,25 +405,28 @@ mod tests {
         assert!(ok.options.bytes);
         assert_eq!(ok.range.to().to_string(), "2016-06-16T00:00:00Z");
         let e = s("from=2016-06-15T00:00:00Z&to=2016-06-13T00:00:00Z").unwrap_err();
-        assert_eq!(e.code, "bad_request");
+        assert_eq!(e.code, ErrorCode::BadRequest);
         assert!(e.message.contains("must be before"));
         assert_eq!(
             s("from=2015-01-01T00:00:00Z").unwrap_err().code,
-            "bad_request"
+            ErrorCode::BadRequest
         );
-        assert_eq!(s("interval=week").unwrap_err().code, "bad_request");
+        assert_eq!(s("interval=week").unwrap_err().code, ErrorCode::BadRequest);
         let e = s("interval=month").unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (501, "unsupported"));
+        assert_eq!((e.status().as_u16(), e.code), (501, ErrorCode::Unsupported));
         assert_eq!(
             e.details["supported"],
             serde_json::json!(["hour", "day", "total"])
         );
-        assert_eq!(s("billable=false").unwrap_err().code, "unsupported");
+        assert_eq!(
+            s("billable=false").unwrap_err().code,
+            ErrorCode::Unsupported
+        );
         assert!(!s("unit=count").unwrap().options.bytes);
-        assert_eq!(s("unit=minutes").unwrap_err().code, "bad_request");
-        assert_eq!(s("unit=kb").unwrap_err().code, "bad_request");
-        assert_eq!(s("billable=maybe").unwrap_err().code, "bad_request");
-        assert_eq!(s("from=tomorrow").unwrap_err().code, "bad_request");
+        assert_eq!(s("unit=minutes").unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(s("unit=kb").unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(s("billable=maybe").unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(s("from=tomorrow").unwrap_err().code, ErrorCode::BadRequest);
         let d = s("").unwrap();
         assert_eq!(d.range.from().to_string(), "2016-06-01T00:00:00Z");
         assert_eq!(d.interval, Interval::Day);
@@ -431,11 +435,11 @@ mod tests {
     #[test]
     fn metrics_not_offered_list_the_offered() {
         let e = metric("data-traffic", &[PAYLOADS], "iot").unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (501, "unsupported"));
+        assert_eq!((e.status().as_u16(), e.code), (501, ErrorCode::Unsupported));
         assert_eq!(e.details["supported"], serde_json::json!(["payloads"]));
         assert_eq!(
             metric("bogus", &[PAYLOADS], "iot").unwrap_err().code,
-            "unsupported"
+            ErrorCode::Unsupported
         );
         assert!(metric("payloads", &[PAYLOADS], "iot").is_ok());
     }
