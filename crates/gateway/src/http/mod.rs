@@ -8,9 +8,16 @@
 //!    connection.
 //! 3. The router: handlers resolve org references, check capabilities and parameters, then
 //!    call the backend's policy stack ([`crate::policy`]).
+//!
+//! The files: `handlers.rs` (the org routes and the fallbacks), `admin.rs` (`/v1/backends`,
+//! health, readiness, metrics, the OpenAPI document), `list.rs` (the gateway-side sort and
+//! page engine), `params.rs` (query strings and cursors), `body.rs` (request bodies),
+//! `render.rs` (response types), `openapi.rs` (the OpenAPI document).
 
+pub mod admin;
 pub mod body;
 pub mod handlers;
+pub mod list;
 pub mod openapi;
 pub mod params;
 pub mod render;
@@ -103,6 +110,7 @@ fn metric_method(m: &http::Method) -> &'static str {
 
 /// The router with the whole stack, ready to serve.
 pub fn app(state: Arc<App>) -> Router {
+    use admin::*;
     use handlers::*;
     Router::new()
         .route(

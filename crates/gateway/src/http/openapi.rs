@@ -4,7 +4,7 @@
 use utoipa::{OpenApi, ToSchema};
 
 use crate::error::ErrorCode;
-use crate::http::handlers;
+use crate::http::{admin, handlers};
 
 /// The error shape of docs/API.md §6 (the renderer in `error.rs` writes it).
 #[derive(Debug, ToSchema)]
@@ -82,7 +82,7 @@ pub struct NewSubscriptionDoc {
         handlers::create_customer,
         handlers::list_subscriptions,
         handlers::create_subscription,
-        handlers::list_backends,
+        admin::list_backends,
     ),
     tags(
         (name = "orgs"), (name = "plans"), (name = "usage"), (name = "customers"), (name = "admin")
