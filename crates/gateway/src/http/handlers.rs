@@ -1,7 +1,7 @@
 //! One handler per org route of docs/API.md §4 (the gateway's own routes are in `admin.rs`),
 //! and the fallbacks for paths and methods that are no route. Each org handler follows the
 //! same order, so that bad input is refused before any backend is called: resolve the org
-//! reference (`404`/`400`), check the backend's capabilities
+//! reference (`404`/`400`, the extractors of `extract.rs`), check the backend's capabilities
 //! (`501`), parse the query and body (`400`/`413`/`422`), then call the backend through its
 //! policy stack and render the answer. Lists go through the sort and page engine of `list.rs`.
 
@@ -21,6 +21,7 @@ use tower::ServiceExt;
 
 use crate::error::ApiError;
 use crate::http::body;
+use crate::http::extract::{OrgAndParam, OrgParam, customer_of, path, require};
 use crate::http::list::{list, org_key, plan_key, subscription_key};
 use crate::http::params::{self, LIST_PARAMS, Params, SERIES_PARAMS, cursor_scope, short};
 use crate::http::render::{
@@ -28,43 +29,9 @@ use crate::http::render::{
 };
 use crate::http::{App, RequestId};
 use crate::policy::BackendCall;
-use crate::routing::{BackendEntry, OrgTarget};
+use crate::routing::BackendEntry;
 
 type Shared = State<Arc<App>>;
-
-fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
-    p.map(|Path(v)| v)
-        .map_err(|e| ApiError::bad_request(format!("the path is malformed: {}", e.body_text())))
-}
-
-/// The org reference of a route whose only parameter it is; one that does not even decode
-/// (invalid UTF-8) is an invalid org reference.
-fn org_path(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    p.map(|Path(v)| v).map_err(|e| {
-        ApiError::invalid_org_ref(format!("the org reference is malformed: {}", e.body_text()))
-    })
-}
-
-/// `501` unless the backend serves the operation.
-fn require(entry: &BackendEntry, op: OpKind) -> Result<(), ApiError> {
-    let caps = entry.adapter.capabilities();
-    if caps.supports(op) {
-        return Ok(());
-    }
-    Err(ApiError::unsupported(
-        format!(
-            "backend `{}` ({}) has no {} operation",
-            entry.name,
-            entry.kind.name(),
-            op.as_str()
-        ),
-        caps.operations
-            .iter()
-            .map(|o| o.as_str().to_owned())
-            .collect(),
-    )
-    .with_backend(&entry.name))
-}
 
 /// Calls a backend through its policy stack and takes the answer the operation has
 /// (`Output::into_org`, …); an adapter answering another kind is a gateway bug, `500`.
@@ -91,31 +58,6 @@ async fn call<T>(
     })
 }
 
-fn resolve(app: &App, reference: &str) -> Result<OrgTarget, ApiError> {
-    app.routing.resolve(reference)
-}
-
-/// Resolves a route's org reference and checks its backend serves `op`.
-fn target(app: &App, reference: &str, op: OpKind) -> Result<OrgTarget, ApiError> {
-    let t = resolve(app, reference)?;
-    require(&t.backend, op)?;
-    Ok(t)
-}
-
-/// Resolves a customer reference: an org of the same backend as the vendor org.
-fn customer(app: &App, vendor: &OrgTarget, reference: &str) -> Result<String, ApiError> {
-    let c = resolve(app, reference)?;
-    if c.backend.name != vendor.backend.name {
-        return Err(ApiError::invalid_org_ref(format!(
-            "customer `{}` is on backend `{}`, not on `{}` with its vendor",
-            short(reference),
-            c.backend.name,
-            vendor.backend.name
-        )));
-    }
-    Ok(c.native_id)
-}
-
 /// `GET /v1/orgs/{org}`
 #[utoipa::path(get, path = "/v1/orgs/{org}", tag = "orgs",
     params(("org" = String, Path, description = "`backend:nativeId` or an alias"),
@@ -125,10 +67,10 @@ fn customer(app: &App, vendor: &OrgTarget, reference: &str) -> Result<String, Ap
 pub async fn get_org(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::GetOrg)?;
+    let t = org.serving(OpKind::GetOrg)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let op = Operation::GetOrg {
         org: t.native_id.clone(),
@@ -150,12 +92,12 @@ pub async fn get_org(
 pub async fn patch_org(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::PatchOrg)?;
+    let t = org.serving(OpKind::PatchOrg)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, true)
         .await?
@@ -223,10 +165,10 @@ pub async fn patch_org(
 pub async fn delete_org(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::DeleteOrg)?;
+    let t = org.serving(OpKind::DeleteOrg)?;
     Params::parse(q.as_deref(), &[])?;
     let op = Operation::DeleteOrg {
         org: t.native_id.clone(),
@@ -285,10 +227,10 @@ pub async fn list_backend_orgs(
 pub async fn list_plans(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::ListPlans)?;
+    let t = org.serving(OpKind::ListPlans)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
     let include_raw = params.include_raw()?;
     let list_name = format!("plans|{}", t.backend.org_ref(&t.native_id));
@@ -322,13 +264,12 @@ pub async fn list_plans(
 pub async fn put_plan(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    org: OrgAndParam,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (org, plan) = path(p)?;
-    let t = target(&app, &org, OpKind::PutPlan)?;
+    let (t, plan) = org.serving(OpKind::PutPlan)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let make_default = match body::json_object(&headers, body, app.body_limit, false).await? {
         Some(m) => {
@@ -366,11 +307,10 @@ fn check_plan_name(plan: &str) -> Result<(), ApiError> {
 pub async fn delete_plan(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    org: OrgAndParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (org, plan) = path(p)?;
-    let t = target(&app, &org, OpKind::DeletePlan)?;
+    let (t, plan) = org.serving(OpKind::DeletePlan)?;
     Params::parse(q.as_deref(), &[])?;
     check_plan_name(&plan)?;
     let op = Operation::DeletePlan {
@@ -389,10 +329,10 @@ pub async fn delete_plan(
 pub async fn get_usage(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::GetUsage)?;
+    let t = org.serving(OpKind::GetUsage)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let op = Operation::GetUsage {
         org: t.native_id.clone(),
@@ -420,11 +360,9 @@ pub async fn get_usage(
 pub async fn get_series(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    OrgAndParam(t, metric): OrgAndParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (org, metric) = path(p)?;
-    let t = resolve(&app, &org)?;
     let caps: &Capabilities = t.backend.adapter.capabilities();
     // A backend without series offers no metric: 501 listing none, like any metric it lacks.
     let offered = if caps.supports(OpKind::GetUsageSeries) {
@@ -464,10 +402,10 @@ pub async fn get_series(
 pub async fn list_customers(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::ListCustomers)?;
+    let t = org.serving(OpKind::ListCustomers)?;
     let params = Params::parse(
         q.as_deref(),
         &[
@@ -552,12 +490,12 @@ pub async fn list_customers(
 pub async fn create_customer(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::CreateCustomer)?;
+    let t = org.serving(OpKind::CreateCustomer)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, true)
         .await?
@@ -591,12 +529,11 @@ pub async fn create_customer(
 pub async fn list_subscriptions(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    org: OrgAndParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (org, cust) = path(p)?;
-    let t = target(&app, &org, OpKind::ListSubscriptions)?;
-    let customer = customer(&app, &t, &cust)?;
+    let (t, cust) = org.serving(OpKind::ListSubscriptions)?;
+    let customer = customer_of(&app, &t, &cust)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
     let include_raw = params.include_raw()?;
     let list_name = format!(
@@ -644,14 +581,13 @@ pub async fn list_subscriptions(
 pub async fn create_subscription(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    org: OrgAndParam,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (org, cust) = path(p)?;
-    let t = target(&app, &org, OpKind::CreateSubscription)?;
-    let customer = customer(&app, &t, &cust)?;
+    let (t, cust) = org.serving(OpKind::CreateSubscription)?;
+    let customer = customer_of(&app, &t, &cust)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, true)
         .await?

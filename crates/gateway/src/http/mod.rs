@@ -10,12 +10,14 @@
 //!    call the backend's policy stack ([`crate::policy`]).
 //!
 //! The files: `handlers.rs` (the org routes and the fallbacks), `admin.rs` (`/v1/backends`,
-//! health, readiness, metrics, the OpenAPI document), `list.rs` (the gateway-side sort and
-//! page engine), `params.rs` (query strings and cursors), `body.rs` (request bodies),
-//! `render.rs` (response types), `openapi.rs` (the OpenAPI document).
+//! health, readiness, metrics, the OpenAPI document), `extract.rs` (the resolved-org
+//! extractors and the capability check), `list.rs` (the gateway-side sort and page engine),
+//! `params.rs` (query strings and cursors), `body.rs` (request bodies), `render.rs` (response
+//! types), `openapi.rs` (the OpenAPI document).
 
 pub mod admin;
 pub mod body;
+pub mod extract;
 pub mod handlers;
 pub mod list;
 pub mod openapi;
