@@ -13,17 +13,16 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use orgway_core::{
-    CallContext, Capabilities, CustomerFilter, OpKind, Operation, OrgStatus, Output, Patch,
-    Timestamp,
-};
+use orgway_core::{CallContext, Capabilities, OpKind, Operation, Output, Patch, Timestamp};
 use tower::ServiceExt;
 
 use crate::error::ApiError;
 use crate::http::body;
 use crate::http::extract::{OrgAndParam, OrgParam, customer_of, path, require};
 use crate::http::list::{list, org_key, plan_key, subscription_key};
-use crate::http::params::{self, LIST_PARAMS, Params, SERIES_PARAMS, cursor_scope, short};
+use crate::http::params::{
+    self, CUSTOMER_PARAMS, LIST_PARAMS, Params, SERIES_PARAMS, cursor_scope, short,
+};
 use crate::http::render::{
     self, Meta, OrgBody, PageBody, PlanBody, SeriesBody, SubscriptionBody, UsageBody,
 };
@@ -406,50 +405,9 @@ pub async fn list_customers(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::ListCustomers)?;
-    let params = Params::parse(
-        q.as_deref(),
-        &[
-            "limit",
-            "cursor",
-            "sort",
-            "include",
-            "status",
-            "recursive",
-            "maxDepth",
-        ],
-    )?;
+    let params = Params::parse(q.as_deref(), &CUSTOMER_PARAMS)?;
     let include_raw = params.include_raw()?;
-    let filter = CustomerFilter {
-        status: match params.get("status") {
-            None => None,
-            Some(s) => match OrgStatus::parse(s) {
-                Some(st @ (OrgStatus::Active | OrgStatus::Suspended | OrgStatus::Deleted)) => {
-                    Some(st)
-                }
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "`status` must be active, suspended or deleted, not `{}`",
-                        short(s)
-                    )));
-                }
-            },
-        },
-        recursive: params.bool("recursive", false)?,
-        max_depth: match params.get("maxDepth") {
-            None => None,
-            Some(s) => Some(
-                s.parse::<u32>()
-                    .ok()
-                    .filter(|d| (1..=100).contains(d))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "`maxDepth` must be an integer from 1 to 100, not `{}`",
-                            short(s)
-                        ))
-                    })?,
-            ),
-        },
-    };
+    let filter = params::customer_filter(&params)?;
     let list_name = format!(
         "customers|{}|{}|{}|{}",
         t.backend.org_ref(&t.native_id),

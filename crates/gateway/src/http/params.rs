@@ -5,8 +5,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use orgway_core::{
-    Cursor, Interval, ListQuery, Metric, MetricSupport, SeriesOptions, Sort, SortField, TimeRange,
-    Timestamp,
+    Cursor, CustomerFilter, Interval, ListQuery, Metric, MetricSupport, OrgStatus, SeriesOptions,
+    Sort, SortField, TimeRange, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +124,53 @@ pub fn list_query(p: &Params, scope: &str) -> Result<ListQuery, ApiError> {
         limit,
         cursor,
         sort,
+    })
+}
+
+/// Names of the parameters of a customer list: a list's, and its filter's.
+pub const CUSTOMER_PARAMS: [&str; 7] = [
+    "limit",
+    "cursor",
+    "sort",
+    "include",
+    "status",
+    "recursive",
+    "maxDepth",
+];
+
+/// Reads a customer list's filter: `status` (active, suspended or deleted), `recursive` and
+/// `maxDepth` (1 to 100).
+pub fn customer_filter(p: &Params) -> Result<CustomerFilter, ApiError> {
+    Ok(CustomerFilter {
+        status: match p.get("status") {
+            None => None,
+            Some(s) => match OrgStatus::parse(s) {
+                Some(st @ (OrgStatus::Active | OrgStatus::Suspended | OrgStatus::Deleted)) => {
+                    Some(st)
+                }
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "`status` must be active, suspended or deleted, not `{}`",
+                        short(s)
+                    )));
+                }
+            },
+        },
+        recursive: p.bool("recursive", false)?,
+        max_depth: match p.get("maxDepth") {
+            None => None,
+            Some(s) => Some(
+                s.parse::<u32>()
+                    .ok()
+                    .filter(|d| (1..=100).contains(d))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "`maxDepth` must be an integer from 1 to 100, not `{}`",
+                            short(s)
+                        ))
+                    })?,
+            ),
+        },
     })
 }
 
@@ -310,6 +357,26 @@ mod tests {
 
     fn p(q: &str, allowed: &[&str]) -> Result<Params, ApiError> {
         Params::parse(Some(q), allowed)
+    }
+
+    #[test]
+    fn customer_filters() {
+        let f = |q: &str| customer_filter(&p(q, &CUSTOMER_PARAMS).unwrap());
+        assert_eq!(f("").unwrap(), CustomerFilter::default());
+        let got = f("status=suspended&recursive=true&maxDepth=3").unwrap();
+        assert_eq!(got.status, Some(OrgStatus::Suspended));
+        assert!(got.recursive);
+        assert_eq!(got.max_depth, Some(3));
+        for bad in [
+            "status=disabled",
+            "status=nope",
+            "recursive=yes",
+            "maxDepth=0",
+            "maxDepth=101",
+            "maxDepth=x",
+        ] {
+            assert_eq!(f(bad).unwrap_err().code, ErrorCode::BadRequest, "{bad}");
+        }
     }
 
     #[test]
