@@ -203,6 +203,66 @@ async fn each_bad_input_is_refused_before_any_backend_call() {
 }
 
 #[tokio::test]
+async fn errors_come_in_the_documented_order() {
+    // org reference (404/400), then capability (501), then query (400), then body.
+    let d = Demo::start().await;
+    let before = d.sims.requests_total();
+    let send = |method: Method, path: &str, body: Option<&str>| {
+        let url = d.gw.url(path);
+        let body = body.map(|b| b.as_bytes().to_vec());
+        let client = &d.client;
+        async move {
+            client
+                .send(method, &url, &[("content-type", "application/json")], body)
+                .await
+        }
+    };
+
+    // A path that does not decode: an invalid org reference where `{org}` is the only
+    // parameter, a malformed path where there is a second one.
+    d.get("/v1/orgs/%FF").await.error(400, "invalid_org_ref");
+    d.get("/v1/orgs/%FF/usage/devices")
+        .await
+        .error(400, "bad_request");
+    send(Method::DELETE, "/v1/orgs/%FF/plans/gold", None)
+        .await
+        .error(400, "bad_request");
+
+    // An unknown org beats a route the backend lacks and a bad query.
+    d.get("/v1/orgs/nosuchalias/plans?bogus=1")
+        .await
+        .error(404, "not_found");
+    // A route the backend lacks (Losant has no plans, customers or subscriptions) beats a
+    // bad query, a bad body and an unknown customer.
+    d.get("/v1/orgs/acme/plans?bogus=1")
+        .await
+        .error(501, "unsupported");
+    send(
+        Method::PUT,
+        "/v1/orgs/acme/plans/gold?bogus=1",
+        Some("not json"),
+    )
+    .await
+    .error(501, "unsupported");
+    d.get("/v1/orgs/acme/customers?status=nope")
+        .await
+        .error(501, "unsupported");
+    d.get("/v1/orgs/acme/customers/nosuchalias/subscriptions?bogus=1")
+        .await
+        .error(501, "unsupported");
+    // A bad query beats a bad body.
+    let e = send(Method::PATCH, "/v1/orgs/acme?bogus=1", Some("not json"))
+        .await
+        .error(400, "bad_request");
+    assert!(e["message"].as_str().unwrap().contains("`bogus`"), "{e}");
+    assert_eq!(
+        d.sims.requests_total(),
+        before,
+        "no backend call for any of them"
+    );
+}
+
+#[tokio::test]
 async fn streamed_bodies_over_the_limit_are_413() {
     // A chunked body declares no length; the limit applies while reading it.
     use hyper_util::client::legacy::Client;

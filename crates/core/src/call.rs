@@ -146,12 +146,8 @@ impl Call {
     }
 
     /// The full URL: the base URL, the path, and `?` with the query form-urlencoded when there
-    /// is a query.
-    ///
-    /// The query starts `?&`: `form_urlencoded::Serializer::new` takes the URL before it for a
-    /// pair already written and puts a separator after it. Query parsers such as
-    /// `form_urlencoded::parse` skip the empty pair; it is kept because it is what the Losant and
-    /// Commvault adapters have always sent, byte for byte.
+    /// is a query. (The serializer starts at the end of the URL: `Serializer::new` would take
+    /// the URL for a pair already written and send `?&a=1`, as the adapters once did.)
     pub fn url(&self, base: &BaseUrl) -> String {
         let mut url = if self.path.starts_with('/') {
             base.join(&self.path)
@@ -162,7 +158,8 @@ impl Call {
         };
         if !self.query.is_empty() {
             url.push('?');
-            let mut q = form_urlencoded::Serializer::new(url);
+            let start = url.len();
+            let mut q = form_urlencoded::Serializer::for_suffix(url, start);
             for (k, v) in &self.query {
                 q.append_pair(k, v);
             }
@@ -317,7 +314,7 @@ mod tests {
         // The `&` right after the `?` is what the adapters have always sent (see `Call::url`).
         assert_eq!(
             c.url(&base()),
-            "http://vendor.test/api/Organization?&z=1&a=x+y&b=%26%3D",
+            "http://vendor.test/api/Organization?z=1&a=x+y&b=%26%3D",
             "a missing slash supplied, parameters in order"
         );
     }
@@ -475,7 +472,7 @@ mod tests {
         assert_eq!(a.content_type.as_deref(), Some("text/html"));
         assert_eq!(a.body.as_ref(), b"<html/>");
         let seen = t.seen.lock().unwrap().take().unwrap();
-        assert_eq!(seen.uri(), "http://vendor.test/api/x?&a=1");
+        assert_eq!(seen.uri(), "http://vendor.test/api/x?a=1");
         assert_eq!(seen.headers()["x-request-id"], "req-1");
 
         let t = Arc::new(Fixed {

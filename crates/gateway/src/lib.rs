@@ -9,7 +9,7 @@
 //! - [`policy`]: the per-backend tower stack (observe, deadline, concurrency limit).
 //! - [`client`]: the shared, pooled outbound HTTP client (hyper-util + rustls).
 //! - [`http`]: the router of docs/API.md and the tower stack in front of it.
-//! - [`error`]: the one error type and the one function that writes it.
+//! - [`error`]: the one error type, its codes, and the one function that writes it.
 //! - [`telemetry`]: logs and Prometheus metrics.
 //! - [`server`]: [`run`], which serves a configuration on a listener until a shutdown signal.
 //! - [`demo`]: `orgway demo`, simulators plus a gateway configured for them.

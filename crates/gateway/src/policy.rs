@@ -22,6 +22,7 @@ use tower::limit::ConcurrencyLimitLayer;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
+use crate::error::{ApiError, ErrorCode};
 use crate::telemetry::Metrics;
 
 /// One call through the stack.
@@ -172,7 +173,7 @@ pub struct Health {
 #[derive(Debug, Default, Clone)]
 struct HealthEvents {
     last_success: Option<Timestamp>,
-    last_failure: Option<(Timestamp, &'static str, String)>,
+    last_failure: Option<(Timestamp, ErrorCode, String)>,
 }
 
 /// A backend's health, as `GET /v1/backends` shows it.
@@ -196,12 +197,12 @@ pub struct HealthReport {
 pub struct FailureReport {
     #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl Health {
-    fn record(&self, outcome: Result<(), (&'static str, &str)>) {
+    fn record(&self, outcome: Result<(), (ErrorCode, &str)>) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         match outcome {
@@ -295,15 +296,17 @@ where
                     tracing::debug!(backend = %layer.backend, operation = op, request_id = %request_id, ms = secs * 1000.0, "backend call");
                 }
                 Err(e) => {
-                    let code = crate::error::ApiError::from_backend(&layer.backend, e.clone()).code;
-                    layer.metrics.backend(&layer.backend, op, code, secs);
+                    let code = ApiError::from_backend(&layer.backend, e.clone()).code;
+                    layer
+                        .metrics
+                        .backend(&layer.backend, op, code.as_str(), secs);
                     if e.is_callers_fault() {
                         // The backend answered sensibly; it is healthy.
                         layer.health.record(Ok(()));
-                        tracing::debug!(backend = %layer.backend, operation = op, request_id = %request_id, code, error = %e, "backend refused the call");
+                        tracing::debug!(backend = %layer.backend, operation = op, request_id = %request_id, code = code.as_str(), error = %e, "backend refused the call");
                     } else {
                         layer.health.record(Err((code, &e.message)));
-                        tracing::warn!(backend = %layer.backend, operation = op, request_id = %request_id, code, error = %e, ms = secs * 1000.0, "backend call failed");
+                        tracing::warn!(backend = %layer.backend, operation = op, request_id = %request_id, code = code.as_str(), error = %e, ms = secs * 1000.0, "backend call failed");
                     }
                 }
             }

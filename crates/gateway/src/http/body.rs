@@ -188,6 +188,7 @@ pub fn optional_bool(m: &Map<String, Value>, field: &str) -> Result<Option<bool>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use serde_json::json;
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -204,7 +205,7 @@ mod tests {
         assert_eq!(p.description, Patch::Clear);
         assert_eq!(p.status, Patch::Set(OrgStatus::Disabled));
         let e = org_patch(&obj(json!({"name": "N", "planId": "x", "limits": {}}))).unwrap_err();
-        assert_eq!(e.code, "bad_request");
+        assert_eq!(e.code, ErrorCode::BadRequest);
         assert!(
             e.message.contains("unknown fields `limits`, `planId`"),
             "{}",
@@ -239,7 +240,7 @@ mod tests {
         let e = json_object(&h, Body::from(vec![b' '; 200]), 100, true)
             .await
             .unwrap_err();
-        assert_eq!(e.code, "payload_too_large");
+        assert_eq!(e.code, ErrorCode::PayloadTooLarge);
         assert_eq!(
             json_object(&h, Body::empty(), 100, false).await.unwrap(),
             None

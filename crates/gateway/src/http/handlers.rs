@@ -1,9 +1,10 @@
-//! One handler per route of docs/API.md §4. Each follows the same order, so that bad input is
-//! refused before any backend is called: resolve the org reference (`404`/`400`), check the
-//! backend's capabilities (`501`), parse the query and body (`400`/`413`/`422`), then call the
-//! backend through its policy stack and render the answer.
+//! One handler per org route of docs/API.md §4 (the gateway's own routes are in `admin.rs`),
+//! and the fallbacks for paths and methods that are no route. Each org handler follows the
+//! same order, so that bad input is refused before any backend is called: resolve the org
+//! reference (`404`/`400`, the extractors of `extract.rs`), check the backend's capabilities
+//! (`501`), parse the query and body (`400`/`413`/`422`), then call the backend through its
+//! policy stack and render the answer. Lists go through the sort and page engine of `list.rs`.
 
-use std::cmp::Ordering;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -12,61 +13,24 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use orgway_core::{
-    CallContext, Capabilities, Cursor, CustomerFilter, ListQuery, OpKind, Operation, Org,
-    OrgStatus, Output, Page, Patch, Plan, Sort, SortField, Subscription, Timestamp,
-};
-use serde::Serialize;
+use orgway_core::{CallContext, Capabilities, OpKind, Operation, Output, Patch, Timestamp};
 use tower::ServiceExt;
 
 use crate::error::ApiError;
 use crate::http::body;
-use crate::http::params::{self, LIST_PARAMS, Params, SERIES_PARAMS, cursor_scope, short};
+use crate::http::extract::{OrgAndParam, OrgParam, customer_of, path, require};
+use crate::http::list::{list, org_key, plan_key, subscription_key};
+use crate::http::params::{
+    self, CUSTOMER_PARAMS, LIST_PARAMS, Params, SERIES_PARAMS, cursor_scope, short,
+};
 use crate::http::render::{
     self, Meta, OrgBody, PageBody, PlanBody, SeriesBody, SubscriptionBody, UsageBody,
 };
 use crate::http::{App, RequestId};
-use crate::policy::{BackendCall, HealthReport};
-use crate::routing::{BackendEntry, OrgTarget};
+use crate::policy::BackendCall;
+use crate::routing::BackendEntry;
 
 type Shared = State<Arc<App>>;
-
-/// The most items the gateway fetches to sort a list the backend cannot sort itself.
-pub const MAX_GATEWAY_SORT: usize = 10_000;
-
-fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
-    p.map(|Path(v)| v)
-        .map_err(|e| ApiError::bad_request(format!("the path is malformed: {}", e.body_text())))
-}
-
-/// The org reference of a route whose only parameter it is; one that does not even decode
-/// (invalid UTF-8) is an invalid org reference.
-fn org_path(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    p.map(|Path(v)| v).map_err(|e| {
-        ApiError::invalid_org_ref(format!("the org reference is malformed: {}", e.body_text()))
-    })
-}
-
-/// `501` unless the backend serves the operation.
-fn require(entry: &BackendEntry, op: OpKind) -> Result<(), ApiError> {
-    let caps = entry.adapter.capabilities();
-    if caps.supports(op) {
-        return Ok(());
-    }
-    Err(ApiError::unsupported(
-        format!(
-            "backend `{}` ({}) has no {} operation",
-            entry.name,
-            entry.kind.name(),
-            op.as_str()
-        ),
-        caps.operations
-            .iter()
-            .map(|o| o.as_str().to_owned())
-            .collect(),
-    )
-    .with_backend(&entry.name))
-}
 
 /// Calls a backend through its policy stack and takes the answer the operation has
 /// (`Output::into_org`, …); an adapter answering another kind is a gateway bug, `500`.
@@ -93,17 +57,6 @@ async fn call<T>(
     })
 }
 
-fn resolve(app: &App, reference: &str) -> Result<OrgTarget, ApiError> {
-    app.routing.resolve(reference)
-}
-
-/// Resolves a route's org reference and checks its backend serves `op`.
-fn target(app: &App, reference: &str, op: OpKind) -> Result<OrgTarget, ApiError> {
-    let t = resolve(app, reference)?;
-    require(&t.backend, op)?;
-    Ok(t)
-}
-
 /// `GET /v1/orgs/{org}`
 #[utoipa::path(get, path = "/v1/orgs/{org}", tag = "orgs",
     params(("org" = String, Path, description = "`backend:nativeId` or an alias"),
@@ -113,22 +66,15 @@ fn target(app: &App, reference: &str, op: OpKind) -> Result<OrgTarget, ApiError>
 pub async fn get_org(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::GetOrg)?;
+    let t = org.serving(OpKind::GetOrg)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
-    let org = call(
-        &app,
-        &t.backend,
-        &rid,
-        include_raw,
-        Operation::GetOrg {
-            org: t.native_id.clone(),
-        },
-        Output::into_org,
-    )
-    .await?;
+    let op = Operation::GetOrg {
+        org: t.native_id.clone(),
+    };
+    let org = call(&app, &t.backend, &rid, include_raw, op, Output::into_org).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -145,12 +91,12 @@ pub async fn get_org(
 pub async fn patch_org(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::PatchOrg)?;
+    let t = org.serving(OpKind::PatchOrg)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, true)
         .await?
@@ -218,160 +164,16 @@ pub async fn patch_org(
 pub async fn delete_org(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::DeleteOrg)?;
+    let t = org.serving(OpKind::DeleteOrg)?;
     Params::parse(q.as_deref(), &[])?;
-    call(
-        &app,
-        &t.backend,
-        &rid,
-        false,
-        Operation::DeleteOrg {
-            org: t.native_id.clone(),
-        },
-        Output::into_done,
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// A value's sort key for the gateway's own sorting. Text compares case-insensitively first,
-/// the way people read names, and exactly second, so the order is total and stable.
-/// Numeric ids compare as numbers ("2" before "10").
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Key {
-    Number(u128),
-    Text(String, String),
-    Time(Timestamp),
-}
-
-fn text(s: &str) -> Key {
-    Key::Text(s.to_lowercase(), s.to_owned())
-}
-
-fn id(s: &str) -> Key {
-    match s.parse::<u128>() {
-        Ok(n) if s.bytes().all(|b| b.is_ascii_digit()) => Key::Number(n),
-        _ => text(s),
-    }
-}
-
-fn org_key(o: &Org, f: SortField) -> Option<Key> {
-    match f {
-        SortField::Id => Some(id(&o.native_id)),
-        SortField::Name => o.name.as_deref().map(text),
-        SortField::CreatedAt => o.created_at.map(Key::Time),
-        SortField::UpdatedAt => o.updated_at.map(Key::Time),
-        SortField::Status => o.status.map(|s| text(s.as_str())),
-    }
-}
-
-fn plan_key(p: &Plan, f: SortField) -> Option<Key> {
-    match f {
-        SortField::Id => Some(id(&p.id)),
-        SortField::Name => p.name.as_deref().map(text),
-        _ => None,
-    }
-}
-
-fn subscription_key(s: &Subscription, f: SortField) -> Option<Key> {
-    match f {
-        SortField::Id => Some(id(&s.id)),
-        SortField::Name => s.plan_name.as_deref().map(text),
-        SortField::Status => s.status.map(|st| text(st.as_str())),
-        _ => None,
-    }
-}
-
-/// Sorts items by a sort order; items without the field sort last either way.
-fn sort_items<T>(items: Vec<T>, sort: Sort, key: fn(&T, SortField) -> Option<Key>) -> Vec<T> {
-    let mut keyed: Vec<(Option<Key>, T)> = items
-        .into_iter()
-        .map(|i| (key(&i, sort.field), i))
-        .collect();
-    keyed.sort_by(|(a, _), (b, _)| match (a, b) {
-        (Some(x), Some(y)) if sort.descending => y.cmp(x),
-        (Some(x), Some(y)) => x.cmp(y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    });
-    keyed.into_iter().map(|(_, i)| i).collect()
-}
-
-/// Lists one page, honouring the sort asked for: natively when the backend sorts by that
-/// field, otherwise by fetching the whole list (up to [`MAX_GATEWAY_SORT`] items) and sorting
-/// it here. A sort is never silently ignored.
-#[allow(clippy::too_many_arguments)]
-async fn list<T>(
-    app: &App,
-    entry: &BackendEntry,
-    rid: &RequestId,
-    include_raw: bool,
-    query: ListQuery,
-    op: OpKind,
-    make: impl Fn(ListQuery) -> Operation,
-    take: fn(Output) -> Option<Page<T>>,
-    key: fn(&T, SortField) -> Option<Key>,
-) -> Result<Page<T>, ApiError> {
-    let support = entry.adapter.capabilities().list(op);
-    let sort = match query.sort {
-        Some(s) if !support.can_sort(s.field) => {
-            let sortable: Vec<&str> = support.sortable().iter().map(|f| f.as_str()).collect();
-            return Err(ApiError::bad_request(format!(
-                "backend `{}` ({}) cannot sort this list by {}; it sorts by {}",
-                entry.name,
-                entry.kind.name(),
-                s.field.as_str(),
-                if sortable.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    sortable.join(", ")
-                }
-            ))
-            .with_backend(&entry.name));
-        }
-        Some(s) if !support.native_sorts.contains(&s.field) => s,
-        _ => return call(app, entry, rid, include_raw, make(query), take).await,
+    let op = Operation::DeleteOrg {
+        org: t.native_id.clone(),
     };
-    let mut all: Vec<T> = Vec::new();
-    let mut cursor: Option<Cursor> = None;
-    loop {
-        let page_query = ListQuery {
-            limit: ListQuery::MAX_LIMIT,
-            cursor: cursor.take(),
-            sort: None,
-        };
-        let page = call(app, entry, rid, include_raw, make(page_query), take).await?;
-        let got = page.items.len();
-        all.extend(page.items);
-        if all.len() > MAX_GATEWAY_SORT {
-            return Err(ApiError::bad_request(format!(
-                "sorting by {} needs the whole list, which has more than {MAX_GATEWAY_SORT} items; ask without `sort`",
-                sort.field.as_str()
-            ))
-            .with_backend(&entry.name));
-        }
-        match page.next {
-            Some(next) if got > 0 => cursor = Some(next),
-            _ => break,
-        }
-    }
-    let all = sort_items(all, sort, key);
-    let total = all.len() as u64;
-    let items: Vec<T> = all
-        .into_iter()
-        .skip(usize::try_from(query.offset()).unwrap_or(usize::MAX))
-        .take(query.limit as usize)
-        .collect();
-    Ok(Page::from_offset(
-        items,
-        query.offset(),
-        query.limit,
-        Some(total),
-    ))
+    call(&app, &t.backend, &rid, false, op, Output::into_done).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /v1/backends/{backend}/orgs`
@@ -397,14 +199,13 @@ pub async fn list_backend_orgs(
     let query = params::list_query(&params, &list_name)?;
     let scope = cursor_scope(&list_name, query.sort);
     let page = list(
-        &app,
         &entry,
-        &rid,
-        include_raw,
         query,
         OpKind::ListOrgs,
-        |query| Operation::ListOrgs { query },
-        Output::into_orgs,
+        |query| {
+            let op = Operation::ListOrgs { query };
+            call(&app, &entry, &rid, include_raw, op, Output::into_orgs)
+        },
         org_key,
     )
     .await?;
@@ -425,28 +226,26 @@ pub async fn list_backend_orgs(
 pub async fn list_plans(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::ListPlans)?;
+    let t = org.serving(OpKind::ListPlans)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
     let include_raw = params.include_raw()?;
     let list_name = format!("plans|{}", t.backend.org_ref(&t.native_id));
     let query = params::list_query(&params, &list_name)?;
     let scope = cursor_scope(&list_name, query.sort);
-    let org = t.native_id.clone();
     let page = list(
-        &app,
         &t.backend,
-        &rid,
-        include_raw,
         query,
         OpKind::ListPlans,
-        |query| Operation::ListPlans {
-            org: org.clone(),
-            query,
+        |query| {
+            let op = Operation::ListPlans {
+                org: t.native_id.clone(),
+                query,
+            };
+            call(&app, &t.backend, &rid, include_raw, op, Output::into_plans)
         },
-        Output::into_plans,
         plan_key,
     )
     .await?;
@@ -464,13 +263,12 @@ pub async fn list_plans(
 pub async fn put_plan(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    org: OrgAndParam,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (org, plan) = path(p)?;
-    let t = target(&app, &org, OpKind::PutPlan)?;
+    let (t, plan) = org.serving(OpKind::PutPlan)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let make_default = match body::json_object(&headers, body, app.body_limit, false).await? {
         Some(m) => {
@@ -480,19 +278,12 @@ pub async fn put_plan(
         None => false,
     };
     check_plan_name(&plan)?;
-    let plan = call(
-        &app,
-        &t.backend,
-        &rid,
-        include_raw,
-        Operation::PutPlan {
-            org: t.native_id.clone(),
-            plan,
-            make_default,
-        },
-        Output::into_plan,
-    )
-    .await?;
+    let op = Operation::PutPlan {
+        org: t.native_id.clone(),
+        plan,
+        make_default,
+    };
+    let plan = call(&app, &t.backend, &rid, include_raw, op, Output::into_plan).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(StatusCode::OK, &render::plan(plan, &meta)))
 }
@@ -515,25 +306,17 @@ fn check_plan_name(plan: &str) -> Result<(), ApiError> {
 pub async fn delete_plan(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    org: OrgAndParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (org, plan) = path(p)?;
-    let t = target(&app, &org, OpKind::DeletePlan)?;
+    let (t, plan) = org.serving(OpKind::DeletePlan)?;
     Params::parse(q.as_deref(), &[])?;
     check_plan_name(&plan)?;
-    call(
-        &app,
-        &t.backend,
-        &rid,
-        false,
-        Operation::DeletePlan {
-            org: t.native_id.clone(),
-            plan,
-        },
-        Output::into_done,
-    )
-    .await?;
+    let op = Operation::DeletePlan {
+        org: t.native_id.clone(),
+        plan,
+    };
+    call(&app, &t.backend, &rid, false, op, Output::into_done).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -545,22 +328,15 @@ pub async fn delete_plan(
 pub async fn get_usage(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::GetUsage)?;
+    let t = org.serving(OpKind::GetUsage)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
-    let u = call(
-        &app,
-        &t.backend,
-        &rid,
-        include_raw,
-        Operation::GetUsage {
-            org: t.native_id.clone(),
-        },
-        Output::into_usage,
-    )
-    .await?;
+    let op = Operation::GetUsage {
+        org: t.native_id.clone(),
+    };
+    let u = call(&app, &t.backend, &rid, include_raw, op, Output::into_usage).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -583,11 +359,9 @@ pub async fn get_usage(
 pub async fn get_series(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    OrgAndParam(t, metric): OrgAndParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (org, metric) = path(p)?;
-    let t = resolve(&app, &org)?;
     let caps: &Capabilities = t.backend.adapter.capabilities();
     // A backend without series offers no metric: 501 listing none, like any metric it lacks.
     let offered = if caps.supports(OpKind::GetUsageSeries) {
@@ -615,20 +389,6 @@ pub async fn get_series(
     ))
 }
 
-/// Resolves a customer reference: an org of the same backend as the vendor org.
-fn customer(app: &App, vendor: &OrgTarget, reference: &str) -> Result<String, ApiError> {
-    let c = resolve(app, reference)?;
-    if c.backend.name != vendor.backend.name {
-        return Err(ApiError::invalid_org_ref(format!(
-            "customer `{}` is on backend `{}`, not on `{}` with its vendor",
-            short(reference),
-            c.backend.name,
-            vendor.backend.name
-        )));
-    }
-    Ok(c.native_id)
-}
-
 /// `GET /v1/orgs/{org}/customers`
 #[utoipa::path(get, path = "/v1/orgs/{org}/customers", tag = "customers",
     params(("org" = String, Path, description = "`backend:nativeId` or an alias"),
@@ -641,54 +401,13 @@ fn customer(app: &App, vendor: &OrgTarget, reference: &str) -> Result<String, Ap
 pub async fn list_customers(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::ListCustomers)?;
-    let params = Params::parse(
-        q.as_deref(),
-        &[
-            "limit",
-            "cursor",
-            "sort",
-            "include",
-            "status",
-            "recursive",
-            "maxDepth",
-        ],
-    )?;
+    let t = org.serving(OpKind::ListCustomers)?;
+    let params = Params::parse(q.as_deref(), &CUSTOMER_PARAMS)?;
     let include_raw = params.include_raw()?;
-    let filter = CustomerFilter {
-        status: match params.get("status") {
-            None => None,
-            Some(s) => match OrgStatus::parse(s) {
-                Some(st @ (OrgStatus::Active | OrgStatus::Suspended | OrgStatus::Deleted)) => {
-                    Some(st)
-                }
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "`status` must be active, suspended or deleted, not `{}`",
-                        short(s)
-                    )));
-                }
-            },
-        },
-        recursive: params.bool("recursive", false)?,
-        max_depth: match params.get("maxDepth") {
-            None => None,
-            Some(s) => Some(
-                s.parse::<u32>()
-                    .ok()
-                    .filter(|d| (1..=100).contains(d))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "`maxDepth` must be an integer from 1 to 100, not `{}`",
-                            short(s)
-                        ))
-                    })?,
-            ),
-        },
-    };
+    let filter = params::customer_filter(&params)?;
     let list_name = format!(
         "customers|{}|{}|{}|{}",
         t.backend.org_ref(&t.native_id),
@@ -698,20 +417,18 @@ pub async fn list_customers(
     );
     let query = params::list_query(&params, &list_name)?;
     let scope = cursor_scope(&list_name, query.sort);
-    let org = t.native_id.clone();
     let page = list(
-        &app,
         &t.backend,
-        &rid,
-        include_raw,
         query,
         OpKind::ListCustomers,
-        |query| Operation::ListCustomers {
-            org: org.clone(),
-            query,
-            filter: filter.clone(),
+        |query| {
+            let op = Operation::ListCustomers {
+                org: t.native_id.clone(),
+                query,
+                filter: filter.clone(),
+            };
+            call(&app, &t.backend, &rid, include_raw, op, Output::into_orgs)
         },
-        Output::into_orgs,
         org_key,
     )
     .await?;
@@ -731,30 +448,23 @@ pub async fn list_customers(
 pub async fn create_customer(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    org: OrgParam,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let t = target(&app, &org_path(p)?, OpKind::CreateCustomer)?;
+    let t = org.serving(OpKind::CreateCustomer)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, true)
         .await?
         .unwrap_or_default();
     body::only_known(&m, &["name"])?;
     let name = body::required_string(&m, "name")?;
-    let org = call(
-        &app,
-        &t.backend,
-        &rid,
-        include_raw,
-        Operation::CreateCustomer {
-            org: t.native_id.clone(),
-            name,
-        },
-        Output::into_org,
-    )
-    .await?;
+    let op = Operation::CreateCustomer {
+        org: t.native_id.clone(),
+        name,
+    };
+    let org = call(&app, &t.backend, &rid, include_raw, op, Output::into_org).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     let body = render::org(&app.routing, &t.backend, *org, &meta);
     let location = format!(
@@ -777,12 +487,11 @@ pub async fn create_customer(
 pub async fn list_subscriptions(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    org: OrgAndParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (org, cust) = path(p)?;
-    let t = target(&app, &org, OpKind::ListSubscriptions)?;
-    let customer = customer(&app, &t, &cust)?;
+    let (t, cust) = org.serving(OpKind::ListSubscriptions)?;
+    let customer = customer_of(&app, &t, &cust)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
     let include_raw = params.include_raw()?;
     let list_name = format!(
@@ -792,20 +501,25 @@ pub async fn list_subscriptions(
     );
     let query = params::list_query(&params, &list_name)?;
     let scope = cursor_scope(&list_name, query.sort);
-    let org = t.native_id.clone();
     let page = list(
-        &app,
         &t.backend,
-        &rid,
-        include_raw,
         query,
         OpKind::ListSubscriptions,
-        |query| Operation::ListSubscriptions {
-            org: org.clone(),
-            customer: customer.clone(),
-            query,
+        |query| {
+            let op = Operation::ListSubscriptions {
+                org: t.native_id.clone(),
+                customer: customer.clone(),
+                query,
+            };
+            call(
+                &app,
+                &t.backend,
+                &rid,
+                include_raw,
+                op,
+                Output::into_subscriptions,
+            )
         },
-        Output::into_subscriptions,
         subscription_key,
     )
     .await?;
@@ -825,14 +539,13 @@ pub async fn list_subscriptions(
 pub async fn create_subscription(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    org: OrgAndParam,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (org, cust) = path(p)?;
-    let t = target(&app, &org, OpKind::CreateSubscription)?;
-    let customer = customer(&app, &t, &cust)?;
+    let (t, cust) = org.serving(OpKind::CreateSubscription)?;
+    let customer = customer_of(&app, &t, &cust)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, true)
         .await?
@@ -862,160 +575,6 @@ pub async fn create_subscription(
     ))
 }
 
-/// One backend in `GET /v1/backends`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct BackendInfo {
-    pub name: String,
-    pub kind: &'static str,
-    pub capabilities: CapabilitiesInfo,
-    pub timeout_ms: u64,
-    pub max_concurrency: usize,
-    pub health: HealthReport,
-    /// The circuit breaker's state; `null` while the gateway runs no circuit breaker.
-    pub circuit: Option<String>,
-}
-
-/// A backend's capabilities.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CapabilitiesInfo {
-    pub operations: Vec<&'static str>,
-    pub usage_metrics: Vec<MetricInfo>,
-    pub patchable_fields: Vec<&'static str>,
-    pub settable_statuses: Vec<&'static str>,
-    /// How each list the backend has can be sorted.
-    pub lists: std::collections::BTreeMap<&'static str, ListInfo>,
-}
-
-/// How a list can be sorted.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ListInfo {
-    /// Every field `sort` accepts for this list.
-    pub sorts: Vec<&'static str>,
-    /// Those the backend sorts by itself; the others are sorted by the gateway, over the whole list.
-    pub native_sorts: Vec<&'static str>,
-}
-
-/// A usage metric a backend offers.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MetricInfo {
-    pub metric: &'static str,
-    pub unit: &'static str,
-    pub intervals: Vec<&'static str>,
-    pub bytes: bool,
-    pub non_billable: bool,
-}
-
-/// The answer of `GET /v1/backends`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct BackendsBody {
-    pub items: Vec<BackendInfo>,
-}
-
-fn capabilities_info(c: &Capabilities) -> CapabilitiesInfo {
-    let names = |s: &[SortField]| s.iter().map(|f| f.as_str()).collect::<Vec<_>>();
-    let mut lists = std::collections::BTreeMap::new();
-    for (list, op) in [
-        ("orgs", OpKind::ListOrgs),
-        ("plans", OpKind::ListPlans),
-        ("customers", OpKind::ListCustomers),
-        ("subscriptions", OpKind::ListSubscriptions),
-    ] {
-        if c.supports(op) {
-            let support = c.list(op);
-            lists.insert(
-                list,
-                ListInfo {
-                    sorts: names(&support.sortable()),
-                    native_sorts: names(support.native_sorts),
-                },
-            );
-        }
-    }
-    CapabilitiesInfo {
-        operations: c.operations.iter().map(|o| o.as_str()).collect(),
-        usage_metrics: c
-            .metrics
-            .iter()
-            .map(|m| MetricInfo {
-                metric: m.metric.as_str(),
-                unit: m.unit.as_str(),
-                intervals: m.intervals.iter().map(|i| i.as_str()).collect(),
-                bytes: m.bytes,
-                non_billable: m.non_billable,
-            })
-            .collect(),
-        patchable_fields: c.patchable.iter().map(|f| f.as_str()).collect(),
-        settable_statuses: c.settable_statuses.iter().map(|s| s.as_str()).collect(),
-        lists,
-    }
-}
-
-/// `GET /v1/backends`
-#[utoipa::path(get, path = "/v1/backends", tag = "admin",
-    responses((status = 200, body = BackendsBody)))]
-pub async fn list_backends(
-    State(app): Shared,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    Params::parse(q.as_deref(), &[])?;
-    let items = app
-        .routing
-        .backends()
-        .iter()
-        .map(|b| BackendInfo {
-            name: b.name.clone(),
-            kind: b.kind.name(),
-            capabilities: capabilities_info(b.adapter.capabilities()),
-            timeout_ms: b.timeout.as_millis() as u64,
-            max_concurrency: b.max_concurrency,
-            health: b.health.report(),
-            circuit: None,
-        })
-        .collect();
-    Ok(render::json(StatusCode::OK, &BackendsBody { items }))
-}
-
-/// `GET /healthz`: the process is up.
-pub async fn healthz() -> Response {
-    render::json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
-}
-
-/// `GET /readyz`: the gateway accepts traffic (not while it drains for shutdown).
-pub async fn readyz(State(app): Shared) -> Result<Response, ApiError> {
-    if app.ready.load(std::sync::atomic::Ordering::Relaxed) {
-        Ok(render::json(
-            StatusCode::OK,
-            &serde_json::json!({"status": "ready"}),
-        ))
-    } else {
-        Err(ApiError::unavailable("the gateway is shutting down"))
-    }
-}
-
-/// `GET /metrics`: Prometheus text.
-pub async fn metrics(State(app): Shared) -> Response {
-    let mut resp = app.metrics.encode().into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    resp
-}
-
-/// `GET /openapi.json`: the API as OpenAPI 3.1, generated from this code.
-pub async fn openapi(State(app): Shared) -> Response {
-    let mut resp = app.openapi.clone().into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
 /// Any path that is no route.
 pub async fn no_route(uri: http::Uri) -> ApiError {
     let path = uri.path();
@@ -1039,46 +598,4 @@ pub async fn no_route(uri: http::Uri) -> ApiError {
 /// A known path with a method it does not have.
 pub async fn wrong_method(method: http::Method, uri: http::Uri) -> ApiError {
     ApiError::method_not_allowed(format!("`{}` does not accept {method}", short(uri.path())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn org(id: &str, name: Option<&str>) -> Org {
-        let mut o = Org::bare(id);
-        o.name = name.map(str::to_owned);
-        o
-    }
-
-    fn ids(orgs: &[Org]) -> Vec<&str> {
-        orgs.iter().map(|o| o.native_id.as_str()).collect()
-    }
-
-    #[test]
-    fn gateway_sorting() {
-        let orgs = vec![
-            org("10", Some("beta")),
-            org("2", None),
-            org("9", Some("Alpha")),
-            org("x", Some("alpha")),
-        ];
-        let by = |s: &str, v: Vec<Org>| sort_items(v, Sort::parse(s).unwrap(), org_key);
-        assert_eq!(
-            ids(&by("id", orgs.clone())),
-            ["2", "9", "10", "x"],
-            "numbers as numbers, before text"
-        );
-        assert_eq!(ids(&by("-id", orgs.clone())), ["x", "10", "9", "2"]);
-        assert_eq!(
-            ids(&by("name", orgs.clone())),
-            ["9", "x", "10", "2"],
-            "case-insensitive first; no name last"
-        );
-        assert_eq!(
-            ids(&by("-name", orgs.clone())),
-            ["10", "x", "9", "2"],
-            "no name last either way"
-        );
-    }
 }

@@ -8,9 +8,18 @@
 //!    connection.
 //! 3. The router: handlers resolve org references, check capabilities and parameters, then
 //!    call the backend's policy stack ([`crate::policy`]).
+//!
+//! The files: `handlers.rs` (the org routes and the fallbacks), `admin.rs` (`/v1/backends`,
+//! health, readiness, metrics, the OpenAPI document), `extract.rs` (the resolved-org
+//! extractors and the capability check), `list.rs` (the gateway-side sort and page engine),
+//! `params.rs` (query strings and cursors), `body.rs` (request bodies), `render.rs` (response
+//! types), `openapi.rs` (the OpenAPI document).
 
+pub mod admin;
 pub mod body;
+pub mod extract;
 pub mod handlers;
+pub mod list;
 pub mod openapi;
 pub mod params;
 pub mod render;
@@ -103,6 +112,7 @@ fn metric_method(m: &http::Method) -> &'static str {
 
 /// The router with the whole stack, ready to serve.
 pub fn app(state: Arc<App>) -> Router {
+    use admin::*;
     use handlers::*;
     Router::new()
         .route(
@@ -174,8 +184,8 @@ async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Resp
 
     if let Some(err) = resp.extensions().get::<Arc<ApiError>>().cloned() {
         resp = render(&err, &rid, resp);
-        if err.status.is_server_error() {
-            tracing::warn!(request_id = %rid, code = err.code, backend = err.backend.as_deref().unwrap_or(""), error = %err.message, "request failed");
+        if err.status().is_server_error() {
+            tracing::warn!(request_id = %rid, code = err.code.as_str(), backend = err.backend.as_deref().unwrap_or(""), error = %err.message, "request failed");
         }
     }
     if let Ok(v) = HeaderValue::from_str(&rid) {

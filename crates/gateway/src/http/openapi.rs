@@ -3,7 +3,8 @@
 
 use utoipa::{OpenApi, ToSchema};
 
-use crate::http::handlers;
+use crate::error::ErrorCode;
+use crate::http::{admin, handlers};
 
 /// The error shape of docs/API.md §6 (the renderer in `error.rs` writes it).
 #[derive(Debug, ToSchema)]
@@ -17,11 +18,10 @@ pub struct ErrorDoc {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct ErrorInnerDoc {
-    /// bad_request, invalid_org_ref, unauthorized, forbidden, not_found, method_not_allowed,
-    /// conflict, payload_too_large, unsupported_field, rate_limited, unsupported,
-    /// backend_error, backend_auth_failed, backend_bad_response, backend_unavailable,
-    /// backend_timeout, unavailable, internal
-    pub code: String,
+    // A schema generated from `ErrorCode::ALL`: the document's enum of codes is never kept
+    // by hand.
+    /// The stable, machine-readable code (docs/API.md §6).
+    pub code: ErrorCode,
     pub message: String,
     pub backend: Option<String>,
     pub backend_status: Option<u16>,
@@ -82,7 +82,7 @@ pub struct NewSubscriptionDoc {
         handlers::create_customer,
         handlers::list_subscriptions,
         handlers::create_subscription,
-        handlers::list_backends,
+        admin::list_backends,
     ),
     tags(
         (name = "orgs"), (name = "plans"), (name = "usage"), (name = "customers"), (name = "admin")
@@ -96,4 +96,22 @@ pub fn document() -> Vec<u8> {
         .to_json()
         .map(String::into_bytes)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_code_enum_is_every_error_code() {
+        let doc: serde_json::Value = serde_json::from_slice(&document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["ErrorInnerDoc"]["properties"]["code"]["$ref"],
+            "#/components/schemas/ErrorCode"
+        );
+        let names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(schemas["ErrorCode"]["enum"], serde_json::json!(names));
+        assert_eq!(schemas["ErrorCode"]["type"], "string");
+    }
 }

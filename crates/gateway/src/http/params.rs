@@ -5,8 +5,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use orgway_core::{
-    Cursor, Interval, ListQuery, Metric, MetricSupport, SeriesOptions, Sort, SortField, TimeRange,
-    Timestamp,
+    Cursor, CustomerFilter, Interval, ListQuery, Metric, MetricSupport, OrgStatus, SeriesOptions,
+    Sort, SortField, TimeRange, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +124,53 @@ pub fn list_query(p: &Params, scope: &str) -> Result<ListQuery, ApiError> {
         limit,
         cursor,
         sort,
+    })
+}
+
+/// Names of the parameters of a customer list: a list's, and its filter's.
+pub const CUSTOMER_PARAMS: [&str; 7] = [
+    "limit",
+    "cursor",
+    "sort",
+    "include",
+    "status",
+    "recursive",
+    "maxDepth",
+];
+
+/// Reads a customer list's filter: `status` (active, suspended or deleted), `recursive` and
+/// `maxDepth` (1 to 100).
+pub fn customer_filter(p: &Params) -> Result<CustomerFilter, ApiError> {
+    Ok(CustomerFilter {
+        status: match p.get("status") {
+            None => None,
+            Some(s) => match OrgStatus::parse(s) {
+                Some(st @ (OrgStatus::Active | OrgStatus::Suspended | OrgStatus::Deleted)) => {
+                    Some(st)
+                }
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "`status` must be active, suspended or deleted, not `{}`",
+                        short(s)
+                    )));
+                }
+            },
+        },
+        recursive: p.bool("recursive", false)?,
+        max_depth: match p.get("maxDepth") {
+            None => None,
+            Some(s) => Some(
+                s.parse::<u32>()
+                    .ok()
+                    .filter(|d| (1..=100).contains(d))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "`maxDepth` must be an integer from 1 to 100, not `{}`",
+                            short(s)
+                        ))
+                    })?,
+            ),
+        },
     })
 }
 
@@ -305,6 +352,7 @@ pub fn metric(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use orgway_core::Unit;
 
     fn p(q: &str, allowed: &[&str]) -> Result<Params, ApiError> {
@@ -312,10 +360,30 @@ mod tests {
     }
 
     #[test]
+    fn customer_filters() {
+        let f = |q: &str| customer_filter(&p(q, &CUSTOMER_PARAMS).unwrap());
+        assert_eq!(f("").unwrap(), CustomerFilter::default());
+        let got = f("status=suspended&recursive=true&maxDepth=3").unwrap();
+        assert_eq!(got.status, Some(OrgStatus::Suspended));
+        assert!(got.recursive);
+        assert_eq!(got.max_depth, Some(3));
+        for bad in [
+            "status=disabled",
+            "status=nope",
+            "recursive=yes",
+            "maxDepth=0",
+            "maxDepth=101",
+            "maxDepth=x",
+        ] {
+            assert_eq!(f(bad).unwrap_err().code, ErrorCode::BadRequest, "{bad}");
+        }
+    }
+
+    #[test]
     fn strict_names() {
         assert!(p("limit=5", &LIST_PARAMS).is_ok());
         let e = p("limt=5", &LIST_PARAMS).unwrap_err();
-        assert_eq!(e.code, "bad_request");
+        assert_eq!(e.code, ErrorCode::BadRequest);
         assert!(
             e.message.contains("unknown query parameter `limt`"),
             "{}",
@@ -344,7 +412,7 @@ mod tests {
             "limit=",
         ] {
             let e = q(bad).unwrap_err();
-            assert_eq!(e.code, "bad_request", "{bad}");
+            assert_eq!(e.code, ErrorCode::BadRequest, "{bad}");
             assert!(
                 e.message
                     .contains("`limit` must be an integer from 1 to 500")
@@ -404,25 +472,28 @@ mod tests {
         assert!(ok.options.bytes);
         assert_eq!(ok.range.to().to_string(), "2016-06-16T00:00:00Z");
         let e = s("from=2016-06-15T00:00:00Z&to=2016-06-13T00:00:00Z").unwrap_err();
-        assert_eq!(e.code, "bad_request");
+        assert_eq!(e.code, ErrorCode::BadRequest);
         assert!(e.message.contains("must be before"));
         assert_eq!(
             s("from=2015-01-01T00:00:00Z").unwrap_err().code,
-            "bad_request"
+            ErrorCode::BadRequest
         );
-        assert_eq!(s("interval=week").unwrap_err().code, "bad_request");
+        assert_eq!(s("interval=week").unwrap_err().code, ErrorCode::BadRequest);
         let e = s("interval=month").unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (501, "unsupported"));
+        assert_eq!((e.status().as_u16(), e.code), (501, ErrorCode::Unsupported));
         assert_eq!(
             e.details["supported"],
             serde_json::json!(["hour", "day", "total"])
         );
-        assert_eq!(s("billable=false").unwrap_err().code, "unsupported");
+        assert_eq!(
+            s("billable=false").unwrap_err().code,
+            ErrorCode::Unsupported
+        );
         assert!(!s("unit=count").unwrap().options.bytes);
-        assert_eq!(s("unit=minutes").unwrap_err().code, "bad_request");
-        assert_eq!(s("unit=kb").unwrap_err().code, "bad_request");
-        assert_eq!(s("billable=maybe").unwrap_err().code, "bad_request");
-        assert_eq!(s("from=tomorrow").unwrap_err().code, "bad_request");
+        assert_eq!(s("unit=minutes").unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(s("unit=kb").unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(s("billable=maybe").unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(s("from=tomorrow").unwrap_err().code, ErrorCode::BadRequest);
         let d = s("").unwrap();
         assert_eq!(d.range.from().to_string(), "2016-06-01T00:00:00Z");
         assert_eq!(d.interval, Interval::Day);
@@ -431,11 +502,11 @@ mod tests {
     #[test]
     fn metrics_not_offered_list_the_offered() {
         let e = metric("data-traffic", &[PAYLOADS], "iot").unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (501, "unsupported"));
+        assert_eq!((e.status().as_u16(), e.code), (501, ErrorCode::Unsupported));
         assert_eq!(e.details["supported"], serde_json::json!(["payloads"]));
         assert_eq!(
             metric("bogus", &[PAYLOADS], "iot").unwrap_err().code,
-            "unsupported"
+            ErrorCode::Unsupported
         );
         assert!(metric("payloads", &[PAYLOADS], "iot").is_ok());
     }

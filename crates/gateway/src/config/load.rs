@@ -1,0 +1,492 @@
+//! Validation of a routing file into the runtime types: the `Loader` walks the TOML document,
+//! deserializes each part into its raw struct (`raw.rs`), checks every value and builds each
+//! backend's adapter, collecting every issue with its dotted key path and line.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use orgway_core::BaseUrl;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::raw::{COMMON_BACKEND_KEYS, RawBackendCommon, RawOrg, RawServer};
+use super::secrets::{Resolver, expand_env};
+use super::{
+    BackendConfig, Config, ConfigIssue, DEFAULT_BODY_LIMIT, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONCURRENCY, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_TIMEOUT_MS, EnvLookup, LogFormat,
+    OrgAlias, ServerConfig,
+};
+use crate::registry::BackendKind;
+
+/// Validates a routing file's text: the runtime configuration, or every issue found.
+pub(super) fn validate(
+    text: &str,
+    dir: &Path,
+    env: EnvLookup<'_>,
+) -> Result<Config, Vec<ConfigIssue>> {
+    let mut loader = Loader {
+        text,
+        dir: dir.to_path_buf(),
+        env,
+        issues: Vec::new(),
+        refused_backends: Vec::new(),
+    };
+    let config = loader.load();
+    match config {
+        Some(c) if loader.issues.is_empty() => Ok(c),
+        _ => Err(loader.issues),
+    }
+}
+
+/// Walks a routing file, collecting every issue rather than stopping at the first.
+struct Loader<'a> {
+    text: &'a str,
+    dir: PathBuf,
+    env: EnvLookup<'a>,
+    issues: Vec<ConfigIssue>,
+    /// Names of backends that were refused: org aliases naming them are not reported again.
+    refused_backends: Vec<String>,
+}
+
+impl<'a> Loader<'a> {
+    fn line_of(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text[..end].bytes().filter(|b| *b == b'\n').count() + 1
+    }
+
+    fn issue(
+        &mut self,
+        key: impl Into<String>,
+        span: Option<&Range<usize>>,
+        message: impl Into<String>,
+    ) {
+        let line = span.map(|s| self.line_of(s));
+        self.issues.push(ConfigIssue {
+            key: key.into(),
+            line,
+            message: message.into(),
+        });
+    }
+
+    /// Deserializes a spanned value, reporting problems under `prefix`.
+    fn de<T: DeserializeOwned>(&mut self, prefix: &str, value: Spanned<DeValue<'a>>) -> Option<T> {
+        let whole = value.span();
+        match serde_path_to_error::deserialize::<_, T>(ValueDeserializer::from(value)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let path = e.path().to_string();
+                let key = join_key(prefix, if path == "." { "" } else { &path });
+                let span = e.inner().span().unwrap_or(whole);
+                let message = e.inner().message().to_owned();
+                self.issue(key, Some(&span), message);
+                None
+            }
+        }
+    }
+
+    fn load(&mut self) -> Option<Config> {
+        let root = match DeTable::parse(self.text) {
+            Ok(r) => r,
+            Err(e) => {
+                let span = e.span();
+                self.issue(
+                    "",
+                    span.as_ref(),
+                    format!("not valid TOML: {}", e.message()),
+                );
+                return None;
+            }
+        };
+        let mut server = None;
+        let mut backends = None;
+        let mut orgs = None;
+        for (key, value) in root.into_inner() {
+            match key.get_ref().as_ref() {
+                "server" => server = Some(value),
+                "backends" => backends = Some(value),
+                "orgs" => orgs = Some(value),
+                other => {
+                    let msg = format!(
+                        "unknown key `{other}`, expected one of `server`, `backends`, `orgs`"
+                    );
+                    self.issue(other.to_owned(), Some(&key.span()), msg);
+                }
+            }
+        }
+        let server = self.server(server);
+        let backends = match backends {
+            Some(b) => self.backends(b),
+            None => {
+                self.issue(
+                    "backends",
+                    None,
+                    "at least one [[backends]] entry is required",
+                );
+                Vec::new()
+            }
+        };
+        let orgs = match orgs {
+            Some(o) => self.orgs(o, &backends),
+            None => Vec::new(),
+        };
+        Some(Config {
+            server: server?,
+            backends,
+            orgs,
+        })
+    }
+
+    fn server(&mut self, value: Option<Spanned<DeValue<'a>>>) -> Option<ServerConfig> {
+        let table_span = value.as_ref().map(|v| v.span());
+        let spans = value.as_ref().map(key_spans).unwrap_or_default();
+        let at = |key: &str| spans.get(key).cloned().or_else(|| table_span.clone());
+        let raw: RawServer = match value {
+            Some(v) => self.de("server", v)?,
+            None => RawServer {
+                listen: None,
+                worker_threads: None,
+                body_limit_bytes: None,
+                log_format: None,
+                log_level: None,
+                shutdown_delay_ms: None,
+                shutdown_grace_ms: None,
+            },
+        };
+        let delay_ms = raw.shutdown_delay_ms.unwrap_or(0);
+        if delay_ms > 600_000 {
+            self.issue(
+                "server.shutdown_delay_ms",
+                at("shutdown_delay_ms").as_ref(),
+                format!("{delay_ms} is more than 600000"),
+            );
+        }
+        let grace_ms = raw.shutdown_grace_ms.unwrap_or(DEFAULT_SHUTDOWN_GRACE_MS);
+        if grace_ms > 600_000 {
+            self.issue(
+                "server.shutdown_grace_ms",
+                at("shutdown_grace_ms").as_ref(),
+                format!("{grace_ms} is more than 600000"),
+            );
+        }
+        let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = match listen_text.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.issue(
+                    "server.listen",
+                    at("listen").as_ref(),
+                    format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
+                );
+                None
+            }
+        };
+        let worker_threads = match raw.worker_threads {
+            None => None,
+            Some(n) if (1..=1024).contains(&n) => NonZeroUsize::new(n),
+            Some(n) => {
+                self.issue(
+                    "server.worker_threads",
+                    at("worker_threads").as_ref(),
+                    format!("{n} is not between 1 and 1024"),
+                );
+                None
+            }
+        };
+        let body_limit_bytes = match raw.body_limit_bytes {
+            None => DEFAULT_BODY_LIMIT,
+            Some(n) if (1..=1 << 30).contains(&n) => n as usize,
+            Some(n) => {
+                self.issue(
+                    "server.body_limit_bytes",
+                    at("body_limit_bytes").as_ref(),
+                    format!("{n} is not between 1 and 1073741824"),
+                );
+                DEFAULT_BODY_LIMIT
+            }
+        };
+        let log_format = match raw.log_format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                self.issue(
+                    "server.log_format",
+                    at("log_format").as_ref(),
+                    format!("`{other}` is not `text` or `json`"),
+                );
+                LogFormat::Text
+            }
+        };
+        let log_level = raw.log_level.unwrap_or_else(|| "info".to_owned());
+        if log_level
+            .parse::<tracing_subscriber::filter::Targets>()
+            .is_err()
+        {
+            self.issue(
+                "server.log_level",
+                at("log_level").as_ref(),
+                format!("`{log_level}` is not a level or target list"),
+            );
+        }
+        Some(ServerConfig {
+            listen: listen?,
+            worker_threads,
+            body_limit_bytes,
+            log_format,
+            log_level,
+            shutdown_delay: Duration::from_millis(delay_ms),
+            shutdown_grace: Duration::from_millis(grace_ms),
+        })
+    }
+
+    fn backends(&mut self, value: Spanned<DeValue<'a>>) -> Vec<BackendConfig> {
+        let span = value.span();
+        let DeValue::Array(items) = value.into_inner() else {
+            self.issue(
+                "backends",
+                Some(&span),
+                "must be an array of tables ([[backends]])",
+            );
+            return Vec::new();
+        };
+        let mut out: Vec<BackendConfig> = Vec::new();
+        let entries = items.len();
+        for (i, item) in items.into_iter().enumerate() {
+            let prefix = format!("backends[{i}]");
+            let name_span = key_spans(&item).get("name").cloned();
+            if let Some(b) = self.backend(&prefix, item) {
+                if out.iter().any(|o| o.name == b.name) {
+                    self.issue(
+                        format!("{prefix}.name"),
+                        name_span.as_ref(),
+                        format!("a backend named `{}` is already defined", b.name),
+                    );
+                } else {
+                    out.push(b);
+                }
+            }
+        }
+        // Entries that were all refused have been reported; an empty list has not.
+        if entries == 0 {
+            self.issue(
+                "backends",
+                Some(&span),
+                "at least one [[backends]] entry is required",
+            );
+        }
+        out
+    }
+
+    fn backend(&mut self, prefix: &str, item: Spanned<DeValue<'a>>) -> Option<BackendConfig> {
+        let name = match item.get_ref() {
+            DeValue::Table(t) => t
+                .iter()
+                .find(|(k, _)| k.get_ref() == "name")
+                .and_then(|(_, v)| v.get_ref().as_str().map(str::to_owned)),
+            _ => None,
+        };
+        let built = self.backend_entry(prefix, item);
+        if let (None, Some(name)) = (&built, name) {
+            self.refused_backends.push(name);
+        }
+        built
+    }
+
+    fn backend_entry(&mut self, prefix: &str, item: Spanned<DeValue<'a>>) -> Option<BackendConfig> {
+        let issues_before = self.issues.len();
+        let span = item.span();
+        let DeValue::Table(table) = item.into_inner() else {
+            self.issue(prefix, Some(&span), "must be a table");
+            return None;
+        };
+        let mut common = DeTable::default();
+        let mut specific = DeTable::default();
+        let mut key_spans: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        for (k, v) in table {
+            key_spans.insert(k.get_ref().to_string(), k.span());
+            if COMMON_BACKEND_KEYS.contains(&k.get_ref().as_ref()) {
+                common.insert(k, v);
+            } else {
+                specific.insert(k, v);
+            }
+        }
+        let raw: RawBackendCommon =
+            self.de(prefix, Spanned::new(span.clone(), DeValue::Table(common)))?;
+        let at = |key: &str| key_spans.get(key).cloned().unwrap_or(span.clone());
+
+        if !is_backend_name(&raw.name) {
+            self.issue(format!("{prefix}.name"), Some(&at("name")), format!(
+                "`{}` is not a backend name: use 1–63 lowercase letters, digits and `-`, starting with a letter or digit",
+                raw.name
+            ));
+        }
+        let Some(kind) = BackendKind::parse(&raw.kind) else {
+            let known: Vec<&str> = BackendKind::all().map(|k| k.name()).collect();
+            self.issue(
+                format!("{prefix}.kind"),
+                Some(&at("kind")),
+                format!(
+                    "unknown kind `{}`, expected one of {}",
+                    raw.kind,
+                    known
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            return None;
+        };
+        let base_url = match expand_env(&raw.base_url, self.env).and_then(|u| BaseUrl::parse(&u)) {
+            Ok(u) => u,
+            Err(m) => {
+                self.issue(format!("{prefix}.base_url"), Some(&at("base_url")), m);
+                return None;
+            }
+        };
+        let timeout_ms = raw.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+        if !(1..=600_000).contains(&timeout_ms) {
+            self.issue(
+                format!("{prefix}.timeout_ms"),
+                Some(&at("timeout_ms")),
+                format!("{timeout_ms} is not between 1 and 600000"),
+            );
+        }
+        let max_concurrency = raw.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
+        if !(1..=100_000).contains(&max_concurrency) {
+            self.issue(
+                format!("{prefix}.max_concurrency"),
+                Some(&at("max_concurrency")),
+                format!("{max_concurrency} is not between 1 and 100000"),
+            );
+        }
+
+        let resolver = Resolver {
+            dir: &self.dir,
+            env: self.env,
+        };
+        let built = kind.build(
+            &raw.name,
+            base_url.clone(),
+            Spanned::new(span.clone(), DeValue::Table(specific)),
+            &resolver,
+        );
+        let adapter = match built {
+            Ok(a) => a,
+            Err(crate::registry::BuildError::Settings(e)) => {
+                let path = e.path().to_string();
+                let key = join_key(prefix, if path == "." { "" } else { &path });
+                let s = e.inner().span().unwrap_or(span.clone());
+                let message = e.inner().message().to_owned();
+                self.issue(key, Some(&s), message);
+                return None;
+            }
+            Err(crate::registry::BuildError::Invalid(e)) => {
+                let s = at(e.key.split('.').next().unwrap_or(""));
+                self.issue(join_key(prefix, &e.key), Some(&s), e.message);
+                return None;
+            }
+        };
+        if self.issues.len() > issues_before {
+            return None;
+        }
+        Some(BackendConfig {
+            name: raw.name,
+            kind,
+            base_url,
+            timeout: Duration::from_millis(timeout_ms),
+            max_concurrency,
+            adapter,
+        })
+    }
+
+    fn orgs(&mut self, value: Spanned<DeValue<'a>>, backends: &[BackendConfig]) -> Vec<OrgAlias> {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.issue(
+                "orgs",
+                Some(&span),
+                "must be a table of [orgs.<alias>] tables",
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (alias, v) in table {
+            let alias_span = alias.span();
+            let alias = alias.into_inner().into_owned();
+            let prefix = format!("orgs.{alias}");
+            if !is_alias(&alias) {
+                self.issue(prefix.clone(), Some(&alias_span), format!(
+                    "`{alias}` is not an alias: use 1–128 letters, digits, `.`, `_` and `-`, starting with a letter or digit"
+                ));
+                continue;
+            }
+            let spans = key_spans(&v);
+            let at = |key: &str| spans.get(key).cloned().unwrap_or(alias_span.clone());
+            let Some(raw) = self.de::<RawOrg>(&prefix, v) else {
+                continue;
+            };
+            let Some(backend) = backends.iter().find(|b| b.name == raw.backend) else {
+                // A backend that was refused has been reported; an alias naming it is not.
+                if !self.refused_backends.contains(&raw.backend) {
+                    self.issue(
+                        format!("{prefix}.backend"),
+                        Some(&at("backend")),
+                        format!("no backend named `{}`", raw.backend),
+                    );
+                }
+                continue;
+            };
+            match backend.adapter.canonical_id(&raw.id) {
+                Ok(native_id) => out.push(OrgAlias {
+                    alias,
+                    backend: raw.backend,
+                    native_id,
+                }),
+                Err(m) => self.issue(format!("{prefix}.id"), Some(&at("id")), m),
+            }
+        }
+        out
+    }
+}
+
+/// The span of each key of a table value (empty for any other value).
+fn key_spans(v: &Spanned<DeValue<'_>>) -> BTreeMap<String, Range<usize>> {
+    match v.get_ref() {
+        DeValue::Table(t) => t
+            .iter()
+            .map(|(k, _)| (k.get_ref().to_string(), k.span()))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+fn join_key(prefix: &str, rest: &str) -> String {
+    match (prefix.is_empty(), rest.is_empty()) {
+        (_, true) => prefix.to_owned(),
+        (true, false) => rest.to_owned(),
+        (false, false) => format!("{prefix}.{rest}"),
+    }
+}
+
+/// Backend names appear in org references (`name:id`) and metrics labels.
+pub fn is_backend_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+}
+
+/// Aliases appear in paths; they may not contain `:`, which marks a `backend:id` reference.
+pub fn is_alias(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+}

@@ -1,0 +1,202 @@
+//! The TOML routing file: raw serde structs (unknown keys refused), then validation into runtime
+//! types so nothing downstream re-checks. Every error names the dotted key path and its line.
+//!
+//! ```toml
+//! [server]
+//! listen = "127.0.0.1:8080"        # address to serve on
+//! worker_threads = 2               # tokio worker threads (default: one per core)
+//! body_limit_bytes = 1048576       # largest request body accepted (413 above)
+//! log_format = "text"              # or "json"
+//! log_level = "info"               # or a tracing target list, e.g. "orgway=debug,info"
+//! shutdown_delay_ms = 0            # after SIGTERM, how long /readyz fails before the listener closes
+//! shutdown_grace_ms = 30000        # then how long in-flight requests may still run
+//!
+//! [[backends]]
+//! name = "iot-prod"                # used in org references: iot-prod:<native id>
+//! kind = "losant"
+//! base_url = "https://api.losant.com"
+//! timeout_ms = 5000                # per backend call (504 above)
+//! max_concurrency = 64             # concurrent calls to this backend
+//! # ...and the keys of the kind (see the adapter's config module), secrets by reference:
+//! instance_id = "575ec8687ae143cd83dc4a97"
+//! token = "${LOSANT_TOKEN}"
+//!
+//! [orgs.acme]
+//! backend = "iot-prod"
+//! id = "575ed6e87ae143cd83dc4aa8"
+//! ```
+//!
+//! `${NAME}` in `base_url` is replaced by the environment variable `NAME`. Secrets are resolved
+//! from `${NAME}` or a file (`file:PATH`, or a path starting with `/`, `./` or `../`, relative to
+//! the routing file's folder) and are never printed.
+//!
+//! The module's files: this one holds the runtime types and the [`Config::load`] /
+//! [`Config::parse`] API; `raw.rs` the serde structs of the file as written (unknown keys
+//! refused); `load.rs` the validation of those into the runtime types; `secrets.rs` the
+//! `${NAME}` expansion and the secret resolver; `tests.rs` the tests.
+
+mod load;
+mod raw;
+mod secrets;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use orgway_core::{Backend, BaseUrl};
+
+use crate::registry::BackendKind;
+
+pub use load::{is_alias, is_backend_name};
+pub use secrets::expand_env;
+
+/// Default `[server] listen`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default `[server] body_limit_bytes`: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// Default `timeout_ms` of a backend.
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// Default `max_concurrency` of a backend.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 64;
+/// Default `[server] shutdown_grace_ms`.
+pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 30_000;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[server]`, validated.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub worker_threads: Option<NonZeroUsize>,
+    pub body_limit_bytes: usize,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// After the shutdown signal, how long `/readyz` answers 503 while requests are still
+    /// accepted, so a load balancer stops sending before the listener closes.
+    pub shutdown_delay: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// One `[[backends]]` entry, validated, with its adapter built.
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    pub name: String,
+    pub kind: BackendKind,
+    pub base_url: BaseUrl,
+    pub timeout: Duration,
+    pub max_concurrency: usize,
+    pub adapter: Arc<dyn Backend>,
+}
+
+/// One `[orgs.<alias>]` entry, validated (its id is in the backend's canonical spelling).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgAlias {
+    pub alias: String,
+    pub backend: String,
+    pub native_id: String,
+}
+
+/// The whole routing file, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub backends: Vec<BackendConfig>,
+    pub orgs: Vec<OrgAlias>,
+}
+
+/// One thing wrong with a routing file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The dotted key path (`backends[0].timeout_ms`), or empty for the file as a whole.
+    pub key: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// Everything wrong with a routing file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, issue) in self.issues.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            f.write_str(&self.file)?;
+            if let Some(line) = issue.line {
+                write!(f, ":{line}")?;
+            }
+            f.write_str(": ")?;
+            if !issue.key.is_empty() {
+                write!(f, "{}: ", issue.key)?;
+            }
+            f.write_str(&issue.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where the loader looks up environment variables. The binary passes the process
+/// environment; `orgway demo` and tests pass their own, so nothing mutates the process env.
+pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
+/// The process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl Config {
+    /// Reads and validates a routing file.
+    pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            issues: vec![ConfigIssue {
+                key: String::new(),
+                line: None,
+                message: format!("cannot read the file: {e}"),
+            }],
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::parse(&text, &file, &dir, env)
+    }
+
+    /// Validates a routing file's text. `file` names it in messages; `dir` is where relative
+    /// secret paths are resolved from.
+    pub fn parse(
+        text: &str,
+        file: &str,
+        dir: &Path,
+        env: EnvLookup<'_>,
+    ) -> Result<Config, ConfigError> {
+        load::validate(text, dir, env).map_err(|issues| ConfigError {
+            file: file.to_owned(),
+            issues,
+        })
+    }
+
+    /// The backend called `name`.
+    pub fn backend(&self, name: &str) -> Option<&BackendConfig> {
+        self.backends.iter().find(|b| b.name == name)
+    }
+}

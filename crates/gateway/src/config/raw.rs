@@ -1,0 +1,49 @@
+//! The routing file as written: serde structs with unknown keys refused, before any value is
+//! checked (`load.rs` turns them into the runtime types of `mod.rs`).
+
+use serde::Deserialize;
+
+/// `[server]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    #[serde(default)]
+    pub(super) listen: Option<String>,
+    #[serde(default)]
+    pub(super) worker_threads: Option<usize>,
+    #[serde(default)]
+    pub(super) body_limit_bytes: Option<u64>,
+    #[serde(default)]
+    pub(super) log_format: Option<String>,
+    #[serde(default)]
+    pub(super) log_level: Option<String>,
+    #[serde(default)]
+    pub(super) shutdown_delay_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) shutdown_grace_ms: Option<u64>,
+}
+
+/// The keys every backend has; the rest of the table belongs to the kind.
+pub(super) const COMMON_BACKEND_KEYS: [&str; 5] =
+    ["name", "kind", "base_url", "timeout_ms", "max_concurrency"];
+
+/// The common keys of a `[[backends]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBackendCommon {
+    pub(super) name: String,
+    pub(super) kind: String,
+    pub(super) base_url: String,
+    #[serde(default)]
+    pub(super) timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) max_concurrency: Option<usize>,
+}
+
+/// An `[orgs.<alias>]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOrg {
+    pub(super) backend: String,
+    pub(super) id: String,
+}

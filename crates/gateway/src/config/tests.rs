@@ -1,0 +1,228 @@
+//! Tests of the routing file: parsing, validation, issue messages with their lines, secrets.
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "TOKEN" => Some("sekrit-token".into()),
+        "SIM" => Some("http://127.0.0.1:9".into()),
+        _ => None,
+    }
+}
+
+const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+log_format = "json"
+
+[[backends]]
+name = "iot-prod"
+kind = "losant"
+base_url = "${SIM}/"
+timeout_ms = 2500
+instance_id = "575ec8687ae143cd83dc4a97"
+token = "${TOKEN}"
+
+[orgs.acme]
+backend = "iot-prod"
+id = "575ED6E87AE143CD83DC4AA8"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, "t.toml", Path::new("."), &env)
+}
+
+fn one_issue(text: &str) -> String {
+    let e = parse(text).unwrap_err();
+    assert_eq!(e.issues.len(), 1, "{e}");
+    e.to_string()
+}
+
+#[test]
+fn a_good_file() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.server.log_format, LogFormat::Json);
+    assert_eq!(c.backends.len(), 1);
+    let b = &c.backends[0];
+    assert_eq!(b.name, "iot-prod");
+    assert_eq!(b.base_url.as_str(), "http://127.0.0.1:9");
+    assert_eq!(b.timeout, Duration::from_millis(2500));
+    assert_eq!(c.orgs[0].native_id, "575ed6e87ae143cd83dc4aa8");
+    assert!(!format!("{c:?}").contains("sekrit"), "secrets never print");
+}
+
+#[test]
+fn unknown_keys_are_named_with_their_line() {
+    let text = GOOD.replace("timeout_ms = 2500", "timeout_ms = 2500\ntokn = \"x\"");
+    let msg = one_issue(&text);
+    assert!(
+        msg.starts_with("t.toml:11: backends[0].tokn: unknown field `tokn`"),
+        "{msg}"
+    );
+    let text = GOOD.replace("log_format", "log_fmt");
+    let msg = one_issue(&text);
+    assert!(msg.contains("server.log_fmt: unknown field"), "{msg}");
+    assert!(msg.starts_with("t.toml:4:"), "{msg}");
+    let text = format!("{GOOD}\n[extra]\na = 1\n");
+    assert!(one_issue(&text).contains("extra: unknown key `extra`"));
+}
+
+#[test]
+fn missing_env_and_bad_urls_are_named() {
+    let msg = one_issue(&GOOD.replace("${TOKEN}", "${NOPE}"));
+    assert!(
+        msg.contains("backends[0].token: environment variable NOPE is not set"),
+        "{msg}"
+    );
+    assert!(msg.starts_with("t.toml:12:"), "{msg}");
+    let msg = one_issue(&GOOD.replace("${SIM}/", "ftp://x"));
+    assert!(msg.contains("backends[0].base_url: scheme `ftp`"), "{msg}");
+    let msg = one_issue(&GOOD.replace("${SIM}/", "not a url"));
+    assert!(msg.contains("backends[0].base_url:"), "{msg}");
+    let msg = one_issue(&GOOD.replace("${SIM}/", "${MISSING}"));
+    assert!(
+        msg.contains("backends[0].base_url: environment variable MISSING is not set"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn literal_secrets_are_refused() {
+    let msg = one_issue(&GOOD.replace("${TOKEN}", "sekrit-literal"));
+    assert!(
+        msg.contains("backends[0].token: secrets must be given by reference"),
+        "{msg}"
+    );
+    assert!(!msg.contains("sekrit-literal"));
+}
+
+#[test]
+fn values_are_checked() {
+    assert!(
+        one_issue(&GOOD.replace("kind = \"losant\"", "kind = \"nope\""))
+            .contains("backends[0].kind: unknown kind `nope`")
+    );
+    assert!(
+        one_issue(&GOOD.replace("timeout_ms = 2500", "timeout_ms = \"5s\""))
+            .contains("backends[0].timeout_ms: invalid type")
+    );
+    assert!(
+        one_issue(&GOOD.replace("timeout_ms = 2500", "timeout_ms = 0"))
+            .contains("backends[0].timeout_ms: 0 is not between")
+    );
+    assert!(
+        one_issue(&GOOD.replace("575ED6E87AE143CD83DC4AA8", "42"))
+            .contains("orgs.acme.id: `42` is not a Losant org id")
+    );
+    assert!(
+        one_issue(&GOOD.replace("backend = \"iot-prod\"", "backend = \"other\""))
+            .contains("orgs.acme.backend: no backend named `other`")
+    );
+    assert!(
+        one_issue(&GOOD.replace(
+            "instance_id = \"575ec8687ae143cd83dc4a97\"",
+            "instance_id = \"x\""
+        ))
+        .contains("backends[0].instance_id:")
+    );
+    // The bad name is reported, and so is the alias that names a backend now missing.
+    let e = parse(&GOOD.replace("name = \"iot-prod\"", "name = \"IoT:prod\"")).unwrap_err();
+    assert!(e.to_string().contains("t.toml:7: backends[0].name:"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("orgs.acme.backend: no backend named `iot-prod`"),
+        "{e}"
+    );
+    assert!(
+        one_issue(&GOOD.replace("listen = \"127.0.0.1:0\"", "listen = \"localhost\""))
+            .contains("server.listen:")
+    );
+    assert!(one_issue("[server]\nlisten = \"127.0.0.1:1\"\n").contains("backends: at least one"));
+    assert!(one_issue("[server\n").contains("not valid TOML"));
+}
+
+#[test]
+fn every_issue_names_its_own_line() {
+    let e = parse(&GOOD.replace(
+        "log_format = \"json\"",
+        "log_format = \"json\"\nbody_limit_bytes = 0",
+    ))
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.toml:5: server.body_limit_bytes: 0 is not between 1 and 1073741824"
+    );
+    let e = parse(&GOOD.replace("575ED6E87AE143CD83DC4AA8", "42")).unwrap_err();
+    assert!(e.to_string().starts_with("t.toml:16: orgs.acme.id:"), "{e}");
+    let e = parse(&GOOD.replace("backend = \"iot-prod\"", "backend = \"other\"")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("t.toml:15: orgs.acme.backend: no backend named `other`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn one_problem_does_not_hide_another() {
+    let text = GOOD
+        .replace("timeout_ms = 2500", "timeout_ms = 0")
+        .replace("backend = \"iot-prod\"", "backend = \"typo\"");
+    let e = parse(&text).unwrap_err();
+    assert_eq!(e.issues.len(), 2, "{e}");
+    assert!(
+        e.to_string()
+            .contains("orgs.acme.backend: no backend named `typo`"),
+        "{e}"
+    );
+    // An alias naming a refused backend is not reported twice.
+    let e = parse(&GOOD.replace("timeout_ms = 2500", "timeout_ms = 0")).unwrap_err();
+    assert_eq!(e.issues.len(), 1, "{e}");
+    assert!(
+        one_issue("backends = []\n[server]\nlisten = \"127.0.0.1:1\"\n")
+            .contains("backends: at least one")
+    );
+}
+
+#[test]
+fn non_string_secrets_are_not_repeated() {
+    let msg = one_issue(&GOOD.replace("\"${TOKEN}\"", "12345678"));
+    assert!(msg.starts_with("t.toml:12: backends[0].token:"), "{msg}");
+    assert!(!msg.contains("12345678"), "{msg}");
+}
+
+#[test]
+fn duplicate_backends() {
+    let dup = GOOD.replace("[orgs.acme]", "[[backends]]\nname = \"iot-prod\"\nkind = \"losant\"\nbase_url = \"http://x\"\ninstance_id = \"575ec8687ae143cd83dc4a97\"\ntoken = \"${TOKEN}\"\n\n[orgs.acme]");
+    assert!(
+        one_issue(&dup).contains("backends[1].name: a backend named `iot-prod` is already defined")
+    );
+}
+
+#[test]
+fn secrets_from_files() {
+    let dir = std::env::temp_dir().join(format!("orgway-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("token"), "from-file\n").unwrap();
+    let text = GOOD.replace("${TOKEN}", "./token");
+    let c = Config::parse(&text, "t.toml", &dir, &env).unwrap();
+    assert_eq!(c.backends.len(), 1);
+    let text = GOOD.replace("${TOKEN}", "file:missing");
+    let e = Config::parse(&text, "t.toml", &dir, &env).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("backends[0].token: cannot read secret file"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn env_expansion() {
+    assert_eq!(
+        expand_env("${SIM}/api", &env).unwrap(),
+        "http://127.0.0.1:9/api"
+    );
+    assert_eq!(expand_env("plain", &env).unwrap(), "plain");
+    assert!(expand_env("${SIM", &env).is_err());
+    assert!(expand_env("${1X}", &env).is_err());
+}

@@ -1,0 +1,173 @@
+//! The gateway's own routes, beside the org API: `GET /v1/backends` (each backend with its
+//! capabilities, limits and health), and the operational endpoints `/healthz`, `/readyz`,
+//! `/metrics` and `/openapi.json`. None of them calls a backend.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use orgway_core::{Capabilities, OpKind, SortField};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::http::App;
+use crate::http::params::Params;
+use crate::http::render;
+use crate::policy::HealthReport;
+
+type Shared = State<Arc<App>>;
+
+/// One backend in `GET /v1/backends`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendInfo {
+    pub name: String,
+    pub kind: &'static str,
+    pub capabilities: CapabilitiesInfo,
+    pub timeout_ms: u64,
+    pub max_concurrency: usize,
+    pub health: HealthReport,
+    /// The circuit breaker's state; `null` while the gateway runs no circuit breaker.
+    pub circuit: Option<String>,
+}
+
+/// A backend's capabilities.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CapabilitiesInfo {
+    pub operations: Vec<&'static str>,
+    pub usage_metrics: Vec<MetricInfo>,
+    pub patchable_fields: Vec<&'static str>,
+    pub settable_statuses: Vec<&'static str>,
+    /// How each list the backend has can be sorted.
+    pub lists: std::collections::BTreeMap<&'static str, ListInfo>,
+}
+
+/// How a list can be sorted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListInfo {
+    /// Every field `sort` accepts for this list.
+    pub sorts: Vec<&'static str>,
+    /// Those the backend sorts by itself; the others are sorted by the gateway, over the whole list.
+    pub native_sorts: Vec<&'static str>,
+}
+
+/// A usage metric a backend offers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricInfo {
+    pub metric: &'static str,
+    pub unit: &'static str,
+    pub intervals: Vec<&'static str>,
+    pub bytes: bool,
+    pub non_billable: bool,
+}
+
+/// The answer of `GET /v1/backends`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BackendsBody {
+    pub items: Vec<BackendInfo>,
+}
+
+fn capabilities_info(c: &Capabilities) -> CapabilitiesInfo {
+    let names = |s: &[SortField]| s.iter().map(|f| f.as_str()).collect::<Vec<_>>();
+    let mut lists = std::collections::BTreeMap::new();
+    for (list, op) in [
+        ("orgs", OpKind::ListOrgs),
+        ("plans", OpKind::ListPlans),
+        ("customers", OpKind::ListCustomers),
+        ("subscriptions", OpKind::ListSubscriptions),
+    ] {
+        if c.supports(op) {
+            let support = c.list(op);
+            lists.insert(
+                list,
+                ListInfo {
+                    sorts: names(&support.sortable()),
+                    native_sorts: names(support.native_sorts),
+                },
+            );
+        }
+    }
+    CapabilitiesInfo {
+        operations: c.operations.iter().map(|o| o.as_str()).collect(),
+        usage_metrics: c
+            .metrics
+            .iter()
+            .map(|m| MetricInfo {
+                metric: m.metric.as_str(),
+                unit: m.unit.as_str(),
+                intervals: m.intervals.iter().map(|i| i.as_str()).collect(),
+                bytes: m.bytes,
+                non_billable: m.non_billable,
+            })
+            .collect(),
+        patchable_fields: c.patchable.iter().map(|f| f.as_str()).collect(),
+        settable_statuses: c.settable_statuses.iter().map(|s| s.as_str()).collect(),
+        lists,
+    }
+}
+
+/// `GET /v1/backends`
+#[utoipa::path(get, path = "/v1/backends", tag = "admin",
+    responses((status = 200, body = BackendsBody)))]
+pub async fn list_backends(
+    State(app): Shared,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    Params::parse(q.as_deref(), &[])?;
+    let items = app
+        .routing
+        .backends()
+        .iter()
+        .map(|b| BackendInfo {
+            name: b.name.clone(),
+            kind: b.kind.name(),
+            capabilities: capabilities_info(b.adapter.capabilities()),
+            timeout_ms: b.timeout.as_millis() as u64,
+            max_concurrency: b.max_concurrency,
+            health: b.health.report(),
+            circuit: None,
+        })
+        .collect();
+    Ok(render::json(StatusCode::OK, &BackendsBody { items }))
+}
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> Response {
+    render::json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the gateway accepts traffic (not while it drains for shutdown).
+pub async fn readyz(State(app): Shared) -> Result<Response, ApiError> {
+    if app.ready.load(std::sync::atomic::Ordering::Relaxed) {
+        Ok(render::json(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ready"}),
+        ))
+    } else {
+        Err(ApiError::unavailable("the gateway is shutting down"))
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(app): Shared) -> Response {
+    let mut resp = app.metrics.encode().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+/// `GET /openapi.json`: the API as OpenAPI 3.1, generated from this code.
+pub async fn openapi(State(app): Shared) -> Response {
+    let mut resp = app.openapi.clone().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}

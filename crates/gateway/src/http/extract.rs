@@ -1,0 +1,117 @@
+//! Extractors of the org routes: the `{org}` path parameter resolved to its backend and
+//! canonical native id (`404`/`400` before any backend call), and the capability check
+//! (`501`) each handler makes on it before it reads its query or body. A handler takes the
+//! extractor before its query and body, and calls [`OrgParam::serving`] first, so every route
+//! refuses bad input in the order of docs/API.md: org reference, capability, parameters,
+//! body.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, Path};
+use http::request::Parts;
+use orgway_core::OpKind;
+
+use crate::error::ApiError;
+use crate::http::App;
+use crate::http::params::short;
+use crate::routing::{BackendEntry, OrgTarget};
+
+/// A path's parameters; one that does not even decode (invalid UTF-8) is `400 bad_request`.
+pub(crate) fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    p.map(|Path(v)| v)
+        .map_err(|e| ApiError::bad_request(format!("the path is malformed: {}", e.body_text())))
+}
+
+/// `501` unless the backend serves the operation.
+pub(crate) fn require(entry: &BackendEntry, op: OpKind) -> Result<(), ApiError> {
+    let caps = entry.adapter.capabilities();
+    if caps.supports(op) {
+        return Ok(());
+    }
+    Err(ApiError::unsupported(
+        format!(
+            "backend `{}` ({}) has no {} operation",
+            entry.name,
+            entry.kind.name(),
+            op.as_str()
+        ),
+        caps.operations
+            .iter()
+            .map(|o| o.as_str().to_owned())
+            .collect(),
+    )
+    .with_backend(&entry.name))
+}
+
+/// The org of a route whose only path parameter is `{org}`, resolved through the routing
+/// table. A reference that does not even decode (invalid UTF-8) is `400 invalid_org_ref`.
+#[derive(Debug, Clone)]
+pub struct OrgParam(pub OrgTarget);
+
+impl OrgParam {
+    /// The org, once its backend is known to serve `op` (`501` otherwise).
+    pub fn serving(self, op: OpKind) -> Result<OrgTarget, ApiError> {
+        require(&self.0.backend, op)?;
+        Ok(self.0)
+    }
+}
+
+impl FromRequestParts<Arc<App>> for OrgParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let Path(reference) = Path::<String>::from_request_parts(parts, app)
+            .await
+            .map_err(|e| {
+                ApiError::invalid_org_ref(format!(
+                    "the org reference is malformed: {}",
+                    e.body_text()
+                ))
+            })?;
+        app.routing.resolve(&reference).map(OrgParam)
+    }
+}
+
+/// The org of a route with a second path parameter (`{org}/plans/{plan}`, …): the org
+/// resolved, the second parameter as given. A path that does not even decode is
+/// `400 bad_request`.
+#[derive(Debug, Clone)]
+pub struct OrgAndParam(pub OrgTarget, pub String);
+
+impl OrgAndParam {
+    /// The org and the second parameter, once the org's backend is known to serve `op`
+    /// (`501` otherwise).
+    pub fn serving(self, op: OpKind) -> Result<(OrgTarget, String), ApiError> {
+        require(&self.0.backend, op)?;
+        Ok((self.0, self.1))
+    }
+}
+
+impl FromRequestParts<Arc<App>> for OrgAndParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let (org, second) = path(Path::<(String, String)>::from_request_parts(parts, app).await)?;
+        let target = app.routing.resolve(&org)?;
+        Ok(OrgAndParam(target, second))
+    }
+}
+
+/// Resolves a customer reference: an org of the same backend as the vendor org.
+pub(crate) fn customer_of(
+    app: &App,
+    vendor: &OrgTarget,
+    reference: &str,
+) -> Result<String, ApiError> {
+    let c = app.routing.resolve(reference)?;
+    if c.backend.name != vendor.backend.name {
+        return Err(ApiError::invalid_org_ref(format!(
+            "customer `{}` is on backend `{}`, not on `{}` with its vendor",
+            short(reference),
+            c.backend.name,
+            vendor.backend.name
+        )));
+    }
+    Ok(c.native_id)
+}
