@@ -5,6 +5,7 @@ mod bad_input;
 mod binary;
 mod commvault;
 mod conformance;
+mod faults;
 mod harness;
 mod losant;
 mod service;

@@ -203,6 +203,8 @@ impl Call {
 pub struct Answer {
     pub status: u16,
     pub content_type: Option<String>,
+    /// The `Retry-After` header, read as seconds or as an HTTP date.
+    pub retry_after: Option<std::time::Duration>,
     pub body: Bytes,
 }
 
@@ -245,11 +247,50 @@ pub async fn send(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let retry_after = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry_after(v, crate::Timestamp::now()));
     Ok(Answer {
         status: resp.status().as_u16(),
         content_type,
+        retry_after,
         body: resp.into_body(),
     })
+}
+
+/// Reads a `Retry-After` value (RFC 9110 §10.2.3): a number of seconds, or an HTTP date
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`) measured from `now`. A date in the past is zero.
+pub fn retry_after(value: &str, now: crate::Timestamp) -> Option<std::time::Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(std::time::Duration::from_secs(
+            value.parse().unwrap_or(u64::MAX),
+        ));
+    }
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(value, format)
+        .ok()?
+        .assume_utc();
+    let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64 - now.unix_millis();
+    Some(std::time::Duration::from_millis(ms.max(0) as u64))
+}
+
+impl Answer {
+    /// A 429 as the rate limit it is (`ErrorKind::RateLimited` with the vendor's
+    /// `Retry-After`), for every dialect alike; `None` for any other answer.
+    pub fn rate_limit(&self, backend: &str) -> Option<BackendError> {
+        (self.status == 429).then(|| {
+            BackendError::rate_limited(
+                format!("{backend} is rate limiting the gateway"),
+                self.retry_after,
+            )
+            .with_status(429)
+        })
+    }
 }
 
 fn unparseable(backend: &str, what: &str, e: serde_json::Error) -> BackendError {
@@ -371,6 +412,7 @@ mod tests {
         let a = Answer {
             status: 200,
             content_type: None,
+            retry_after: None,
             body: Bytes::from_static(b"{\"token\":\"QSDK s3cret\"}"),
         };
         let d = format!("{a:?}");
@@ -383,6 +425,31 @@ mod tests {
             }
             .is_success()
         );
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = crate::Timestamp::parse_rfc3339("1994-11-06T08:49:00Z").unwrap();
+        let secs = |v: &str| retry_after(v, now).map(|d| d.as_secs());
+        assert_eq!(secs("120"), Some(120));
+        assert_eq!(secs(" 7 "), Some(7));
+        assert_eq!(secs("Sun, 06 Nov 1994 08:49:37 GMT"), Some(37));
+        assert_eq!(secs("Sun, 06 Nov 1994 08:40:00 GMT"), Some(0), "past dates");
+        assert_eq!(secs("soon"), None);
+        assert_eq!(secs("-5"), None);
+        let limited = |after: Option<&str>| {
+            let a = Answer {
+                status: 429,
+                content_type: None,
+                retry_after: after.and_then(|v| retry_after(v, now)),
+                body: Bytes::new(),
+            };
+            a.rate_limit("b").unwrap().retry_after.unwrap().as_secs()
+        };
+        assert_eq!(limited(Some("0")), 1, "clamped to at least 1 s");
+        assert_eq!(limited(Some("3600")), 60, "clamped to at most 60 s");
+        assert_eq!(limited(Some("Sun, 06 Nov 1994 08:49:30 GMT")), 30);
+        assert_eq!(limited(None), 5);
     }
 
     #[derive(Debug, serde::Deserialize, PartialEq)]

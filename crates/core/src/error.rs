@@ -27,6 +27,9 @@ pub enum ErrorKind {
     Timeout,
     /// The backend could not be reached (`503 backend_unavailable`).
     Unavailable,
+    /// The backend is rate limiting the gateway (`503 backend_unavailable` with the vendor's
+    /// `Retry-After`, clamped to 1–60 s). Not a failure of the backend: it answered.
+    RateLimited,
 }
 
 /// A failed backend call.
@@ -41,6 +44,8 @@ pub struct BackendError {
     pub backend_status: Option<u16>,
     /// Whether the same call may succeed if tried again (only ever acted on for reads).
     pub retryable: bool,
+    /// For a rate limit: when the vendor says to come back, within 1–60 s.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl BackendError {
@@ -56,6 +61,7 @@ impl BackendError {
             message: message.into(),
             backend_status: None,
             retryable,
+            retry_after: None,
         }
     }
 
@@ -107,6 +113,18 @@ impl BackendError {
     /// The backend could not be reached.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unavailable, message)
+    }
+
+    /// The backend is rate limiting the gateway; `retry_after` is what it asked for (its
+    /// `Retry-After`), clamped to 1–60 s, or 5 s when it named nothing.
+    pub fn rate_limited(
+        message: impl Into<String>,
+        retry_after: Option<std::time::Duration>,
+    ) -> Self {
+        let secs = retry_after.map_or(5, |d| d.as_secs().clamp(1, 60));
+        let mut e = Self::new(ErrorKind::RateLimited, message).retryable(false);
+        e.retry_after = Some(std::time::Duration::from_secs(secs));
+        e
     }
 
     /// Records the HTTP status the backend answered with.

@@ -255,8 +255,9 @@ impl ApiError {
             ErrorKind::Upstream => ErrorCode::BackendError,
             ErrorKind::BadResponse => ErrorCode::BackendBadResponse,
             ErrorKind::Timeout => ErrorCode::BackendTimeout,
-            ErrorKind::Unavailable => ErrorCode::BackendUnavailable,
+            ErrorKind::Unavailable | ErrorKind::RateLimited => ErrorCode::BackendUnavailable,
         };
+        let retry_after = e.retry_after;
         let mut out = Self::new(code, e.message);
         out.backend = Some(backend.to_owned());
         out.backend_status = e.backend_status;
@@ -269,6 +270,11 @@ impl ApiError {
                     .insert("supported".into(), Value::from(supported));
             }
             ErrorKind::Unavailable => out.retry_after = Some(5),
+            ErrorKind::RateLimited => {
+                // The vendor's `Retry-After`, already clamped to 1–60 s by the adapter's core.
+                out.retry_after = Some(retry_after.map_or(5, |d| d.as_secs().clamp(1, 60)));
+                out.details.insert("rateLimited".into(), Value::from(true));
+            }
             _ => {}
         }
         out

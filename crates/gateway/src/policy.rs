@@ -167,6 +167,8 @@ pub struct Health {
     calls: AtomicU64,
     failures: AtomicU64,
     consecutive_failures: AtomicU64,
+    /// Whether the last answer was the backend rate limiting the gateway.
+    rate_limited: std::sync::atomic::AtomicBool,
     last: Mutex<HealthEvents>,
 }
 
@@ -181,7 +183,8 @@ struct HealthEvents {
 #[serde(rename_all = "camelCase")]
 pub struct HealthReport {
     /// `unknown` (no call yet), `healthy` (the last call succeeded or failed by the caller's
-    /// fault) or `failing` (the last call failed by the backend's).
+    /// fault), `rate-limited` (the backend answered the last call with a 429: it works, but is
+    /// throttling the gateway) or `failing` (the last call failed by the backend's fault).
     pub status: &'static str,
     pub calls: u64,
     pub failures: u64,
@@ -202,8 +205,16 @@ pub struct FailureReport {
 }
 
 impl Health {
+    /// Records a 429: the backend is up and answering, so this is neither a success nor a
+    /// failure of it.
+    fn record_rate_limited(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.rate_limited.store(true, Ordering::Relaxed);
+    }
+
     fn record(&self, outcome: Result<(), (ErrorCode, &str)>) {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        self.rate_limited.store(false, Ordering::Relaxed);
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         match outcome {
             Ok(()) => {
@@ -226,6 +237,7 @@ impl Health {
         HealthReport {
             status: match (calls, consecutive) {
                 (0, _) => "unknown",
+                _ if self.rate_limited.load(Ordering::Relaxed) => "rate-limited",
                 (_, 0) => "healthy",
                 _ => "failing",
             },
@@ -300,7 +312,10 @@ where
                     layer
                         .metrics
                         .backend(&layer.backend, op, code.as_str(), secs);
-                    if e.is_callers_fault() {
+                    if e.kind == orgway_core::ErrorKind::RateLimited {
+                        layer.health.record_rate_limited();
+                        tracing::info!(backend = %layer.backend, operation = op, request_id = %request_id, retry_after_s = e.retry_after.map(|d| d.as_secs()), "backend is rate limiting the gateway");
+                    } else if e.is_callers_fault() {
                         // The backend answered sensibly; it is healthy.
                         layer.health.record(Ok(()));
                         tracing::debug!(backend = %layer.backend, operation = op, request_id = %request_id, code = code.as_str(), error = %e, "backend refused the call");

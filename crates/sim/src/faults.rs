@@ -19,6 +19,13 @@ pub struct FaultPlan {
     pub status: Option<u16>,
     /// Answer with a body that is not valid for the content type.
     pub malformed_body: bool,
+    /// With `status`: the `Retry-After` header to send (seconds or an HTTP date), as a vendor
+    /// rate limiting its callers does with 429.
+    pub retry_after: Option<String>,
+    /// Answer with a body shorter than its `Content-Length`, then end the connection.
+    pub truncate_body: bool,
+    /// End the connection without a usable answer (the request was read).
+    pub drop_connection: bool,
     /// Only the next this-many requests; `None` means until cleared.
     pub remaining: Option<u32>,
 }

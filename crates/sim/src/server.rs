@@ -236,12 +236,24 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
         if plan.latency_ms > 0 {
             tokio::time::sleep(plan.latency()).await;
         }
+        if plan.drop_connection {
+            return broken(Bytes::new(), 0);
+        }
         if let Some(code) = plan.status {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            if plan.malformed_body {
-                return malformed(shared.style, status);
+            let mut resp = if plan.malformed_body {
+                malformed(shared.style, status)
+            } else {
+                (shared.style.error_body)(status)
+            };
+            if let Some(v) = plan
+                .retry_after
+                .as_deref()
+                .and_then(|v| header::HeaderValue::from_str(v).ok())
+            {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
-            return (shared.style.error_body)(status);
+            return resp;
         }
     }
 
@@ -251,7 +263,58 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
             malformed_body: true,
             ..
         }) => malformed(shared.style, resp.status()),
+        Some(FaultPlan {
+            truncate_body: true,
+            ..
+        }) => {
+            let (parts, body) = resp.into_parts();
+            let full = axum::body::to_bytes(body, MAX_BODY)
+                .await
+                .unwrap_or_default();
+            let half = full.slice(..full.len() / 2);
+            let mut cut = broken(half, full.len().max(1));
+            *cut.status_mut() = parts.status;
+            if let Some(ct) = parts.headers.get(header::CONTENT_TYPE) {
+                cut.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+            }
+            cut
+        }
         _ => resp,
+    }
+}
+
+/// An answer whose body ends early: `sent` and then a failure, under a `Content-Length` of
+/// `declared`, so the server ends the connection mid-answer (with nothing sent at all when
+/// `sent` is empty and the failure comes first).
+fn broken(sent: Bytes, declared: usize) -> Response {
+    let mut resp = Response::new(Body::new(BrokenBody { sent: Some(sent) }));
+    if declared > 0 {
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, header::HeaderValue::from(declared));
+    }
+    resp
+}
+
+/// A body that yields its bytes and then fails.
+struct BrokenBody {
+    sent: Option<Bytes>,
+}
+
+impl http_body::Body for BrokenBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        match self.sent.take() {
+            Some(b) if !b.is_empty() => std::task::Poll::Ready(Some(Ok(http_body::Frame::data(b)))),
+            _ => std::task::Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "simulated connection failure",
+            )))),
+        }
     }
 }
 

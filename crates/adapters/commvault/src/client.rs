@@ -41,6 +41,9 @@ pub async fn send(
 /// classified by [`error::from_status`].
 pub fn json(cfg: &CommvaultConfig, raw: &Answer) -> Result<Option<Value>, BackendError> {
     let ct = raw.content_type.as_deref();
+    if let Some(limited) = raw.rate_limit(&cfg.name) {
+        return Err(limited);
+    }
     if !raw.is_success() {
         return Err(error::from_status(&cfg.name, raw.status, ct, &raw.body));
     }

@@ -233,7 +233,7 @@ pub fn from_status(
         )),
         404 => BackendError::not_found(format!("{backend}: not found (http 404){detail}")),
         409 => BackendError::conflict(format!("{backend}: conflict (http 409){detail}")),
-        429 => BackendError::upstream(format!("{backend} is rate limiting the gateway")),
+        429 => BackendError::rate_limited(format!("{backend} is rate limiting the gateway"), None),
         s if s >= 500 => BackendError::upstream(format!("{backend} failed (http {s}){detail}")),
         s => {
             BackendError::upstream(format!("{backend} answered http {s}{detail}")).retryable(false)

@@ -55,6 +55,8 @@ pub async fn send(cfg: &LosantConfig, cx: &CallContext, call: Call) -> Result<By
     let answer = call::send(cx, &cfg.name, &cfg.base_url, call).await?;
     if answer.is_success() {
         Ok(answer.body)
+    } else if let Some(limited) = answer.rate_limit(&cfg.name) {
+        Err(limited)
     } else {
         Err(error::from_status(&cfg.name, answer.status, &answer.body))
     }

@@ -31,7 +31,7 @@ pub fn from_status(backend: &str, status: u16, body: &[u8]) -> BackendError {
         )),
         404 | 410 => BackendError::not_found(format!("{backend}: {vendor}")),
         409 => BackendError::conflict(format!("{backend}: {vendor}")),
-        429 => BackendError::upstream(format!("{backend} is rate limiting the gateway")),
+        429 => BackendError::rate_limited(format!("{backend} is rate limiting the gateway"), None),
         503 => BackendError::unavailable(format!("{backend} is unavailable (http 503)")),
         s if s >= 500 => BackendError::upstream(format!("{backend} failed (http {s}): {vendor}")),
         s => BackendError::upstream(format!("{backend} answered http {s}: {vendor}"))
