@@ -595,3 +595,28 @@ async fn in_flight_requests_finish_on_shutdown() {
     gw.join().await.unwrap();
     sims.shutdown().await;
 }
+
+#[tokio::test]
+async fn series_ranges_are_half_open() {
+    let d = Demo::start().await;
+    let count = |v: &Value| v["points"].as_array().unwrap().len();
+    let days = d
+        .get("/v1/orgs/acme/usage/devices?from=2025-05-01T00:00:00Z&to=2025-05-04T00:00:00Z&interval=day")
+        .await;
+    assert_eq!(days.status, 200, "{}", String::from_utf8_lossy(&days.body));
+    let days = days.json();
+    assert_eq!(count(&days), 3, "{days}");
+    assert_eq!(days["points"][2]["at"], "2025-05-03T00:00:00Z");
+    let hours = d
+        .get("/v1/orgs/acme/usage/payloads?from=2025-05-01T00:00:00Z&to=2025-05-01T06:00:00Z&interval=hour")
+        .await;
+    assert_eq!(
+        hours.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&hours.body)
+    );
+    let hours = hours.json();
+    assert_eq!(count(&hours), 6, "{hours}");
+    assert_eq!(hours["points"][5]["at"], "2025-05-01T05:00:00Z");
+}

@@ -24,15 +24,22 @@ pub enum Aggregate {
     Last,
 }
 
-/// Groups daily (or hourly) buckets, in time order, into the asked interval. `Day` and `Hour`
-/// keep the buckets as they are; `Month` groups by calendar month (UTC); `Total` makes one point
-/// at `from`.
+/// Groups daily (or hourly) buckets, in time order, into the asked interval, keeping only the
+/// buckets the range holds: the range is half-open, so a bucket is in it when
+/// `from <= start < to` (docs/API.md §3). Vendors that count their end bucket inclusively are
+/// trimmed here, once for every dialect. `Day` and `Hour` keep the buckets as they are; `Month`
+/// groups them by calendar month (UTC), each point labelled with its month's start; `Total`
+/// makes one point at `from`.
 pub fn group(
     buckets: Vec<Bucket>,
     interval: Interval,
     agg: Aggregate,
-    from: Timestamp,
+    range: TimeRange,
 ) -> Vec<UsagePoint> {
+    let from = range.from();
+    let buckets = buckets
+        .into_iter()
+        .filter(|b| from <= b.at && b.at < range.to());
     let key = |t: Timestamp| match interval {
         Interval::Hour | Interval::Day => t,
         Interval::Month => t.floor_month(),
@@ -117,16 +124,53 @@ mod tests {
             b("2016-06-01T00:00:00Z", 12),
         ];
         let from = ts("2016-05-30T00:00:00Z");
-        let months = group(days.clone(), Interval::Month, Aggregate::Last, from);
+        let range = TimeRange::new(from, ts("2016-06-02T00:00:00Z")).unwrap();
+        let months = group(days.clone(), Interval::Month, Aggregate::Last, range);
         assert_eq!(months.len(), 2);
         assert_eq!(months[0].at, ts("2016-05-01T00:00:00Z"));
         assert_eq!(months[0].value, 11);
         assert_eq!(months[0].detail.as_ref().unwrap()["created"], 2);
-        let total = group(days.clone(), Interval::Total, Aggregate::Sum, from);
+        let total = group(days.clone(), Interval::Total, Aggregate::Sum, range);
         assert_eq!(total.len(), 1);
         assert_eq!(total[0].value, 33);
         assert_eq!(total[0].at, from);
-        assert_eq!(group(days, Interval::Day, Aggregate::Sum, from).len(), 3);
+        assert_eq!(group(days, Interval::Day, Aggregate::Sum, range).len(), 3);
+    }
+
+    #[test]
+    fn ranges_are_half_open() {
+        let day = |d: u32| Bucket {
+            at: ts(&format!("2025-05-{d:02}T00:00:00Z")),
+            value: u64::from(d),
+            detail: None,
+        };
+        // A vendor that answers the end day too: 1, 2, 3 and 4 May for [1 May, 4 May).
+        let days: Vec<Bucket> = (1..=4).map(day).collect();
+        let range = TimeRange::new(ts("2025-05-01T00:00:00Z"), ts("2025-05-04T00:00:00Z")).unwrap();
+        let points = group(days, Interval::Day, Aggregate::Sum, range);
+        let at: Vec<String> = points.iter().map(|p| p.at.to_string()).collect();
+        assert_eq!(
+            at,
+            [
+                "2025-05-01T00:00:00Z",
+                "2025-05-02T00:00:00Z",
+                "2025-05-03T00:00:00Z"
+            ]
+        );
+        // Six hours are six hourly points, not seven.
+        let hours: Vec<Bucket> = (0..=6)
+            .map(|h| Bucket {
+                at: ts(&format!("2025-05-01T{h:02}:00:00Z")),
+                value: 1,
+                detail: None,
+            })
+            .collect();
+        let range = TimeRange::new(ts("2025-05-01T00:00:00Z"), ts("2025-05-01T06:00:00Z")).unwrap();
+        assert_eq!(group(hours, Interval::Hour, Aggregate::Sum, range).len(), 6);
+        // A bucket that starts before `from` is not in the range either.
+        let range = TimeRange::new(ts("2025-05-01T12:00:00Z"), ts("2025-05-03T00:00:00Z")).unwrap();
+        let days: Vec<Bucket> = (1..=3).map(day).collect();
+        assert_eq!(group(days, Interval::Day, Aggregate::Sum, range).len(), 1);
     }
 
     #[test]

@@ -223,7 +223,7 @@ impl Losant {
                     raw_wanted,
                 )?;
                 (
-                    series::group(map::device_buckets(&w)?, interval, Aggregate::Last, from),
+                    series::group(map::device_buckets(&w)?, interval, Aggregate::Last, range),
                     Aggregate::Last,
                     raw,
                 )
@@ -237,7 +237,7 @@ impl Losant {
                     raw_wanted,
                 )?;
                 (
-                    series::group(map::notebook_buckets(&w)?, interval, Aggregate::Sum, from),
+                    series::group(map::notebook_buckets(&w)?, interval, Aggregate::Sum, range),
                     Aggregate::Sum,
                     raw,
                 )
@@ -258,7 +258,7 @@ impl Losant {
                     raw_wanted,
                 )?;
                 (
-                    series::group(map::payload_buckets(&w)?, interval, Aggregate::Sum, from),
+                    series::group(map::payload_buckets(&w)?, interval, Aggregate::Sum, range),
                     Aggregate::Sum,
                     raw,
                 )

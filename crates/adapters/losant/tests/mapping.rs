@@ -158,7 +158,7 @@ fn device_series_by_day_and_total() {
         map::device_buckets(&w).unwrap(),
         Interval::Day,
         Aggregate::Last,
-        from,
+        TimeRange::new(from, ts("2016-06-15T00:00:00Z")).unwrap(),
     );
     let s = series::build(
         Metric::Devices,
@@ -181,7 +181,7 @@ fn device_series_by_day_and_total() {
         map::device_buckets(&w).unwrap(),
         Interval::Total,
         Aggregate::Last,
-        from,
+        TimeRange::new(from, ts("2016-06-15T00:00:00Z")).unwrap(),
     );
     assert_eq!(total.len(), 1);
     assert_eq!(total[0].value, 39, "the last total of the range");
@@ -198,7 +198,7 @@ fn notebook_minutes_sum() {
         map::notebook_buckets(&w).unwrap(),
         Interval::Day,
         Aggregate::Sum,
-        from,
+        TimeRange::new(from, ts("2016-06-15T00:00:00Z")).unwrap(),
     );
     let s = series::build(
         Metric::NotebookMinutes,
@@ -222,7 +222,7 @@ fn payload_breakdown_by_hour() {
         map::payload_buckets(&w).unwrap(),
         Interval::Hour,
         Aggregate::Sum,
-        from,
+        TimeRange::new(from, ts("2016-06-15T00:00:00Z")).unwrap(),
     );
     assert_eq!(
         points
