@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod binary;
+mod clients;
 mod commvault;
 mod conformance;
 mod faults;

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`config`]: the TOML routing file, parsed strictly and validated into runtime types.
+//! - [`conn`]: client connections' guards: connection cap, header read and idle timeouts.
 //! - [`registry`]: every vendor dialect, described once: its kind, how its adapter is built, how
 //!   the demo runs its simulator.
 //! - [`routing`]: backends by name, org aliases, org reference resolution.
@@ -16,6 +17,7 @@
 
 pub mod client;
 pub mod config;
+pub mod conn;
 pub mod demo;
 pub mod error;
 pub mod http;

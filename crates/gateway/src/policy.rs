@@ -41,6 +41,7 @@ pub fn stack(
     adapter: Arc<dyn Backend>,
     timeout: Duration,
     max_concurrency: usize,
+    max_response_bytes: usize,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
 ) -> BackendService {
@@ -54,6 +55,7 @@ pub fn stack(
         .layer(DeadlineLayer {
             backend: name,
             timeout,
+            max_response_bytes,
         })
         .layer(ConcurrencyLimitLayer::new(max_concurrency))
         .service(AdapterService { adapter });
@@ -86,6 +88,7 @@ impl Service<BackendCall> for AdapterService {
 pub struct DeadlineLayer {
     backend: Arc<str>,
     timeout: Duration,
+    max_response_bytes: usize,
 }
 
 impl<S> Layer<S> for DeadlineLayer {
@@ -95,6 +98,7 @@ impl<S> Layer<S> for DeadlineLayer {
             inner,
             backend: self.backend.clone(),
             timeout: self.timeout,
+            max_response_bytes: self.max_response_bytes,
         }
     }
 }
@@ -105,6 +109,7 @@ pub struct Deadline<S> {
     inner: S,
     backend: Arc<str>,
     timeout: Duration,
+    max_response_bytes: usize,
 }
 
 /// A duration the way people say it: `5s`, `250ms`, `1.5s`.
@@ -142,7 +147,7 @@ where
         // backend's timeout on its own, so none outlives it.
         req.cx = req.cx.with_limits(orgway_core::RequestLimits {
             timeout,
-            max_response_bytes: crate::client::MAX_RESPONSE_BYTES,
+            max_response_bytes: self.max_response_bytes,
         });
         Box::pin(async move {
             let too_slow = || {
@@ -412,6 +417,7 @@ mod tests {
             slow.clone(),
             Duration::from_secs(5),
             1,
+            crate::config::DEFAULT_MAX_RESPONSE_BYTES,
             health.clone(),
             Metrics::new(),
         );

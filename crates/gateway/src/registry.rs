@@ -141,8 +141,9 @@ impl std::hash::Hash for BackendKind {
 /// Why a backend's kind-specific keys were refused.
 #[derive(Debug)]
 pub enum BuildError {
-    /// The keys did not deserialize (unknown key, wrong type); carries the key path and span.
-    Settings(serde_path_to_error::Error<toml::de::Error>),
+    /// The keys did not deserialize (unknown keys, wrong types); each problem carries its key
+    /// path and span.
+    Settings(Vec<serde_path_to_error::Error<toml::de::Error>>),
     /// The keys deserialized but a value is invalid.
     Invalid(orgway_core::ConfigError),
 }
@@ -160,8 +161,49 @@ fn build<A: FromSettings>(
     Ok(Arc::new(adapter))
 }
 
+/// Deserializes a dialect's keys, finding every problem in one pass: a key that is refused
+/// (unknown, or of the wrong type) is set aside and the rest tried again.
 fn settings<T: DeserializeOwned>(table: Spanned<DeValue<'_>>) -> Result<T, BuildError> {
-    serde_path_to_error::deserialize(ValueDeserializer::from(table)).map_err(BuildError::Settings)
+    let span = table.span();
+    let DeValue::Table(mut keys) = table.into_inner() else {
+        unreachable!("a [[backends]] entry is a table");
+    };
+    let mut errors = Vec::new();
+    let mut set_aside: Vec<String> = Vec::new();
+    loop {
+        let attempt = Spanned::new(span.clone(), DeValue::Table(keys.clone()));
+        match serde_path_to_error::deserialize::<_, T>(ValueDeserializer::from(attempt)) {
+            Ok(v) if errors.is_empty() => return Ok(v),
+            Ok(_) => return Err(BuildError::Settings(errors)),
+            // A required key set aside for its own problem is not missing as well.
+            Err(e) if set_aside.iter().any(|k| is_missing(&e, k)) => {
+                return Err(BuildError::Settings(errors));
+            }
+            Err(e) => {
+                let path = e.path().to_string();
+                let top = path.split(['.', '[']).next().unwrap_or("").to_owned();
+                // serde names an unknown field in its message, not its path.
+                let unknown = e
+                    .inner()
+                    .message()
+                    .strip_prefix("unknown field `")
+                    .and_then(|rest| rest.split_once('`'))
+                    .map(|(k, _)| k.to_owned());
+                errors.push(e);
+                let key = unknown.unwrap_or(top);
+                if key.is_empty() || key == "." || !keys.contains_key(key.as_str()) {
+                    return Err(BuildError::Settings(errors));
+                }
+                keys.remove(key.as_str());
+                set_aside.push(key);
+            }
+        }
+    }
+}
+
+/// Whether `e` says the field `key` is missing.
+fn is_missing(e: &serde_path_to_error::Error<toml::de::Error>, key: &str) -> bool {
+    e.inner().message() == format!("missing field `{key}`")
 }
 
 impl BackendKind {

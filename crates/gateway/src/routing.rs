@@ -71,6 +71,7 @@ impl Routing {
                         b.adapter.clone(),
                         b.timeout,
                         b.max_concurrency,
+                        b.max_response_bytes,
                         health.clone(),
                         metrics.clone(),
                     ),

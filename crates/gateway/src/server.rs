@@ -7,12 +7,21 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::time::Duration;
+
 use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
 
 use crate::client::HttpClient;
 use crate::config::Config;
+use crate::conn;
+use crate::error::ErrorCode;
 use crate::http::{self, App};
 use crate::routing::Routing;
 use crate::telemetry::Metrics;
@@ -25,6 +34,7 @@ pub fn build_app(config: &Config) -> Arc<App> {
         transport: Arc::new(HttpClient::new()),
         metrics,
         body_limit: config.server.body_limit_bytes,
+        body_timeout: config.server.body_read_timeout,
         ready: AtomicBool::new(true),
         openapi: Bytes::from(http::openapi::document()),
     })
@@ -60,13 +70,15 @@ pub async fn run(
         let _ = stop_tx.send(true);
     });
 
-    let mut graceful_rx = stop_rx.clone();
-    let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-        let _ = graceful_rx.wait_for(|s| *s).await;
-    });
+    let limits = ConnLimits {
+        header_timeout: config.server.header_read_timeout,
+        idle_timeout: config.server.idle_timeout,
+        max_connections: config.server.max_connections,
+    };
+    let serve = accept_loop(listener, router, limits, stop_rx.clone());
     let grace = config.server.shutdown_grace;
     tokio::select! {
-        result = serve => result,
+        () = serve => Ok(()),
         _ = async {
             let _ = stop_rx.wait_for(|s| *s).await;
             tokio::time::sleep(grace).await;
@@ -75,6 +87,116 @@ pub async fn run(
             Ok(())
         }
     }
+}
+
+/// The per-connection limits of `[server]`.
+#[derive(Debug, Clone, Copy)]
+struct ConnLimits {
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: usize,
+}
+
+/// Accepts connections until `stop` turns true, serving each on its own task with the
+/// guards of `conn.rs`; then asks every connection to finish its request in flight and close,
+/// and returns when all have.
+async fn accept_loop(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: ConnLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let over_cap = conn::raw_error(
+        ErrorCode::Unavailable,
+        "the gateway has too many open connections",
+        Some(1),
+    );
+    let timed_out = conn::raw_error(
+        ErrorCode::RequestTimeout,
+        "the request headers did not arrive in time",
+        None,
+    );
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).keep_alive(true);
+    // The guards of `conn.rs` time the headers from their first byte; hyper's own header
+    // timer would also count the idle time before it.
+    builder.header_read_timeout(None);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stop) => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            let answer = over_cap.clone();
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                    let _ = stream.write_all(&answer).await;
+                    let _ = stream.shutdown().await;
+                })
+                .await;
+            });
+            continue;
+        };
+        let watch = conn::Watch::new(limits.header_timeout, limits.idle_timeout);
+        let io = TokioIo::new(conn::Watched::new(stream, watch.clone(), timed_out.clone()));
+        let router = router.clone();
+        let service_watch = watch.clone();
+        let service = hyper::service::service_fn(move |req: ::http::Request<Incoming>| {
+            service_watch.request_started();
+            let answered = router.clone().oneshot(req);
+            let w = service_watch.clone();
+            async move {
+                let resp = answered.await;
+                w.request_finished();
+                resp
+            }
+        });
+        let connection = builder.serve_connection(io, service);
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            tokio::pin!(connection);
+            let mut draining = false;
+            let mut expired = false;
+            loop {
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(error = %e, "client connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = watch.watchdog(), if !expired => expired = true,
+                    () = stopped(&mut stop), if !draining => {
+                        draining = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    // Every connection holds a slot: all slots back means all connections are done.
+    let _ = slots
+        .acquire_many(u32::try_from(limits.max_connections).unwrap_or(u32::MAX))
+        .await;
+}
+
+/// Completes once `stop` is true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM.

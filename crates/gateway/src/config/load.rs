@@ -14,12 +14,13 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::raw::{COMMON_BACKEND_KEYS, RawBackendCommon, RawOrg, RawServer};
+use super::raw::{COMMON_BACKEND_KEYS, RawBackendCommon, RawOrg, RawServer, SERVER_KEYS};
 use super::secrets::{Resolver, expand_env};
 use super::{
-    BackendConfig, Config, ConfigIssue, DEFAULT_BODY_LIMIT, DEFAULT_LISTEN,
-    DEFAULT_MAX_CONCURRENCY, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_TIMEOUT_MS, EnvLookup, LogFormat,
-    OrgAlias, ServerConfig,
+    BackendConfig, Config, ConfigIssue, DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT_MS,
+    DEFAULT_HEADER_READ_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_TIMEOUT_MS, EnvLookup, LogFormat, OrgAlias, ServerConfig,
 };
 use crate::registry::BackendKind;
 
@@ -71,6 +72,71 @@ impl<'a> Loader<'a> {
             line,
             message: message.into(),
         });
+    }
+
+    /// Deserializes a table whose keys are `known`, reporting every problem under `prefix` in
+    /// one pass: each unknown key, then each key whose value does not deserialize (that key is
+    /// set aside and the rest tried again), so one bad key never hides another. Returns what the
+    /// remaining keys say (`None` when even that fails, e.g. a required key is missing), so
+    /// their values can be checked too; any problem found is already an issue.
+    fn de_table<T: DeserializeOwned>(
+        &mut self,
+        prefix: &str,
+        value: Spanned<DeValue<'a>>,
+        known: &[&str],
+    ) -> Option<T> {
+        let whole = value.span();
+        let DeValue::Table(mut table) = value.into_inner() else {
+            self.issue(prefix, Some(&whole), "must be a table");
+            return None;
+        };
+        let expected = known
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let unknown: Vec<(String, Range<usize>)> = table
+            .keys()
+            .filter(|k| !known.contains(&k.get_ref().as_ref()))
+            .map(|k| (k.get_ref().to_string(), k.span()))
+            .collect();
+        for (key, span) in unknown {
+            self.issue(
+                join_key(prefix, &key),
+                Some(&span),
+                format!("unknown field `{key}`, expected one of {expected}"),
+            );
+            table.remove(key.as_str());
+        }
+        let mut set_aside: Vec<String> = Vec::new();
+        loop {
+            let attempt = Spanned::new(whole.clone(), DeValue::Table(table.clone()));
+            match serde_path_to_error::deserialize::<_, T>(ValueDeserializer::from(attempt)) {
+                // The keys that were not refused, so the caller can still check their values;
+                // the issues already recorded make the file refused.
+                Ok(v) => return Some(v),
+                // A required key set aside for its own problem is not missing as well.
+                Err(e)
+                    if set_aside
+                        .iter()
+                        .any(|k| e.inner().message() == format!("missing field `{k}`")) =>
+                {
+                    return None;
+                }
+                Err(e) => {
+                    let path = e.path().to_string();
+                    let key = join_key(prefix, if path == "." { "" } else { &path });
+                    let span = e.inner().span().unwrap_or(whole.clone());
+                    self.issue(key, Some(&span), e.inner().message().to_owned());
+                    let top = path.split(['.', '[']).next().unwrap_or("");
+                    if path == "." || !table.contains_key(top) {
+                        return None;
+                    }
+                    table.remove(top);
+                    set_aside.push(top.to_owned());
+                }
+            }
+        }
     }
 
     /// Deserializes a spanned value, reporting problems under `prefix`.
@@ -145,18 +211,48 @@ impl<'a> Loader<'a> {
         let table_span = value.as_ref().map(|v| v.span());
         let spans = value.as_ref().map(key_spans).unwrap_or_default();
         let at = |key: &str| spans.get(key).cloned().or_else(|| table_span.clone());
+        // A refused key is reported and its default used, so the other keys are still checked.
         let raw: RawServer = match value {
-            Some(v) => self.de("server", v)?,
-            None => RawServer {
-                listen: None,
-                worker_threads: None,
-                body_limit_bytes: None,
-                log_format: None,
-                log_level: None,
-                shutdown_delay_ms: None,
-                shutdown_grace_ms: None,
-            },
+            Some(v) => self.de_table("server", v, &SERVER_KEYS).unwrap_or_default(),
+            None => RawServer::default(),
         };
+        let timeout = |this: &mut Self, key: &str, value: Option<u64>, default: u64| {
+            let ms = value.unwrap_or(default);
+            if !(1..=3_600_000).contains(&ms) {
+                this.issue(
+                    format!("server.{key}"),
+                    at(key).as_ref(),
+                    format!("{ms} is not between 1 and 3600000"),
+                );
+            }
+            Duration::from_millis(ms)
+        };
+        let header_read_timeout = timeout(
+            self,
+            "header_read_timeout_ms",
+            raw.header_read_timeout_ms,
+            DEFAULT_HEADER_READ_TIMEOUT_MS,
+        );
+        let body_read_timeout = timeout(
+            self,
+            "body_read_timeout_ms",
+            raw.body_read_timeout_ms,
+            DEFAULT_BODY_READ_TIMEOUT_MS,
+        );
+        let idle_timeout = timeout(
+            self,
+            "idle_timeout_ms",
+            raw.idle_timeout_ms,
+            DEFAULT_IDLE_TIMEOUT_MS,
+        );
+        let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if !(1..=1_000_000).contains(&max_connections) {
+            self.issue(
+                "server.max_connections",
+                at("max_connections").as_ref(),
+                format!("{max_connections} is not between 1 and 1000000"),
+            );
+        }
         let delay_ms = raw.shutdown_delay_ms.unwrap_or(0);
         if delay_ms > 600_000 {
             self.issue(
@@ -240,6 +336,10 @@ impl<'a> Loader<'a> {
             log_level,
             shutdown_delay: Duration::from_millis(delay_ms),
             shutdown_grace: Duration::from_millis(grace_ms),
+            header_read_timeout,
+            body_read_timeout,
+            idle_timeout,
+            max_connections,
         })
     }
 
@@ -314,8 +414,11 @@ impl<'a> Loader<'a> {
                 specific.insert(k, v);
             }
         }
-        let raw: RawBackendCommon =
-            self.de(prefix, Spanned::new(span.clone(), DeValue::Table(common)))?;
+        let raw: RawBackendCommon = self.de_table(
+            prefix,
+            Spanned::new(span.clone(), DeValue::Table(common)),
+            &COMMON_BACKEND_KEYS,
+        )?;
         let at = |key: &str| key_spans.get(key).cloned().unwrap_or(span.clone());
 
         if !is_backend_name(&raw.name) {
@@ -365,9 +468,23 @@ impl<'a> Loader<'a> {
             );
         }
 
+        let max_response_bytes = match raw.max_response_bytes {
+            None => DEFAULT_MAX_RESPONSE_BYTES,
+            Some(n) if (1024..=1 << 30).contains(&n) => n as usize,
+            Some(n) => {
+                self.issue(
+                    format!("{prefix}.max_response_bytes"),
+                    Some(&at("max_response_bytes")),
+                    format!("{n} is not between 1024 and 1073741824"),
+                );
+                DEFAULT_MAX_RESPONSE_BYTES
+            }
+        };
+
         let resolver = Resolver {
             dir: &self.dir,
             env: self.env,
+            resolved: std::cell::Cell::new(0),
         };
         let built = kind.build(
             &raw.name,
@@ -377,12 +494,14 @@ impl<'a> Loader<'a> {
         );
         let adapter = match built {
             Ok(a) => a,
-            Err(crate::registry::BuildError::Settings(e)) => {
-                let path = e.path().to_string();
-                let key = join_key(prefix, if path == "." { "" } else { &path });
-                let s = e.inner().span().unwrap_or(span.clone());
-                let message = e.inner().message().to_owned();
-                self.issue(key, Some(&s), message);
+            Err(crate::registry::BuildError::Settings(errors)) => {
+                for e in errors {
+                    let path = e.path().to_string();
+                    let key = join_key(prefix, if path == "." { "" } else { &path });
+                    let s = e.inner().span().unwrap_or(span.clone());
+                    let message = e.inner().message().to_owned();
+                    self.issue(key, Some(&s), message);
+                }
                 return None;
             }
             Err(crate::registry::BuildError::Invalid(e)) => {
@@ -391,6 +510,22 @@ impl<'a> Loader<'a> {
                 return None;
             }
         };
+        // Credentials sent in clear text to another machine are refused unless the operator
+        // says so: loopback is this machine, so it is allowed.
+        if resolver.resolved.get() > 0
+            && base_url.as_str().starts_with("http://")
+            && !is_loopback(&base_url)
+            && raw.allow_insecure_http != Some(true)
+        {
+            self.issue(
+                format!("{prefix}.base_url"),
+                Some(&at("base_url")),
+                format!(
+                    "`{}` would send this backend's credentials unencrypted to another host; use https://, or set allow_insecure_http = true",
+                    base_url
+                ),
+            );
+        }
         if self.issues.len() > issues_before {
             return None;
         }
@@ -400,6 +535,7 @@ impl<'a> Loader<'a> {
             base_url,
             timeout: Duration::from_millis(timeout_ms),
             max_concurrency,
+            max_response_bytes,
             adapter,
         })
     }
@@ -489,4 +625,17 @@ pub fn is_alias(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         && s.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// Whether a base URL's host is this machine: `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback(url: &BaseUrl) -> bool {
+    let Ok(uri) = url.as_str().parse::<http::Uri>() else {
+        return false;
+    };
+    let host = uri.host().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

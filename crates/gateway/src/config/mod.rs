@@ -10,6 +10,10 @@
 //! log_level = "info"               # or a tracing target list, e.g. "orgway=debug,info"
 //! shutdown_delay_ms = 0            # after SIGTERM, how long /readyz fails before the listener closes
 //! shutdown_grace_ms = 30000        # then how long in-flight requests may still run
+//! header_read_timeout_ms = 10000   # a request's headers must arrive within this, from their first byte
+//! body_read_timeout_ms = 30000     # a request's body must arrive within this (408 above)
+//! idle_timeout_ms = 60000          # a keep-alive connection with no request is closed after this
+//! max_connections = 10000          # open client connections; more are answered 503 and closed
 //!
 //! [[backends]]
 //! name = "iot-prod"                # used in org references: iot-prod:<native id>
@@ -17,6 +21,9 @@
 //! base_url = "https://api.losant.com"
 //! timeout_ms = 5000                # per backend call (504 above)
 //! max_concurrency = 64             # concurrent calls to this backend
+//! max_response_bytes = 4194304     # the largest answer read from it (502 above)
+//! allow_insecure_http = false      # credentials over http:// to a host other than loopback are
+//!                                  # refused unless this is true
 //! # ...and the keys of the kind (see the adapter's config module), secrets by reference:
 //! instance_id = "575ec8687ae143cd83dc4a97"
 //! token = "${LOSANT_TOKEN}"
@@ -65,6 +72,16 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_MAX_CONCURRENCY: usize = 64;
 /// Default `[server] shutdown_grace_ms`.
 pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 30_000;
+/// Default `[server] header_read_timeout_ms`.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Default `[server] body_read_timeout_ms`.
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 30_000;
+/// Default `[server] idle_timeout_ms`.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
+/// Default `[server] max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default `max_response_bytes` of a backend: 4 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,6 +105,15 @@ pub struct ServerConfig {
     /// accepted, so a load balancer stops sending before the listener closes.
     pub shutdown_delay: Duration,
     pub shutdown_grace: Duration,
+    /// A request's headers must arrive within this, counted from their first byte; then the
+    /// connection is answered `408` and closed.
+    pub header_read_timeout: Duration,
+    /// A request's body must arrive within this (`408 request_timeout`).
+    pub body_read_timeout: Duration,
+    /// A keep-alive connection waiting for its next request is closed after this.
+    pub idle_timeout: Duration,
+    /// Open client connections; more are answered `503 unavailable` and closed.
+    pub max_connections: usize,
 }
 
 /// One `[[backends]]` entry, validated, with its adapter built.
@@ -98,6 +124,8 @@ pub struct BackendConfig {
     pub base_url: BaseUrl,
     pub timeout: Duration,
     pub max_concurrency: usize,
+    /// The largest answer read from this backend.
+    pub max_response_bytes: usize,
     pub adapter: Arc<dyn Backend>,
 }
 

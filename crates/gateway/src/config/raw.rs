@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 /// `[server]` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawServer {
     #[serde(default)]
@@ -21,11 +21,41 @@ pub(super) struct RawServer {
     pub(super) shutdown_delay_ms: Option<u64>,
     #[serde(default)]
     pub(super) shutdown_grace_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) header_read_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) body_read_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) idle_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) max_connections: Option<usize>,
 }
 
+/// The keys of `[server]`.
+pub(super) const SERVER_KEYS: [&str; 11] = [
+    "listen",
+    "worker_threads",
+    "body_limit_bytes",
+    "log_format",
+    "log_level",
+    "shutdown_delay_ms",
+    "shutdown_grace_ms",
+    "header_read_timeout_ms",
+    "body_read_timeout_ms",
+    "idle_timeout_ms",
+    "max_connections",
+];
+
 /// The keys every backend has; the rest of the table belongs to the kind.
-pub(super) const COMMON_BACKEND_KEYS: [&str; 5] =
-    ["name", "kind", "base_url", "timeout_ms", "max_concurrency"];
+pub(super) const COMMON_BACKEND_KEYS: [&str; 7] = [
+    "name",
+    "kind",
+    "base_url",
+    "timeout_ms",
+    "max_concurrency",
+    "max_response_bytes",
+    "allow_insecure_http",
+];
 
 /// The common keys of a `[[backends]]` entry as written.
 #[derive(Debug, Deserialize)]
@@ -38,6 +68,10 @@ pub(super) struct RawBackendCommon {
     pub(super) timeout_ms: Option<u64>,
     #[serde(default)]
     pub(super) max_concurrency: Option<usize>,
+    #[serde(default)]
+    pub(super) max_response_bytes: Option<u64>,
+    #[serde(default)]
+    pub(super) allow_insecure_http: Option<bool>,
 }
 
 /// An `[orgs.<alias>]` entry as written.

@@ -35,10 +35,13 @@ pub fn expand_env(s: &str, env: EnvLookup<'_>) -> Result<String, String> {
 pub(super) struct Resolver<'a> {
     pub(super) dir: &'a Path,
     pub(super) env: EnvLookup<'a>,
+    /// How many secrets were asked for: a backend that has none sends no credentials.
+    pub(super) resolved: std::cell::Cell<usize>,
 }
 
 impl SecretSource for Resolver<'_> {
     fn resolve(&self, reference: &SecretRef) -> Result<Secret, String> {
+        self.resolved.set(self.resolved.get() + 1);
         match reference.target()? {
             SecretTarget::Env(name) => (self.env)(name)
                 .map(Secret::new)

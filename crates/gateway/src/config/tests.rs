@@ -192,7 +192,7 @@ fn non_string_secrets_are_not_repeated() {
 
 #[test]
 fn duplicate_backends() {
-    let dup = GOOD.replace("[orgs.acme]", "[[backends]]\nname = \"iot-prod\"\nkind = \"losant\"\nbase_url = \"http://x\"\ninstance_id = \"575ec8687ae143cd83dc4a97\"\ntoken = \"${TOKEN}\"\n\n[orgs.acme]");
+    let dup = GOOD.replace("[orgs.acme]", "[[backends]]\nname = \"iot-prod\"\nkind = \"losant\"\nbase_url = \"https://x\"\ninstance_id = \"575ec8687ae143cd83dc4a97\"\ntoken = \"${TOKEN}\"\n\n[orgs.acme]");
     assert!(
         one_issue(&dup).contains("backends[1].name: a backend named `iot-prod` is already defined")
     );
@@ -225,4 +225,75 @@ fn env_expansion() {
     assert_eq!(expand_env("plain", &env).unwrap(), "plain");
     assert!(expand_env("${SIM", &env).is_err());
     assert!(expand_env("${1X}", &env).is_err());
+}
+
+#[test]
+fn credentials_over_plain_http_to_another_host_are_refused() {
+    let remote = GOOD.replace(
+        "base_url = \"${SIM}/\"",
+        "base_url = \"http://api.losant.com\"",
+    );
+    assert_ne!(remote, GOOD);
+    let msg = one_issue(&remote);
+    assert!(msg.contains("backends[0].base_url:"), "{msg}");
+    assert!(msg.contains("unencrypted"), "{msg}");
+    assert!(msg.contains("allow_insecure_http"), "{msg}");
+    // Said explicitly, it is allowed; loopback always is.
+    let allowed = remote.replace(
+        "base_url = \"http://api.losant.com\"",
+        "base_url = \"http://api.losant.com\"\nallow_insecure_http = true",
+    );
+    parse(&allowed).unwrap();
+    for host in ["127.0.0.1:9", "localhost:9", "[::1]:9", "127.10.0.1"] {
+        let local = GOOD.replace(
+            "base_url = \"${SIM}/\"",
+            &format!("base_url = \"http://{host}\""),
+        );
+        parse(&local).unwrap_or_else(|e| panic!("{host}: {e}"));
+    }
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_in_one_pass() {
+    // An unknown key once hid an invalid `listen`; a wrong type hid an unknown key of a backend.
+    let text = GOOD
+        .replace(
+            "[server]",
+            "[server]\nlisten_address = \"0.0.0.0:1\"\nworker_threads = \"two\"",
+        )
+        .replace("listen = \"127.0.0.1:0\"", "listen = \"nowhere\"")
+        .replace(
+            "timeout_ms = 2500",
+            "timeout_ms = 2500\ntimout_ms = 1\ncolour = \"red\"",
+        );
+    let e = parse(&text).unwrap_err();
+    let all = e.to_string();
+    for key in [
+        "server.listen_address: unknown field",
+        "server.worker_threads:",
+        "server.listen: `nowhere`",
+        "backends[0].timout_ms: unknown field",
+        "backends[0].colour: unknown field",
+    ] {
+        assert!(all.contains(key), "{key} missing from:\n{all}");
+    }
+}
+
+#[test]
+fn server_limits_and_response_size_are_configurable() {
+    let text = GOOD.replace(
+        "[server]",
+        "[server]\nheader_read_timeout_ms = 2000\nbody_read_timeout_ms = 3000\nidle_timeout_ms = 4000\nmax_connections = 50",
+    )
+    .replace("timeout_ms = 2500", "timeout_ms = 2500\nmax_response_bytes = 65536");
+    let c = parse(&text).unwrap();
+    assert_eq!(c.server.header_read_timeout.as_millis(), 2000);
+    assert_eq!(c.server.body_read_timeout.as_millis(), 3000);
+    assert_eq!(c.server.idle_timeout.as_millis(), 4000);
+    assert_eq!(c.server.max_connections, 50);
+    assert_eq!(c.backends[0].max_response_bytes, 65536);
+    let d = parse(GOOD).unwrap();
+    assert_eq!(d.backends[0].max_response_bytes, 4 * 1024 * 1024);
+    let bad = one_issue(&GOOD.replace("[server]", "[server]\nmax_connections = 0"));
+    assert!(bad.contains("server.max_connections"), "{bad}");
 }

@@ -15,9 +15,20 @@ pub async fn json_object(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
+    timeout: std::time::Duration,
     required: bool,
 ) -> Result<Option<Map<String, Value>>, ApiError> {
-    let bytes = match Limited::new(body, limit).collect().await {
+    let read = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
+    let Ok(read) = read else {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::RequestTimeout,
+            format!(
+                "the request body did not arrive within {}",
+                crate::policy::human(timeout)
+            ),
+        ));
+    };
+    let bytes = match read {
         Ok(c) => c.to_bytes(),
         Err(e) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -188,6 +199,8 @@ pub fn optional_bool(m: &Map<String, Value>, field: &str) -> Result<Option<bool>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const T: std::time::Duration = std::time::Duration::from_secs(5);
     use crate::error::ErrorCode;
     use serde_json::json;
 
@@ -225,28 +238,28 @@ mod tests {
             header::CONTENT_TYPE,
             "application/json; charset=utf-8".parse().unwrap(),
         );
-        let ok = json_object(&h, Body::from("{\"a\":1}"), 100, true)
+        let ok = json_object(&h, Body::from("{\"a\":1}"), 100, T, true)
             .await
             .unwrap();
         assert_eq!(ok.unwrap()["a"], 1);
-        let e = json_object(&h, Body::from("{not json"), 100, true)
+        let e = json_object(&h, Body::from("{not json"), 100, T, true)
             .await
             .unwrap_err();
         assert!(e.message.starts_with("the body is not valid JSON"));
-        let e = json_object(&h, Body::from("[1]"), 100, true)
+        let e = json_object(&h, Body::from("[1]"), 100, T, true)
             .await
             .unwrap_err();
         assert!(e.message.contains("not an array"));
-        let e = json_object(&h, Body::from(vec![b' '; 200]), 100, true)
+        let e = json_object(&h, Body::from(vec![b' '; 200]), 100, T, true)
             .await
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::PayloadTooLarge);
         assert_eq!(
-            json_object(&h, Body::empty(), 100, false).await.unwrap(),
+            json_object(&h, Body::empty(), 100, T, false).await.unwrap(),
             None
         );
-        assert!(json_object(&h, Body::empty(), 100, true).await.is_err());
-        let e = json_object(&HeaderMap::new(), Body::from("{}"), 100, true)
+        assert!(json_object(&h, Body::empty(), 100, T, true).await.is_err());
+        let e = json_object(&HeaderMap::new(), Body::from("{}"), 100, T, true)
             .await
             .unwrap_err();
         assert!(e.message.contains("application/json"));

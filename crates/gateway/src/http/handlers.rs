@@ -98,7 +98,7 @@ pub async fn patch_org(
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::PatchOrg)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
-    let m = body::json_object(&headers, body, app.body_limit, true)
+    let m = body::json_object(&headers, body, app.body_limit, app.body_timeout, true)
         .await?
         .unwrap_or_default();
     let patch = body::org_patch(&m)?;
@@ -270,13 +270,14 @@ pub async fn put_plan(
 ) -> Result<Response, ApiError> {
     let (t, plan) = org.serving(OpKind::PutPlan)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
-    let make_default = match body::json_object(&headers, body, app.body_limit, false).await? {
-        Some(m) => {
-            body::only_known(&m, &["default"])?;
-            body::optional_bool(&m, "default")?.unwrap_or(false)
-        }
-        None => false,
-    };
+    let make_default =
+        match body::json_object(&headers, body, app.body_limit, app.body_timeout, false).await? {
+            Some(m) => {
+                body::only_known(&m, &["default"])?;
+                body::optional_bool(&m, "default")?.unwrap_or(false)
+            }
+            None => false,
+        };
     check_plan_name(&plan)?;
     let op = Operation::PutPlan {
         org: t.native_id.clone(),
@@ -455,7 +456,7 @@ pub async fn create_customer(
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::CreateCustomer)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
-    let m = body::json_object(&headers, body, app.body_limit, true)
+    let m = body::json_object(&headers, body, app.body_limit, app.body_timeout, true)
         .await?
         .unwrap_or_default();
     body::only_known(&m, &["name"])?;
@@ -547,7 +548,7 @@ pub async fn create_subscription(
     let (t, cust) = org.serving(OpKind::CreateSubscription)?;
     let customer = customer_of(&app, &t, &cust)?;
     let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
-    let m = body::json_object(&headers, body, app.body_limit, true)
+    let m = body::json_object(&headers, body, app.body_limit, app.body_timeout, true)
         .await?
         .unwrap_or_default();
     body::only_known(&m, &["planId", "name"])?;

@@ -51,6 +51,8 @@ pub struct App {
     pub transport: Arc<dyn Transport>,
     pub metrics: Arc<Metrics>,
     pub body_limit: usize,
+    /// How long a request's body may take to arrive (`408 request_timeout` after).
+    pub body_timeout: std::time::Duration,
     /// False while draining for shutdown: `/readyz` answers 503.
     pub ready: AtomicBool,
     /// The OpenAPI document, rendered once.
@@ -76,7 +78,7 @@ fn valid_request_id(v: &HeaderValue) -> Option<&str> {
 
 /// A new request id: 64 random bits fixed per process, then a counter. Unique across
 /// replicas with overwhelming probability, and cheap (no system call per request).
-fn new_request_id() -> Arc<str> {
+pub fn new_request_id() -> Arc<str> {
     static PREFIX: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(1);
     let prefix = *PREFIX.get_or_init(|| {

@@ -1,0 +1,246 @@
+//! Client connections: the accept loop's guards against slow and idle clients, which
+//! `axum::serve` does not have.
+//!
+//! - **Connection cap.** At most `max_connections` are served at once; one more is answered
+//!   `503 unavailable` (with `Retry-After`) and closed at once, rather than left in the backlog.
+//! - **Header read timeout.** From the first byte of a request, its headers must arrive within
+//!   `header_read_timeout_ms`; a client that trickles them (one byte a second, "slowloris") is
+//!   answered `408 request_timeout` and disconnected.
+//! - **Idle timeout.** A keep-alive connection with no request under way is closed after
+//!   `idle_timeout_ms`. (The body read deadline is the handlers': see `http/body.rs`.)
+//!
+//! Each connection has a [`Watch`]: the connection's I/O ([`Watched`]) notes when a request's
+//! first byte arrives, the service notes when a request is handed over and answered, and a
+//! watchdog beside the connection expires it when a phase lasts too long. An expired
+//! connection's next read writes the `408` (when headers were being read) and reports the end
+//! of the stream, so hyper closes the connection cleanly.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// What a connection is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a request (keep-alive).
+    Idle,
+    /// A request's first bytes arrived; its headers are not complete.
+    Head,
+    /// A request is being handled.
+    Busy,
+}
+
+#[derive(Debug)]
+struct State {
+    phase: Phase,
+    since: Instant,
+    /// Set by the watchdog; the next read acts on it.
+    expired: Option<Phase>,
+    /// The task reading the connection, to wake when it expires.
+    reader: Option<Waker>,
+}
+
+/// The phase of one connection, shared by its I/O, its service and its watchdog.
+#[derive(Debug)]
+pub struct Watch {
+    state: Mutex<State>,
+    changed: Notify,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+impl Watch {
+    /// A connection that has just been accepted: idle.
+    pub fn new(header_timeout: Duration, idle_timeout: Duration) -> Arc<Watch> {
+        Arc::new(Watch {
+            state: Mutex::new(State {
+                phase: Phase::Idle,
+                since: Instant::now(),
+                expired: None,
+                reader: None,
+            }),
+            changed: Notify::new(),
+            header_timeout,
+            idle_timeout,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set(&self, from: &[Phase], to: Phase) {
+        let mut st = self.lock();
+        if from.contains(&st.phase) {
+            st.phase = to;
+            st.since = Instant::now();
+            drop(st);
+            self.changed.notify_one();
+        }
+    }
+
+    /// A request's headers are complete and it is being handled.
+    pub fn request_started(&self) {
+        self.set(&[Phase::Idle, Phase::Head], Phase::Busy);
+    }
+
+    /// The request's answer is ready; the connection waits for the next one.
+    pub fn request_finished(&self) {
+        self.set(&[Phase::Busy], Phase::Idle);
+    }
+
+    /// Runs until the connection has been in one phase too long, then marks it expired and
+    /// wakes its reader. Never returns while requests keep coming in time.
+    pub async fn watchdog(&self) {
+        loop {
+            // Register interest before reading the state, so no change is missed.
+            let changed = self.changed.notified();
+            let (phase, since) = {
+                let st = self.lock();
+                (st.phase, st.since)
+            };
+            let limit = match phase {
+                Phase::Idle => self.idle_timeout,
+                Phase::Head => self.header_timeout,
+                Phase::Busy => {
+                    changed.await;
+                    continue;
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(since + limit) => {
+                    let mut st = self.lock();
+                    if st.phase == phase && st.since == since {
+                        st.expired = Some(phase);
+                        if let Some(w) = st.reader.take() {
+                            w.wake();
+                        }
+                        return;
+                    }
+                }
+                _ = changed => {}
+            }
+        }
+    }
+}
+
+/// A client connection's socket, reporting to its [`Watch`].
+#[derive(Debug)]
+pub struct Watched {
+    stream: TcpStream,
+    watch: Arc<Watch>,
+    /// The `408` answer to write when the headers did not arrive in time.
+    timeout_answer: Option<Vec<u8>>,
+}
+
+impl Watched {
+    pub fn new(stream: TcpStream, watch: Arc<Watch>, timeout_answer: Vec<u8>) -> Self {
+        Watched {
+            stream,
+            watch,
+            timeout_answer: Some(timeout_answer),
+        }
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let expired = {
+            let mut st = self.watch.lock();
+            st.reader = Some(cx.waker().clone());
+            st.expired
+        };
+        match expired {
+            Some(Phase::Head) => {
+                // Nothing of an answer has been written for this request: say why it ends.
+                if let Some(answer) = self.timeout_answer.take() {
+                    let _ = self.stream.try_write(&answer);
+                }
+                return Poll::Ready(Ok(()));
+            }
+            Some(_) => return Poll::Ready(Ok(())),
+            None => {}
+        }
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.watch.set(&[Phase::Idle], Phase::Head);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// A whole HTTP/1.1 answer in the API's error shape, for the few cases where no handler runs:
+/// headers that took too long (`408`), a connection over the cap (`503`).
+pub fn raw_error(
+    code: crate::error::ErrorCode,
+    message: &str,
+    retry_after: Option<u64>,
+) -> Vec<u8> {
+    let request_id = crate::http::new_request_id();
+    let body = serde_json::json!({"error": {
+        "code": code.as_str(),
+        "message": message,
+        "backend": null,
+        "backendStatus": null,
+        "requestId": &*request_id,
+        "details": {},
+    }})
+    .to_string();
+    let status = code.status();
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-request-id: {request_id}\r\nconnection: close\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    );
+    if let Some(s) = retry_after {
+        head.push_str(&format!("retry-after: {s}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
+}

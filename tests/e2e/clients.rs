@@ -1,0 +1,155 @@
+//! Slow, idle and too many clients: each is cut off by its `[server]` limit, answered in the
+//! error shape where an answer can still be sent, and never stops a normal request being served.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::harness::Demo;
+
+/// The demo with tight client limits.
+async fn demo(limits: &str) -> Demo {
+    let limits = limits.to_owned();
+    Demo::start_with(move |t| t.replace("[server]", &format!("[server]\n{limits}"))).await
+}
+
+/// Reads until the server closes the connection (or `within` passes), returning what it sent
+/// and how long that took.
+async fn read_to_close(s: &mut TcpStream, within: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(within, s.read_to_end(&mut got)).await;
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
+}
+
+fn json_body(answer: &str) -> serde_json::Value {
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"))
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_answered_408_and_cut_off() {
+    let d = demo("header_read_timeout_ms = 2000").await;
+    let mut s = TcpStream::connect(d.gw.addr).await.unwrap();
+    let started = Instant::now();
+    // One header byte a second, forever.
+    let trickle = async {
+        for b in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaa" {
+            if s.write_all(&[*b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(3500), trickle).await;
+    let (answer, _) = read_to_close(&mut s, Duration::from_secs(3)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "cut off within the timeout"
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let e = json_body(&answer);
+    assert_eq!(e["error"]["code"], "request_timeout");
+    assert!(
+        e["error"]["requestId"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    );
+    // The connection is closed: a write now fails or reads end at once.
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(1), s.read_to_end(&mut rest))
+        .await
+        .expect("closed")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    // Others are served meanwhile and after.
+    assert_eq!(d.get("/healthz").await.status, 200);
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let d = demo("idle_timeout_ms = 800").await;
+    let mut s = TcpStream::connect(d.gw.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, took) = read_to_close(&mut s, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_secs(3),
+        "kept alive, then closed after the idle timeout: {took:?}"
+    );
+    // A connection that never sends anything is closed too.
+    let mut quiet = TcpStream::connect(d.gw.addr).await.unwrap();
+    let (nothing, took) = read_to_close(&mut quiet, Duration::from_secs(5)).await;
+    assert!(nothing.is_empty());
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_408() {
+    let d = demo("body_read_timeout_ms = 1000").await;
+    let mut s = TcpStream::connect(d.gw.addr).await.unwrap();
+    s.write_all(
+        b"PATCH /v1/orgs/acme HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"name\":",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut got = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut got))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&got[..n]).into_owned();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(json_body(&answer)["error"]["code"], "request_timeout");
+    assert_eq!(d.losant_calls(), 0, "nothing reached the backend");
+}
+
+#[tokio::test]
+async fn two_thousand_idle_sockets_do_not_stop_a_normal_request() {
+    let d = Demo::start().await;
+    let mut idle = Vec::with_capacity(2000);
+    for _ in 0..2000 {
+        idle.push(TcpStream::connect(d.gw.addr).await.unwrap());
+    }
+    let started = Instant::now();
+    let a = d.get("/v1/orgs/acme").await;
+    assert_eq!(a.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(idle);
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_answered_503_at_once() {
+    let d = demo("max_connections = 20").await;
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(TcpStream::connect(d.gw.addr).await.unwrap());
+    }
+    // Let the accept loop take all twenty.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut extra = TcpStream::connect(d.gw.addr).await.unwrap();
+    let (answer, took) = read_to_close(&mut extra, Duration::from_secs(5)).await;
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    assert_eq!(json_body(&answer)["error"]["code"], "unavailable");
+    // A slot freed is a slot served.
+    held.pop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(d.get("/healthz").await.status, 200);
+}
