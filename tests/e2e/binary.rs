@@ -213,7 +213,7 @@ async fn a_wrong_vendor_token_is_502_and_never_logged() {
 fn demo_serves_prints_working_curl_lines_and_stops_on_ctrl_c() {
     let mut child = orgway_bin()
         .args(["demo", "--listen", "127.0.0.1:0"])
-        .env("ORGWAY_LOG", "warn")
+        .env("ORGWAY_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -304,6 +304,19 @@ fn demo_serves_prints_working_curl_lines_and_stops_on_ctrl_c() {
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("orgway demo stopped"), "{rest}");
+    // Logs redirected away from a terminal carry no colour codes.
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("orgway serving"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a redirected log: {log:?}"
+    );
 }
 
 #[tokio::test]

@@ -234,3 +234,23 @@ async fn writes_meet_faults_the_same_way() {
         a.error(status, code);
     }
 }
+
+#[tokio::test]
+async fn an_answer_over_the_backends_size_limit_is_a_bad_response() {
+    let d = Demo::start_with(|t| {
+        t.replace(
+            "instance_id = \"575ec8687ae143cd83dc4a97\"",
+            "instance_id = \"575ec8687ae143cd83dc4a97\"\nmax_response_bytes = 1024",
+        )
+    })
+    .await;
+    // One org fits in 1 KiB; the list of all of them does not.
+    let e = d
+        .get("/v1/backends/losant/orgs?limit=100")
+        .await
+        .error(502, "backend_bad_response");
+    assert!(
+        e["message"].as_str().unwrap().contains("1024"),
+        "the message names the limit: {e}"
+    );
+}

@@ -15,8 +15,11 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::config::LogFormat;
 
 /// Installs the process-wide subscriber. `ORGWAY_LOG` (a level or `target=level` list)
-/// overrides the configured level. Logs go to stderr, so stdout stays for command output.
+/// overrides the configured level. Logs go to stderr, so stdout stays for command output;
+/// colours only when stderr is a terminal, so a log redirected to a file has no escape codes.
 pub fn init_tracing(format: LogFormat, level: &str) {
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal();
     let filter_text = std::env::var("ORGWAY_LOG").unwrap_or_else(|_| level.to_owned());
     let filter: Targets = filter_text
         .parse()
@@ -27,6 +30,7 @@ pub fn init_tracing(format: LogFormat, level: &str) {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
+                    .with_ansi(colour)
                     .with_target(false),
             )
             .try_init(),
@@ -36,6 +40,7 @@ pub fn init_tracing(format: LogFormat, level: &str) {
                     .json()
                     .flatten_event(true)
                     .with_current_span(false)
+                    .with_ansi(false)
                     .with_writer(std::io::stderr),
             )
             .try_init(),
