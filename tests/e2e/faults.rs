@@ -1,13 +1,15 @@
 //! The fault matrix: for every backend kind of the demo (so every dialect of the registry), each
 //! way a vendor can fail — it hangs, answers 5xx, resets the connection, sends a malformed or
-//! truncated body, rate limits with `Retry-After`, refuses the gateway's credentials — is
-//! mapped to its documented status and code in the one error shape, and nothing panics.
+//! truncated body, rate limits with `Retry-After`, refuses the gateway's credentials — and a
+//! slow client are each mapped to the documented status and code in the one error shape, and
+//! nothing panics.
 
 use std::time::{Duration, Instant};
 
 use http::Method;
 use orgway_sim::FaultPlan;
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::Demo;
 
@@ -88,8 +90,13 @@ fn cases() -> Vec<Case> {
 
 #[tokio::test]
 async fn every_fault_of_every_backend_kind_maps_to_its_documented_answer() {
-    // A short backend timeout so the hang case is quick.
-    let d = Demo::start_with(|t| t.replace("timeout_ms = 5000", "timeout_ms = 800")).await;
+    // A short backend timeout so the hang case is quick, and a short body deadline for the slow
+    // client.
+    let d = Demo::start_with(|t| {
+        t.replace("timeout_ms = 5000", "timeout_ms = 800")
+            .replace("[server]", "[server]\nbody_read_timeout_ms = 800")
+    })
+    .await;
     let backends = d.get("/v1/backends").await.json();
     let mut kinds_seen = Vec::new();
     for b in backends["items"].as_array().unwrap() {
@@ -145,6 +152,36 @@ async fn every_fault_of_every_backend_kind_maps_to_its_documented_answer() {
                 assert_eq!(ok.status, 200, "{what}: recovers");
             }
         }
+        // A slow client: its body trickles in and never completes. It is cut off with 408
+        // before anything reaches the backend, whatever the backend's kind.
+        let before = sim.server().request_count();
+        let mut s = tokio::net::TcpStream::connect(d.gw.addr).await.unwrap();
+        let ops = b["capabilities"]["operations"].as_array().unwrap();
+        let has = |op: &str| ops.iter().any(|o| o == op);
+        let write = if has("org.patch") {
+            format!("PATCH /v1/orgs/{org}")
+        } else if has("plans.put") {
+            format!("PUT /v1/orgs/{org}/plans/slow")
+        } else {
+            assert!(has("customers.create"), "{kind} has a write with a body");
+            format!("POST /v1/orgs/{org}/customers")
+        };
+        let head = format!(
+            "{write} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 64\r\n\r\n{{\"name\""
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let mut got = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut got))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&got[..n]).into_owned();
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "{kind}: slow client: {answer}"
+        );
+        assert!(answer.contains("\"request_timeout\""), "{answer}");
+        assert_eq!(sim.server().request_count(), before, "{kind}: slow client");
         kinds_seen.push(kind.to_owned());
     }
     for dialect in orgway::registry::DIALECTS {
