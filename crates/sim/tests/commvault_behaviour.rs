@@ -549,6 +549,8 @@ async fn one_organization_has_the_documented_shape() {
     assert_eq!(props["orgCreationDateTime"], 1_591_106_700, "epoch seconds");
     assert_eq!(props["canCreateCompanies"], false);
     assert_eq!(props["primaryContacts"][0]["fullName"], "Jo Admin");
+    assert_eq!(props["enableAuthCodeGen"], true);
+    assert_eq!(props["authCode"], orgway_sim::commvault::ACME_AUTH_CODE);
     assert_eq!(
         info["planDetails"],
         json!([{"plan": {"planId": 2, "planName": "Laptop plan"}},
