@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use http::Method;
 use orgway_sim::FaultPlan;
-use orgway_sim::commvault::{CommvaultConfig, CommvaultSim};
+use orgway_sim::commvault::{ACME_AUTH_CODE, CommvaultConfig, CommvaultSim};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use quick_xml::events::Event;
 use serde_json::Value;
 
-use crate::harness::{Demo, Http};
+use crate::harness::{Demo, Http, assert_raw_without};
 
 /// An XML element: name, attributes (sorted), children.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -641,6 +641,57 @@ async fn an_unknown_plan_is_404_without_a_write() {
         "the CommCell's plan list was read"
     );
     assert!(puts(&d).is_empty(), "no PUT Organization was sent");
+}
+
+#[tokio::test]
+async fn include_raw_never_shows_registration_codes_or_contacts() {
+    let d = Demo::start().await;
+    // The vendor's records hold them: Acme's registration code, and its contact's address (in
+    // the organization and in each list entry).
+    let acme = d.commvault().org(7).unwrap();
+    let props = &acme["organizationInfo"]["organizationProperties"];
+    assert_eq!(props["authCode"], ACME_AUTH_CODE);
+    let email = props["primaryContacts"][0]["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(email.contains('@'));
+
+    assert_raw_without(
+        &d,
+        &[
+            "/v1/orgs/acme-backup?include=raw",
+            "/v1/backends/commvault/orgs?include=raw&limit=50",
+            "/v1/orgs/acme-backup/plans?include=raw",
+            "/v1/orgs/acme-backup/usage?include=raw",
+        ],
+        &["authCode", "primaryContacts"],
+        &[ACME_AUTH_CODE, &email, "Jo Admin"],
+    )
+    .await;
+    // The rest of the record is kept.
+    let r = d.get("/v1/orgs/acme-backup?include=raw").await.json();
+    assert_eq!(
+        r["raw"]["organizationInfo"]["organization"]["connectName"],
+        "Acme"
+    );
+    assert_eq!(
+        r["raw"]["organizationInfo"]["organizationProperties"]["enableAuthCodeGen"],
+        true
+    );
+
+    // And the backend says what it removes.
+    let backends = d.get("/v1/backends").await.json();
+    let cv = backends["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "commvault")
+        .unwrap();
+    assert_eq!(
+        cv["capabilities"]["rawRedactions"],
+        serde_json::json!(["authCode", "primaryContacts"])
+    );
 }
 
 #[tokio::test]

@@ -14,6 +14,9 @@
 //! CommCell's plan list (`GET V2/Plan`) does not have is `not_found` before any write. Commvault has no usage time
 //! series, customers or subscriptions; those routes are `501`.
 //!
+//! Raw records (`include=raw`) leave without `authCode` and `primaryContacts`
+//! ([`CAPABILITIES`]'s `raw_redactions`).
+//!
 //! A call that meets an expired token (HTTP 401) gets a renewed one from the [`session`] and
 //! is sent once more; a second 401 is `backend_auth_failed`.
 //!
@@ -77,6 +80,11 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     },
     customers: ListSupport::NONE,
     subscriptions: ListSupport::NONE,
+    // `authCode` (`organizationProperties`): the registration code that installs clients into
+    // the company. `primaryContacts` (`organizationProperties` of an organization, each entry
+    // of the organization list): the tenant administrators' names, user names and contact
+    // details (email addresses, phone numbers). Commvault uses neither name for anything else.
+    raw_redactions: &["authCode", "primaryContacts"],
 };
 
 /// The steps of a plan removal, as `details.step` and `details.completed` name them.
@@ -418,6 +426,10 @@ impl Backend for Commvault {
         cx: &'a CallContext,
         op: Operation,
     ) -> BoxFuture<'a, Result<Output, BackendError>> {
-        Box::pin(self.dispatch(cx, op))
+        Box::pin(async move {
+            let mut out = self.dispatch(cx, op).await?;
+            CAPABILITIES.redact_raw(&mut out);
+            Ok(out)
+        })
     }
 }
