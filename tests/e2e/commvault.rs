@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use http::Method;
 use orgway_sim::FaultPlan;
-use orgway_sim::commvault::{CommvaultConfig, CommvaultSim};
+use orgway_sim::commvault::{ACME_AUTH_CODE, CommvaultConfig, CommvaultSim};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use quick_xml::events::Event;
 use serde_json::Value;
 
-use crate::harness::{Demo, Http};
+use crate::harness::{Demo, Http, assert_raw_without};
 
 /// An XML element: name, attributes (sorted), children.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,7 +389,16 @@ async fn plan_names_with_xml_metacharacters_round_trip_exactly() {
 #[tokio::test]
 async fn errors_in_bodies_are_never_200() {
     let d = Demo::start().await;
-    // Commvault answers HTTP 200 with an errorCode for an unknown plan.
+    // Commvault answers HTTP 200 with an errorCode for an unknown plan. (The gateway sends one
+    // only when it cannot read the CommCell's plan list: here `GET V2/Plan`, the second request
+    // of a plan change after `GET Organization/{id}`, is refused.)
+    assert_eq!(d.get("/v1/orgs/acme-backup").await.status, 200, "logged in");
+    d.commvault().server().faults().set(FaultPlan {
+        status: Some(404),
+        after: 1,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
     let e = d
         .send_json(
             Method::PUT,
@@ -414,7 +423,7 @@ async fn errors_in_bodies_are_never_200() {
         .unwrap();
     assert!(
         last.body_text().contains("Platinum plan"),
-        "the unknown name reached Commvault, which judged it"
+        "without a plan list, the unknown name reached Commvault, which judged it"
     );
 
     d.client
@@ -474,6 +483,215 @@ async fn errors_in_bodies_are_never_200() {
         .await
         .error(503, "backend_unavailable");
     assert_eq!(d.get("/v1/orgs/acme-backup").await.status, 200);
+}
+
+/// The simulator's Acme (`acme-backup`, id 7): Laptop plan (its default) and Gold backup.
+fn acme_plans(d: &Demo) -> (Vec<String>, Vec<String>) {
+    let org = d.commvault().org(7).unwrap();
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["plan"]["planName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let info = &org["organizationInfo"];
+    (
+        names(&info["planDetails"]),
+        names(&info["organizationProperties"]["defaultPlans"]),
+    )
+}
+
+#[tokio::test]
+async fn removing_the_default_plan_drops_the_default_first_then_the_association() {
+    let d = Demo::start().await;
+    assert_eq!(
+        acme_plans(&d),
+        (
+            vec!["Laptop plan".to_owned(), "Gold backup".to_owned()],
+            vec!["Laptop plan".to_owned()]
+        )
+    );
+    let del = d
+        .client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/orgs/acme-backup/plans/Laptop%20plan"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(del.status, 204, "{}", String::from_utf8_lossy(&del.body));
+    assert_eq!(acme_plans(&d), (vec!["Gold backup".to_owned()], vec![]));
+
+    // Two requests: the default's DELETE alone, then the association's alone.
+    let all = puts(&d);
+    assert_eq!(all.len(), 2, "{all:?}");
+    let (first, second) = (&all[0].0, &all[1].0);
+    assert_eq!(
+        attr(
+            find(first, &["organizationInfo", "organizationProperties"]).unwrap(),
+            "defaultPlansOperationType"
+        ),
+        Some("DELETE")
+    );
+    assert_eq!(
+        attr(
+            find(first, &["organizationInfo"]).unwrap(),
+            "planDetailsOperationType"
+        ),
+        None
+    );
+    assert!(find(first, &["organizationInfo", "planDetails"]).is_none());
+    assert_eq!(
+        attr(
+            find(second, &["organizationInfo"]).unwrap(),
+            "planDetailsOperationType"
+        ),
+        Some("DELETE")
+    );
+    assert_eq!(
+        attr(
+            find(second, &["organizationInfo", "planDetails", "plan"]).unwrap(),
+            "planName"
+        ),
+        Some("Laptop plan")
+    );
+    assert!(find(second, &["organizationInfo", "organizationProperties"]).is_none());
+}
+
+#[tokio::test]
+async fn a_failed_second_step_names_the_step_and_what_was_done() {
+    let d = Demo::start().await;
+    assert_eq!(d.get("/v1/orgs/acme-backup").await.status, 200, "logged in");
+    // The DELETE reads the org, sends the default's DELETE, then the association's: the
+    // third request fails.
+    d.commvault().server().faults().set(FaultPlan {
+        status: Some(500),
+        after: 2,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    let e = d
+        .client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/orgs/acme-backup/plans/Laptop%20plan"),
+            &[],
+            None,
+        )
+        .await
+        .error(502, "backend_error");
+    assert_eq!(e["backend"], "commvault");
+    assert_eq!(e["backendStatus"], 500);
+    assert_eq!(e["details"]["step"], "remove-association", "{e}");
+    assert_eq!(
+        e["details"]["completed"],
+        serde_json::json!(["remove-default"]),
+        "{e}"
+    );
+    assert_eq!(puts(&d).len(), 2);
+    // The first step stands: the plan is no longer the default, and still associated.
+    assert_eq!(
+        acme_plans(&d),
+        (
+            vec!["Laptop plan".to_owned(), "Gold backup".to_owned()],
+            vec![]
+        )
+    );
+    // Sent again, the DELETE finishes the job (the default is gone: one request).
+    let del = d
+        .client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/orgs/acme-backup/plans/Laptop%20plan"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(del.status, 204, "{}", String::from_utf8_lossy(&del.body));
+    assert_eq!(puts(&d).len(), 3);
+    assert_eq!(acme_plans(&d), (vec!["Gold backup".to_owned()], vec![]));
+}
+
+#[tokio::test]
+async fn an_unknown_plan_is_404_without_a_write() {
+    let d = Demo::start().await;
+    for body in ["", r#"{"default":true}"#] {
+        let e = d
+            .send_json(
+                Method::PUT,
+                "/v1/orgs/acme-backup/plans/Platinum%20plan",
+                body,
+            )
+            .await
+            .error(404, "not_found");
+        assert_eq!(e["backend"], "commvault");
+        assert!(
+            e["message"].as_str().unwrap().contains("Platinum plan"),
+            "{e}"
+        );
+    }
+    assert!(
+        d.commvault()
+            .server()
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/V2/Plan")),
+        "the CommCell's plan list was read"
+    );
+    assert!(puts(&d).is_empty(), "no PUT Organization was sent");
+}
+
+#[tokio::test]
+async fn include_raw_never_shows_registration_codes_or_contacts() {
+    let d = Demo::start().await;
+    // The vendor's records hold them: Acme's registration code, and its contact's address (in
+    // the organization and in each list entry).
+    let acme = d.commvault().org(7).unwrap();
+    let props = &acme["organizationInfo"]["organizationProperties"];
+    assert_eq!(props["authCode"], ACME_AUTH_CODE);
+    let email = props["primaryContacts"][0]["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(email.contains('@'));
+
+    assert_raw_without(
+        &d,
+        &[
+            "/v1/orgs/acme-backup?include=raw",
+            "/v1/backends/commvault/orgs?include=raw&limit=50",
+            "/v1/orgs/acme-backup/plans?include=raw",
+            "/v1/orgs/acme-backup/usage?include=raw",
+        ],
+        &["authCode", "primaryContacts"],
+        &[ACME_AUTH_CODE, &email, "Jo Admin"],
+    )
+    .await;
+    // The rest of the record is kept.
+    let r = d.get("/v1/orgs/acme-backup?include=raw").await.json();
+    assert_eq!(
+        r["raw"]["organizationInfo"]["organization"]["connectName"],
+        "Acme"
+    );
+    assert_eq!(
+        r["raw"]["organizationInfo"]["organizationProperties"]["enableAuthCodeGen"],
+        true
+    );
+
+    // And the backend says what it removes.
+    let backends = d.get("/v1/backends").await.json();
+    let cv = backends["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "commvault")
+        .unwrap();
+    assert_eq!(
+        cv["capabilities"]["rawRedactions"],
+        serde_json::json!(["authCode", "primaryContacts"])
+    );
 }
 
 #[tokio::test]

@@ -261,3 +261,79 @@ async fn config_backend_of(d: &Demo, kind: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// The rows of the table of docs/API.md §8: kind, and the member names in its "removed" cell
+/// that lead each `;`/`,`-separated entry (the first code span of each).
+fn documented_redactions() -> Vec<(String, Vec<String>)> {
+    let api = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md"))
+        .expect("docs/API.md is in the repository");
+    let section = api
+        .split("\n## ")
+        .find(|s| s.starts_with("8. "))
+        .expect("docs/API.md has a §8");
+    let mut rows = Vec::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let kind = cells[1].trim_matches('`').to_owned();
+        // Names are the code spans outside parentheses.
+        let mut names = Vec::new();
+        let (mut depth, mut in_code, mut current) = (0, false, String::new());
+        for c in cells[2].chars() {
+            match c {
+                '(' if !in_code => depth += 1,
+                ')' if !in_code => depth -= 1,
+                '`' if depth == 0 => {
+                    if in_code {
+                        names.push(std::mem::take(&mut current));
+                    }
+                    in_code = !in_code;
+                }
+                c if in_code && depth == 0 => current.push(c),
+                _ => {}
+            }
+        }
+        rows.push((kind, names));
+    }
+    rows
+}
+
+#[tokio::test]
+async fn raw_redactions_are_documented_and_applied() {
+    let d = Demo::start().await;
+    let documented = documented_redactions();
+    let backends = d.get("/v1/backends").await.json();
+    for b in backends["items"].as_array().unwrap() {
+        let (name, kind) = (b["name"].as_str().unwrap(), b["kind"].as_str().unwrap());
+        let declared: Vec<String> = b["capabilities"]["rawRedactions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: no rawRedactions: {b}"))
+            .iter()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect();
+        let row = documented
+            .iter()
+            .find(|(k, _)| k == kind)
+            .unwrap_or_else(|| panic!("docs/API.md §8 has no row for `{kind}`"));
+        assert_eq!(row.1, declared, "{kind}: docs/API.md §8 and rawRedactions");
+
+        // No listed org's raw record holds a declared name, listed or fetched.
+        let page = d
+            .get(&format!("/v1/backends/{name}/orgs?include=raw&limit=50"))
+            .await
+            .json();
+        let mut answers = vec![page.clone()];
+        for o in page["items"].as_array().unwrap() {
+            let id = o["id"].as_str().unwrap();
+            answers.push(d.get(&format!("/v1/orgs/{id}?include=raw")).await.json());
+        }
+        for answer in answers {
+            let text = answer.to_string();
+            for key in &declared {
+                assert!(
+                    !text.contains(&format!("\"{key}\":")),
+                    "{name}: `{key}` in {text}"
+                );
+            }
+        }
+    }
+}

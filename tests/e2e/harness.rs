@@ -330,3 +330,49 @@ pub async fn wait_for_port(addr: SocketAddr) {
     }
     panic!("{addr} never accepted connections");
 }
+
+/// Checks the answers of `include=raw` routes: each is a 200 whose JSON has a `raw` record
+/// (every item's, for a list), and nowhere holds a member named one of `keys` (without regard
+/// to case) or any of the `values` in its text.
+pub async fn assert_raw_without(d: &Demo, paths: &[&str], keys: &[&str], values: &[&str]) {
+    fn has_key(v: &Value, keys: &[&str]) -> Option<String> {
+        match v {
+            Value::Object(m) => m.iter().find_map(|(k, v)| {
+                if keys.iter().any(|w| w.eq_ignore_ascii_case(k)) {
+                    Some(k.clone())
+                } else {
+                    has_key(v, keys)
+                }
+            }),
+            Value::Array(a) => a.iter().find_map(|v| has_key(v, keys)),
+            _ => None,
+        }
+    }
+    for path in paths {
+        let a = d.get(path).await;
+        let text = String::from_utf8_lossy(&a.body).into_owned();
+        assert_eq!(a.status, 200, "{path}: {text}");
+        let v = a.json();
+        match v["items"].as_array() {
+            Some(items) => {
+                assert!(!items.is_empty(), "{path}: {v}");
+                for item in items {
+                    assert!(
+                        item["raw"].is_object(),
+                        "{path}: an item without raw: {item}"
+                    );
+                }
+            }
+            None => assert!(v["raw"].is_object(), "{path}: no raw: {v}"),
+        }
+        if let Some(k) = has_key(&v, keys) {
+            panic!("{path}: `{k}` is in the answer: {text}");
+        }
+        for value in values {
+            assert!(
+                !text.contains(value),
+                "{path}: `{value}` is in the answer: {text}"
+            );
+        }
+    }
+}

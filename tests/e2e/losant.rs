@@ -6,7 +6,7 @@ use orgway_sim::FaultPlan;
 use orgway_sim::losant::DEMO_ORG_ID;
 use serde_json::Value;
 
-use crate::harness::Demo;
+use crate::harness::{Demo, assert_raw_without};
 
 const ORG: &str = DEMO_ORG_ID;
 
@@ -53,6 +53,45 @@ async fn get_org_by_alias_and_by_reference() {
     let r = d.get("/v1/orgs/acme?include=raw").await.json();
     assert_eq!(r["raw"]["id"], ORG);
     assert!(r["raw"]["summary"].is_object());
+}
+
+#[tokio::test]
+async fn include_raw_never_shows_the_billing_contact() {
+    let d = Demo::start().await;
+    // The vendor's record holds the billing contact's address.
+    let email = d.losant().org(ORG).unwrap()["billingEmail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(email.contains('@'));
+
+    assert_raw_without(
+        &d,
+        &[
+            "/v1/orgs/acme?include=raw",
+            "/v1/backends/losant/orgs?include=raw&limit=50",
+            "/v1/orgs/acme/usage?include=raw",
+        ],
+        &["billingEmail"],
+        &[&email],
+    )
+    .await;
+    // The rest of the record is kept.
+    let r = d.get("/v1/orgs/acme?include=raw").await.json();
+    assert_eq!(r["raw"]["id"], ORG);
+    assert!(r["raw"]["customerId"].is_string());
+
+    let backends = d.get("/v1/backends").await.json();
+    let losant = backends["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "losant")
+        .unwrap();
+    assert_eq!(
+        losant["capabilities"]["rawRedactions"],
+        serde_json::json!(["billingEmail"])
+    );
 }
 
 #[tokio::test]

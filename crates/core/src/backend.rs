@@ -148,6 +148,11 @@ pub struct Capabilities {
     pub customers: ListSupport,
     /// A customer's subscriptions.
     pub subscriptions: ListSupport,
+    /// Member names removed from every raw record (`include=raw`) before it leaves the
+    /// adapter, wherever they appear and without regard to case ([`crate::raw`]): registration
+    /// codes, contacts, anything secret or personal. Each name must be one the vendor uses only
+    /// for such things. Listed on `GET /v1/backends` and in docs/API.md §8.
+    pub raw_redactions: &'static [&'static str],
 }
 
 impl Capabilities {
@@ -167,6 +172,12 @@ impl Capabilities {
             .iter()
             .map(|m| m.metric.as_str().to_owned())
             .collect()
+    }
+
+    /// Removes [`Capabilities::raw_redactions`] from every raw record of an answer; adapters
+    /// call it on each answer they return.
+    pub fn redact_raw(&self, out: &mut Output) {
+        out.redact_raw(self.raw_redactions);
     }
 
     /// How the backend serves a list operation.

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use serde_json::{Map, Value};
+
 /// What kind of failure happened, from the caller's point of view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -46,6 +48,10 @@ pub struct BackendError {
     pub retryable: bool,
     /// For a rate limit: when the vendor says to come back, within 1–60 s.
     pub retry_after: Option<std::time::Duration>,
+    /// Facts a caller may act on, rendered into the API error's `details` (for example which
+    /// step of a multi-request change failed, and which steps were done before). Keys are
+    /// camelCase; values never hold secrets. Empty for most failures.
+    pub details: Map<String, Value>,
 }
 
 impl BackendError {
@@ -62,6 +68,7 @@ impl BackendError {
             backend_status: None,
             retryable,
             retry_after: None,
+            details: Map::new(),
         }
     }
 
@@ -133,6 +140,12 @@ impl BackendError {
         self
     }
 
+    /// Adds a detail (see [`BackendError::details`]).
+    pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
     /// Overrides the default retryability.
     pub fn retryable(mut self, retryable: bool) -> Self {
         self.retryable = retryable;
@@ -174,6 +187,16 @@ mod tests {
         assert!(!BackendError::not_found("n").retryable);
         assert!(!BackendError::bad_response("b").retryable);
         assert!(!BackendError::upstream("x").retryable(false).retryable);
+    }
+
+    #[test]
+    fn details_are_kept() {
+        let e = BackendError::upstream("x")
+            .with_detail("step", "second")
+            .with_detail("completed", vec!["first"]);
+        assert_eq!(e.details["step"], "second");
+        assert_eq!(e.details["completed"], serde_json::json!(["first"]));
+        assert!(BackendError::upstream("x").details.is_empty());
     }
 
     #[test]

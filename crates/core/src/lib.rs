@@ -13,6 +13,7 @@
 //! - [`call`]: what every adapter's client needs: a vendor request (`Call`), sending it through
 //!   the transport, its `Answer`, and decoding JSON answers with classified errors.
 //! - [`series`]: usage series from vendor time buckets (grouping by interval, totals).
+//! - [`raw`]: removing the members an adapter declares secret from the raw records it returns.
 //! - [`secret`]: secrets, references to them, and configuration errors.
 //! - [`text`]: caller and vendor text made fit for messages.
 //! - [`time`]: `Timestamp`, RFC 3339 in UTC.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod model;
 pub mod op;
 pub mod query;
+pub mod raw;
 pub mod secret;
 pub mod series;
 pub mod text;

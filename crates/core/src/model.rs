@@ -107,7 +107,8 @@ pub struct Org {
     pub created_at: Option<Timestamp>,
     pub updated_at: Option<Timestamp>,
     pub counts: Counts,
-    /// The backend's own record, untouched, when the caller asked for `include=raw`.
+    /// The backend's own record when the caller asked for `include=raw`, less the members its
+    /// adapter removes ([`crate::raw`]).
     pub raw: Option<serde_json::Value>,
 }
 

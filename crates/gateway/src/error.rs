@@ -243,7 +243,8 @@ impl ApiError {
     }
 
     /// The API's answer to a backend failure. A backend rejecting the gateway's credentials is
-    /// a 502, never a 401: the caller did nothing wrong.
+    /// a 502, never a 401: the caller did nothing wrong. The failure's own `details` come first;
+    /// those the kind implies (`fields`, `supported`) are added after them.
     pub fn from_backend(backend: &str, e: BackendError) -> Self {
         let code = match &e.kind {
             ErrorKind::InvalidInput => ErrorCode::BadRequest,
@@ -261,6 +262,7 @@ impl ApiError {
         let mut out = Self::new(code, e.message);
         out.backend = Some(backend.to_owned());
         out.backend_status = e.backend_status;
+        out.details = e.details;
         match e.kind {
             ErrorKind::UnsupportedField { fields } => {
                 out.details.insert("fields".into(), Value::from(fields));
@@ -394,6 +396,25 @@ mod tests {
             assert_eq!((a.status().as_u16(), a.code), (status, code));
             assert_eq!(a.backend.as_deref(), Some("b"));
         }
+    }
+
+    #[test]
+    fn backend_details_are_rendered() {
+        let e = BackendError::upstream("second step failed")
+            .with_detail("step", "remove-association")
+            .with_detail("completed", vec!["remove-default"]);
+        let a = ApiError::from_backend("cv", e);
+        assert_eq!(a.details["step"], "remove-association");
+        assert_eq!(
+            a.details["completed"],
+            serde_json::json!(["remove-default"])
+        );
+        let u = ApiError::from_backend(
+            "cv",
+            BackendError::unsupported(vec!["devices".into()], "x").with_detail("extra", 1),
+        );
+        assert_eq!(u.details.len(), 2);
+        assert_eq!(u.details["supported"], serde_json::json!(["devices"]));
     }
 
     /// The (status, code) pairs of the table of docs/API.md §6.

@@ -356,6 +356,7 @@ mod tests {
         plans: orgway_core::ListSupport::NONE,
         customers: orgway_core::ListSupport::NONE,
         subscriptions: orgway_core::ListSupport::NONE,
+        raw_redactions: &[],
     };
 
     impl Backend for Slow {

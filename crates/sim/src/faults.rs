@@ -1,7 +1,7 @@
 //! Fault knobs shared by every simulator: added latency, a forced HTTP status, a malformed
-//! body, each for the next N requests or until cleared. Tests set them in-process; a running
-//! simulator also accepts them at `PUT /_sim/faults` (JSON of [`FaultPlan`]) and clears them
-//! at `DELETE /_sim/faults`.
+//! body, each for the next N requests (optionally after letting some through) or until
+//! cleared. Tests set them in-process; a running simulator also accepts them at
+//! `PUT /_sim/faults` (JSON of [`FaultPlan`]) and clears them at `DELETE /_sim/faults`.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,6 +28,9 @@ pub struct FaultPlan {
     pub drop_connection: bool,
     /// Only the next this-many requests; `None` means until cleared.
     pub remaining: Option<u32>,
+    /// Let this many requests through untouched before the plan applies (they do not count
+    /// against `remaining`): a fault for the second step of a two-request exchange.
+    pub after: u32,
 }
 
 impl FaultPlan {
@@ -58,6 +61,10 @@ impl Faults {
     pub fn take(&self) -> Option<FaultPlan> {
         let mut guard = self.plan.lock().unwrap_or_else(|e| e.into_inner());
         let plan = guard.as_mut()?;
+        if plan.after > 0 {
+            plan.after -= 1;
+            return None;
+        }
         let current = plan.clone();
         match &mut plan.remaining {
             Some(0) => {
@@ -90,6 +97,21 @@ mod tests {
         });
         assert!(f.take().is_some());
         assert!(f.take().is_some());
+        assert!(f.take().is_none());
+    }
+
+    #[test]
+    fn plans_may_let_requests_through_first() {
+        let f = Faults::default();
+        f.set(FaultPlan {
+            status: Some(500),
+            remaining: Some(1),
+            after: 2,
+            ..FaultPlan::default()
+        });
+        assert!(f.take().is_none());
+        assert!(f.take().is_none());
+        assert_eq!(f.take().and_then(|p| p.status), Some(500));
         assert!(f.take().is_none());
     }
 

@@ -549,6 +549,8 @@ async fn one_organization_has_the_documented_shape() {
     assert_eq!(props["orgCreationDateTime"], 1_591_106_700, "epoch seconds");
     assert_eq!(props["canCreateCompanies"], false);
     assert_eq!(props["primaryContacts"][0]["fullName"], "Jo Admin");
+    assert_eq!(props["enableAuthCodeGen"], true);
+    assert_eq!(props["authCode"], orgway_sim::commvault::ACME_AUTH_CODE);
     assert_eq!(
         info["planDetails"],
         json!([{"plan": {"planId": 2, "planName": "Laptop plan"}},
@@ -671,6 +673,37 @@ async fn one_xml_request_may_associate_a_plan_and_make_it_the_default() {
         ["Server plan", "Silver backup", "Bronze laptop"]
     );
     assert_eq!(default_names(&org), ["Bronze laptop"]);
+}
+
+#[tokio::test]
+async fn operations_apply_in_document_order_and_a_default_needs_its_plan() {
+    let (sim, addr) = start().await;
+    let t = login(addr, "d").await;
+    // Acme's default plan, dissociated and then removed as a default in one body: when the
+    // default-plan DELETE applies, the plan is no longer associated. Nothing changes.
+    let both = r#"<Api_UpdateOrganizationPropertiesRequest><organizationInfo planDetailsOperationType="DELETE"><planDetails><plan planName="Laptop plan"/></planDetails><organization><shortName domainName="acme" id="7"/></organization><organizationProperties defaultPlansOperationType="DELETE"><defaultPlans><plan planName="Laptop plan"/></defaultPlans></organizationProperties></organizationInfo></Api_UpdateOrganizationPropertiesRequest>"#;
+    let refused = put_xml(addr, &t, both).await;
+    assert_eq!(error_code(&refused), 4, "{refused}");
+    assert!(
+        refused["error"]["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("so it cannot be a default plan")),
+        "{refused}"
+    );
+    let org = sim.org(7).expect("acme");
+    assert_eq!(plan_names(&org), ["Laptop plan", "Gold backup"]);
+    assert_eq!(default_names(&org), ["Laptop plan"]);
+
+    // The default first, then the association, in two requests: both succeed.
+    let default = r#"<Api_UpdateOrganizationPropertiesRequest><organizationInfo><organization><shortName domainName="acme" id="7"/></organization><organizationProperties defaultPlansOperationType="DELETE"><defaultPlans><plan planName="Laptop plan"/></defaultPlans></organizationProperties></organizationInfo></Api_UpdateOrganizationPropertiesRequest>"#;
+    assert_eq!(put_xml(addr, &t, default).await, ok());
+    assert!(default_names(&sim.org(7).expect("acme")).is_empty());
+    let association = r#"<Api_UpdateOrganizationPropertiesRequest><organizationInfo planDetailsOperationType="DELETE"><planDetails><plan planName="Laptop plan"/></planDetails><organization><shortName domainName="acme" id="7"/></organization></organizationInfo></Api_UpdateOrganizationPropertiesRequest>"#;
+    assert_eq!(put_xml(addr, &t, association).await, ok());
+    assert_eq!(plan_names(&sim.org(7).expect("acme")), ["Gold backup"]);
+
+    // A default-plan DELETE for a plan the company does not have is refused too.
+    assert_eq!(error_code(&put_xml(addr, &t, default).await), 4);
 }
 
 #[tokio::test]
@@ -837,7 +870,7 @@ async fn put_failures_come_in_the_body_with_http_200() {
     assert_eq!(error_code(&refused), 4);
     assert_eq!(
         refused["error"]["errorMessage"],
-        "Plan [Silver backup] is not associated with the company [Acme]"
+        "Plan [Silver backup] is not associated with the company [Acme], so it cannot be a default plan"
     );
     // A good association in the same request as a bad default: nothing changes.
     let half_good = r#"<Api_UpdateOrganizationPropertiesRequest><organizationInfo planDetailsOperationType="ADD"><planDetails><plan planName="Server plan"/></planDetails><organization><shortName id="7"/></organization><organizationProperties defaultPlansOperationType="ADD"><defaultPlans><plan planName="Silver backup"/></defaultPlans></organizationProperties></organizationInfo></Api_UpdateOrganizationPropertiesRequest>"#;

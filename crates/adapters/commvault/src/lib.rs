@@ -4,8 +4,18 @@
 //! Serves: org get (`GET Organization/{id}`), the organization list (`GET Organization` with
 //! `start`/`limit`), an org's plans (`planDetails`, `isDefault` from `defaultPlans`), plan
 //! association, default and dissociation (`PUT Organization`, `planDetailsOperationType` /
-//! `defaultPlansOperationType`), and the org's counters as usage. Commvault has no usage time
+//! `defaultPlansOperationType`), and the org's counters as usage.
+//!
+//! A CommCell applies the operations of one `PUT Organization` in document order and refuses a
+//! default-plan operation on a plan that is not associated when it applies. So removing a plan
+//! that is also a default takes two requests, the default's `DELETE` and then the
+//! association's; a failure names the failed step (`details.step`: `remove-default`,
+//! `remove-association`) and the steps done before it (`details.completed`). A plan the
+//! CommCell's plan list (`GET V2/Plan`) does not have is `not_found` before any write. Commvault has no usage time
 //! series, customers or subscriptions; those routes are `501`.
+//!
+//! Raw records (`include=raw`) leave without `authCode` and `primaryContacts`
+//! ([`CAPABILITIES`]'s `raw_redactions`).
 //!
 //! A call that meets an expired token (HTTP 401) gets a renewed one from the [`session`] and
 //! is sent once more; a second 401 is `backend_auth_failed`.
@@ -39,6 +49,7 @@ pub use config::{CommvaultConfig, CommvaultSettings, Credentials};
 
 use map::PlanChange;
 use orgway_core::call::{Call, from_value};
+use orgway_core::text::excerpt;
 use session::Session;
 use wire::{OrganizationInfo, OrganizationInfoEnvelope, PlanList, Provider, Providers};
 
@@ -69,7 +80,16 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     },
     customers: ListSupport::NONE,
     subscriptions: ListSupport::NONE,
+    // `authCode` (`organizationProperties`): the registration code that installs clients into
+    // the company. `primaryContacts` (`organizationProperties` of an organization, each entry
+    // of the organization list): the tenant administrators' names, user names and contact
+    // details (email addresses, phone numbers). Commvault uses neither name for anything else.
+    raw_redactions: &["authCode", "primaryContacts"],
 };
+
+/// The steps of a plan removal, as `details.step` and `details.completed` name them.
+const STEP_REMOVE_DEFAULT: &str = "remove-default";
+const STEP_REMOVE_ASSOCIATION: &str = "remove-association";
 
 /// An org's plans as a plan change sees them.
 struct PlanState {
@@ -162,16 +182,17 @@ impl Commvault {
         )))
     }
 
-    /// The CommCell's plans, `(planId, planName)`; empty when the server does not list them.
+    /// The CommCell's plans, `(planId, planName)`; `None` when the server does not list them
+    /// (it refuses `GET V2/Plan` as the caller's fault: an older release, or no permission).
     async fn commcell_plans(
         &self,
         cx: &CallContext,
-    ) -> Result<Vec<(Option<String>, Option<String>)>, BackendError> {
+    ) -> Result<Option<Vec<(Option<String>, Option<String>)>>, BackendError> {
         match self.read(cx, &Call::get("/V2/Plan")).await {
-            Ok(v) => Ok(map::plan_keys(
+            Ok(v) => Ok(Some(map::plan_keys(
                 &from_value::<PlanList>(&self.cfg.name, "a plan list", &v)?.plans,
-            )),
-            Err(e) if e.is_callers_fault() => Ok(Vec::new()),
+            ))),
+            Err(e) if e.is_callers_fault() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -233,10 +254,21 @@ impl Commvault {
         // The caller may name the plan by id or by name; `PUT Organization` takes its name.
         let name = match map::find_plan(plan, &associated) {
             Some((_, Some(n))) => n.clone(),
-            _ => match map::find_plan(plan, &self.commcell_plans(cx).await?) {
-                Some((_, Some(n))) => n.clone(),
-                // Unknown here: let Commvault judge the name (an errorCode if it has no such plan).
-                _ => plan.to_owned(),
+            _ => match self.commcell_plans(cx).await? {
+                Some(plans) => match map::find_plan(plan, &plans) {
+                    Some((_, Some(n))) => n.clone(),
+                    // Listed without a name: the caller's spelling is all there is.
+                    Some((_, None)) => plan.to_owned(),
+                    None => {
+                        return Err(BackendError::not_found(format!(
+                            "{}: the CommCell has no plan `{}`",
+                            self.cfg.name,
+                            excerpt(plan, 128)
+                        )));
+                    }
+                },
+                // No plan list: let Commvault judge the name (an errorCode if it has no such plan).
+                None => plan.to_owned(),
             },
         };
         let is_associated = associated
@@ -291,14 +323,36 @@ impl Commvault {
         };
         let is_default = defaults
             .iter()
-            .any(|(_, n)| n.as_deref() == Some(name.as_str()));
-        let change = PlanChange {
-            plan_name: name,
-            associate: Some(false),
-            // A plan that leaves the org stops being one of its defaults in the same request.
-            default: is_default.then_some(false),
-        };
-        self.put(cx, org, &domain_name, change).await?;
+            .any(|(_, n)| n.as_deref().is_some_and(|n| map::same_plan_name(n, name)));
+        // The default goes first, in a request of its own: a CommCell applies one request's
+        // operations in order and refuses to touch the default of a plan no longer associated.
+        let mut steps = Vec::with_capacity(2);
+        if is_default {
+            steps.push((
+                STEP_REMOVE_DEFAULT,
+                PlanChange {
+                    plan_name: name,
+                    associate: None,
+                    default: Some(false),
+                },
+            ));
+        }
+        steps.push((
+            STEP_REMOVE_ASSOCIATION,
+            PlanChange {
+                plan_name: name,
+                associate: Some(false),
+                default: None,
+            },
+        ));
+        let mut completed: Vec<&'static str> = Vec::with_capacity(steps.len());
+        for (step, change) in steps {
+            self.put(cx, org, &domain_name, change).await.map_err(|e| {
+                e.with_detail("step", step)
+                    .with_detail("completed", completed.clone())
+            })?;
+            completed.push(step);
+        }
         Ok(Output::Done)
     }
 
@@ -372,6 +426,10 @@ impl Backend for Commvault {
         cx: &'a CallContext,
         op: Operation,
     ) -> BoxFuture<'a, Result<Output, BackendError>> {
-        Box::pin(self.dispatch(cx, op))
+        Box::pin(async move {
+            let mut out = self.dispatch(cx, op).await?;
+            CAPABILITIES.redact_raw(&mut out);
+            Ok(out)
+        })
     }
 }

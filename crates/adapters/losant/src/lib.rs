@@ -4,6 +4,9 @@
 //! list, the org's usage summary, and the `devices`, `notebook-minutes` and `payloads` series.
 //! Losant has no plans, customers or subscriptions resource; those routes are `501`.
 //!
+//! Raw records (`include=raw`) leave without `billingEmail` ([`CAPABILITIES`]'s
+//! `raw_redactions`).
+//!
 //! # Layout
 //! - [`config`]: the `[[backends]]` keys of a Losant backend, validated.
 //! - [`wire`]: the vendor's JSON shapes.
@@ -96,6 +99,11 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     plans: ListSupport::NONE,
     customers: ListSupport::NONE,
     subscriptions: ListSupport::NONE,
+    // The instance-org record (the vendor's `instanceOrg` schema) holds no token, key or
+    // password: its counters (`apiTokenCount`, `credentialCount`, …) are counts only. The one
+    // contact detail is `billingEmail`, the billing contact's address; `customerId` and
+    // `subscriptionId` name billing records and are kept.
+    raw_redactions: &["billingEmail"],
 };
 
 /// A Losant backend.
@@ -346,6 +354,10 @@ impl Backend for Losant {
         cx: &'a CallContext,
         op: Operation,
     ) -> BoxFuture<'a, Result<Output, BackendError>> {
-        Box::pin(self.dispatch(cx, op))
+        Box::pin(async move {
+            let mut out = self.dispatch(cx, op).await?;
+            CAPABILITIES.redact_raw(&mut out);
+            Ok(out)
+        })
     }
 }

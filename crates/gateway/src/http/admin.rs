@@ -42,6 +42,9 @@ pub struct CapabilitiesInfo {
     pub settable_statuses: Vec<&'static str>,
     /// How each list the backend has can be sorted.
     pub lists: std::collections::BTreeMap<&'static str, ListInfo>,
+    /// Member names removed from the backend's raw records (`include=raw`) wherever they
+    /// appear (docs/API.md §8).
+    pub raw_redactions: Vec<&'static str>,
 }
 
 /// How a list can be sorted.
@@ -107,6 +110,7 @@ fn capabilities_info(c: &Capabilities) -> CapabilitiesInfo {
         patchable_fields: c.patchable.iter().map(|f| f.as_str()).collect(),
         settable_statuses: c.settable_statuses.iter().map(|s| s.as_str()).collect(),
         lists,
+        raw_redactions: c.raw_redactions.to_vec(),
     }
 }
 

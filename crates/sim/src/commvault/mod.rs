@@ -84,6 +84,8 @@ use store::Store;
 use update::Update;
 use wire::{AppError, Code, Format};
 
+pub use store::ACME_AUTH_CODE;
+
 /// The user the default configuration knows.
 pub const DEMO_USERNAME: &str = "admin";
 /// That user's password (plain; the wire carries it base64-encoded).

@@ -24,6 +24,9 @@ pub(crate) const SUBTYPE_DATABASE: u64 = 33_579_013;
 /// cvpysdk's `PlanTypes.MSP`, the type of server and laptop plans.
 const PLAN_TYPE_MSP: u64 = 2;
 
+/// The demo Acme's registration code (`organizationProperties.authCode`).
+pub const ACME_AUTH_CODE: &str = "7QK2M9XH";
+
 /// The CommServe's name, shown in list entries and plan ownership.
 pub(crate) const COMMCELL_NAME: &str = "cvsim-cs";
 const COMMCELL_ID: u64 = 2;
@@ -423,8 +426,10 @@ fn org(
 }
 
 /// The demo CommCell: six plans, five companies (ids 1, 7, 12, 23, 31). Company 1 is the
-/// docs' `company001`; Acme (7) has the one default plan; Initech (23) is deactivated and owned
-/// by the reseller Umbrella Health (31).
+/// docs' `company001`; Acme (7) has the one default plan and Auth Code generation on (its
+/// `authCode` is the registration code clients install with, shown in
+/// `organizationProperties` where cvpysdk's `auth_code` reads it); Initech (23) is deactivated
+/// and owned by the reseller Umbrella Health (31).
 fn demo() -> Store {
     let plans = [
         (1, "Server plan", SUBTYPE_SERVER),
@@ -497,6 +502,12 @@ fn demo() -> Store {
     ];
     for o in &mut orgs {
         match o.id {
+            7 => {
+                o.properties
+                    .insert("enableAuthCodeGen".to_owned(), json!(true));
+                o.properties
+                    .insert("authCode".to_owned(), json!(ACME_AUTH_CODE));
+            }
             23 => {
                 o.enabled = false;
                 o.owner = Some("Umbrella Health".to_owned());

@@ -28,21 +28,30 @@
 //! - Other `organizationProperties` members (`loginSessionTimeoutInMinutes`, …) are stored and
 //!   shown by `GET Organization/{id}`; `loginSessionTimeoutInMinutes` must be a non-negative
 //!   integer and `canCreateCompanies` a boolean. The counters and creation time are read-only
-//!   and ignored, as are `primaryContacts` (contacts are not editable in the simulator).
+//!   and ignored, as are `primaryContacts` (contacts are not editable in the simulator) and
+//!   `authCode` (the CommCell generates it).
 //!
 //! # Applying it
-//! Associations change first, then default plans, so one request may associate a plan and make
-//! it the default (the seed's two examples in one body).
+//! The two operations (associations, default plans) apply in document order, as the CommCell
+//! applies them: an operation's place is that of its list (`planDetails`, or
+//! `organizationProperties` for the default plans), or, for an association without a list, that
+//! of `planDetailsOperationType`; in XML the attributes of `organizationInfo` come before its
+//! child elements, in JSON the members come as written (`xml::member_order`). So the seed's two
+//! examples in one body (association, then default) associate a plan and make it the default,
+//! while a body that dissociates a plan and then removes it as a default is refused: when the
+//! default-plan operation applies, the plan is no longer associated.
 //! - Associations: `ADD` appends plans not yet associated; `OVERWRITE` replaces the list;
 //!   `DELETE` removes the plans (a plan not associated is no error); `NONE` keeps, `CLEAR`
 //!   empties the list.
 //! - A plan that stops being associated stops being a default plan too.
-//! - Default plans: each must be associated with the organization afterwards, else the whole
-//!   request fails — cvpysdk refuses the same client-side (its `Organization` error 111, "plan
-//!   not associated") before asking the server, which shows what the product requires. An
-//!   organization has at most one default plan per plan subtype: `ADD` replaces the default of
-//!   the same subtype, `OVERWRITE` replaces all and may not name two of one subtype, `DELETE`
-//!   removes.
+//! - Default plans: every plan an `ADD`, `OVERWRITE` or `DELETE` names must be associated with
+//!   the organization when that operation applies, else the whole request fails (`errorCode` 4,
+//!   "… is not associated with the company […], so it cannot be a default plan") — cvpysdk
+//!   refuses the same client-side (its `Organization` error 111, "plan not associated") before
+//!   asking the server, which shows what the product requires. An organization has at most one
+//!   default plan per plan subtype: `ADD` replaces the default of the same subtype, `OVERWRITE`
+//!   replaces all and may not name two of one subtype, `DELETE` removes (an associated plan that
+//!   is not a default is no error).
 //!
 //! # Answer
 //! HTTP 200 with `{"error":{"errorMessage":"","errorCode":0}}` (S1), or HTTP 200 with the same
@@ -90,6 +99,8 @@ pub(crate) struct Update {
     new_alias: Option<String>,
     properties: Map<String, Value>,
     reseller: Option<bool>,
+    /// The default-plan operation comes before the association in the document.
+    defaults_first: bool,
 }
 
 /// A number, or a string holding one.
@@ -193,6 +204,7 @@ const READ_ONLY: &[&str] = &[
     "physicalDeviceCount",
     "orgCreationDateTime",
     "primaryContacts",
+    "authCode",
     "defaultPlans",
     "defaultPlansOperationType",
     "resellerCompany",
@@ -207,7 +219,15 @@ impl Update {
     ) -> Result<Update, AppError> {
         let value = xml::read_request(content_type, body, XML_ROOT, XML_LISTS)
             .map_err(|e| AppError::invalid(format!("Invalid request: {e}")))?;
-        Update::from_value(&value, query_org_id)
+        let mut update = Update::from_value(&value, query_org_id)?;
+        let order = xml::member_order(content_type, body, "organizationInfo");
+        let place = |name: &str| order.iter().position(|m| m == name);
+        let association = place("planDetails").or_else(|| place("planDetailsOperationType"));
+        update.defaults_first = matches!(
+            (place("organizationProperties"), association),
+            (Some(d), Some(a)) if d < a
+        );
+        Ok(update)
     }
 
     fn from_value(value: &Value, query_org_id: Option<&str>) -> Result<Update, AppError> {
@@ -345,6 +365,7 @@ impl Update {
             new_alias: rename("newAliasName")?,
             properties,
             reseller,
+            defaults_first: false,
         })
     }
 
@@ -432,37 +453,52 @@ impl Update {
             )
         })?;
         let mut plans = org.plans.clone();
-        if let Some((op, given)) = plan_change {
-            match op {
-                ListOp::None => {}
-                ListOp::Overwrite => plans = given,
-                ListOp::Add => plans.extend(given.into_iter().filter(|p| !org.plans.contains(p))),
-                ListOp::Delete => plans.retain(|p| !given.contains(p)),
-                ListOp::Clear => plans.clear(),
+        let mut defaults = org.defaults.clone();
+        let steps = if self.defaults_first {
+            [Step::Defaults, Step::Associations]
+        } else {
+            [Step::Associations, Step::Defaults]
+        };
+        for step in steps {
+            match (step, &plan_change, &default_change) {
+                (Step::Associations, Some((op, given)), _) => {
+                    match op {
+                        ListOp::None => {}
+                        ListOp::Overwrite => plans = given.clone(),
+                        ListOp::Add => {
+                            let new: Vec<u64> = given
+                                .iter()
+                                .copied()
+                                .filter(|p| !plans.contains(p))
+                                .collect();
+                            plans.extend(new);
+                        }
+                        ListOp::Delete => plans.retain(|p| !given.contains(p)),
+                        ListOp::Clear => plans.clear(),
+                    }
+                    // A plan that stops being associated stops being a default plan too.
+                    defaults.retain(|d| plans.contains(d));
+                }
+                (Step::Defaults, _, Some((op, given))) => {
+                    if matches!(op, ListOp::Add | ListOp::Overwrite | ListOp::Delete)
+                        && let Some(stray) = given.iter().find(|p| !plans.contains(p))
+                    {
+                        let name = store
+                            .plan(*stray)
+                            .map_or_else(|| stray.to_string(), |p| p.name.clone());
+                        return Err(AppError::new(
+                            Code::PlanNotAssociated,
+                            format!(
+                                "Plan [{name}] is not associated with the company [{}], so it \
+                                 cannot be a default plan",
+                                org.name
+                            ),
+                        ));
+                    }
+                    defaults = change_defaults(defaults, *op, given, &subtype)?;
+                }
+                _ => {}
             }
-        }
-        let mut defaults: Vec<u64> = org
-            .defaults
-            .iter()
-            .copied()
-            .filter(|d| plans.contains(d))
-            .collect();
-        if let Some((op, given)) = default_change {
-            if matches!(op, ListOp::Add | ListOp::Overwrite)
-                && let Some(stray) = given.iter().find(|p| !plans.contains(p))
-            {
-                let name = store
-                    .plan(*stray)
-                    .map_or_else(|| stray.to_string(), |p| p.name.clone());
-                return Err(AppError::new(
-                    Code::PlanNotAssociated,
-                    format!(
-                        "Plan [{name}] is not associated with the company [{}]",
-                        org.name
-                    ),
-                ));
-            }
-            defaults = change_defaults(defaults, op, &given, &subtype)?;
         }
         check_unique(
             store,
@@ -505,6 +541,13 @@ impl Update {
         org.properties.extend(self.properties);
         Ok(id)
     }
+}
+
+/// The two operations of a request, applied in document order.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Associations,
+    Defaults,
 }
 
 /// Applies a default-plan operation, keeping one default per plan subtype.
@@ -588,14 +631,15 @@ mod tests {
     #[test]
     fn combined_add_and_default_applies_in_order() {
         let mut s = store();
-        let body = json!({"organizationInfo": {
+        // Written as text: the order of the members is the order of the operations.
+        let body = r#"{"organizationInfo": {
             "organization": {"shortName": {"id": 12}},
             "planDetailsOperationType": "ADD",
             "planDetails": [{"plan": {"planName": "Laptop plan"}}],
             "organizationProperties": {"defaultPlansOperationType": "ADD",
                                        "defaultPlans": [{"plan": {"planName": "Laptop plan"}}]}
-        }});
-        let u = Update::parse(None, body.to_string().as_bytes(), None).expect("parse");
+        }}"#;
+        let u = Update::parse(None, body.as_bytes(), None).expect("parse");
         assert_eq!(u.apply(&mut s), Ok(12));
         let org = s.org(12).expect("org");
         assert_eq!(org.plans, vec![1, 4, 2]);
@@ -638,6 +682,71 @@ mod tests {
         assert!(org.defaults.is_empty());
     }
 
+    /// Acme (7) has Laptop plan (2) associated and as its default, and Gold backup (3).
+    const ACME_DROP_LAPTOP_ASSOCIATION_THEN_DEFAULT: &str = r#"<Api_UpdateOrganizationPropertiesRequest><organizationInfo planDetailsOperationType="DELETE"><planDetails><plan planName="Laptop plan"/></planDetails><organization><shortName domainName="acme" id="7"/></organization><organizationProperties defaultPlansOperationType="DELETE"><defaultPlans><plan planName="Laptop plan"/></defaultPlans></organizationProperties></organizationInfo></Api_UpdateOrganizationPropertiesRequest>"#;
+
+    #[test]
+    fn operations_apply_in_document_order() {
+        // The association goes first, so the default DELETE meets a plan no longer associated.
+        let mut s = store();
+        let err = Update::parse(
+            Some("application/xml"),
+            ACME_DROP_LAPTOP_ASSOCIATION_THEN_DEFAULT.as_bytes(),
+            None,
+        )
+        .and_then(|u| u.apply(&mut s))
+        .expect_err("the default DELETE meets a dissociated plan");
+        assert_eq!(err.code, Code::PlanNotAssociated);
+        assert_eq!(
+            err.message,
+            "Plan [Laptop plan] is not associated with the company [Acme], so it cannot be a default plan"
+        );
+        let org = s.org(7).expect("org");
+        assert_eq!(
+            (org.plans.clone(), org.defaults.clone()),
+            (vec![2, 3], vec![2])
+        );
+
+        // The default first, then the association: both apply.
+        let body = r#"<Api_UpdateOrganizationPropertiesRequest><organizationInfo planDetailsOperationType="DELETE"><organization><shortName id="7"/></organization><organizationProperties defaultPlansOperationType="DELETE"><defaultPlans><plan planName="Laptop plan"/></defaultPlans></organizationProperties><planDetails><plan planName="Laptop plan"/></planDetails></organizationInfo></Api_UpdateOrganizationPropertiesRequest>"#;
+        Update::parse(Some("application/xml"), body.as_bytes(), None)
+            .and_then(|u| u.apply(&mut s))
+            .expect("default, then association");
+        let org = s.org(7).expect("org");
+        assert_eq!((org.plans.clone(), org.defaults.clone()), (vec![3], vec![]));
+    }
+
+    #[test]
+    fn json_members_apply_in_the_order_written() {
+        // The default ADD is written before the association ADD: the plan is not associated yet.
+        let defaults_first = r#"{"organizationInfo": {"organization": {"shortName": {"id": 12}},
+            "organizationProperties": {"defaultPlansOperationType": "ADD",
+                                       "defaultPlans": [{"plan": {"planName": "Laptop plan"}}]},
+            "planDetailsOperationType": "ADD",
+            "planDetails": [{"plan": {"planName": "Laptop plan"}}]}}"#;
+        let mut s = store();
+        let err = Update::parse(None, defaults_first.as_bytes(), None)
+            .and_then(|u| u.apply(&mut s))
+            .expect_err("default before association");
+        assert_eq!(err.code, Code::PlanNotAssociated);
+        assert_eq!(s.org(12).expect("org").plans, vec![1, 4]);
+    }
+
+    #[test]
+    fn a_default_delete_needs_an_associated_plan() {
+        // Globex (12) does not have Laptop plan.
+        let err = xml(r#"<Api_UpdateOrganizationPropertiesRequest><organizationInfo><organization><shortName id="12"/></organization><organizationProperties defaultPlansOperationType="DELETE"><defaultPlans><plan planName="Laptop plan"/></defaultPlans></organizationProperties></organizationInfo></Api_UpdateOrganizationPropertiesRequest>"#)
+            .expect_err("not associated");
+        assert_eq!(err.code, Code::PlanNotAssociated);
+        // An associated plan that is not a default: nothing to remove, no error.
+        assert_eq!(
+            xml(
+                r#"<Api_UpdateOrganizationPropertiesRequest><organizationInfo><organization><shortName id="12"/></organization><organizationProperties defaultPlansOperationType="DELETE"><defaultPlans><plan planName="Server plan"/></defaultPlans></organizationProperties></organizationInfo></Api_UpdateOrganizationPropertiesRequest>"#
+            ),
+            Ok(12)
+        );
+    }
+
     #[test]
     fn ids_in_query_and_body_must_agree() {
         let body = json!({"organizationInfo": {"organization": {"shortName": {"id": 7}}}});
@@ -653,13 +762,13 @@ mod tests {
     fn one_default_per_subtype() {
         let mut s = store();
         // Acme: Laptop plan (default) and Gold backup (server). Add Bronze laptop, make it default.
-        let body = json!({"organizationInfo": {
+        let body = r#"{"organizationInfo": {
             "organization": {"shortName": {"id": 7}},
             "planDetailsOperationType": 2, "planDetails": [{"plan": {"planId": 5}}],
             "organizationProperties": {"defaultPlansOperationType": "ADD",
                 "defaultPlans": [{"plan": {"planId": 5}}, {"plan": {"planId": 3}}]}
-        }});
-        Update::parse(None, body.to_string().as_bytes(), None)
+        }}"#;
+        Update::parse(None, body.as_bytes(), None)
             .and_then(|u| u.apply(&mut s))
             .expect("apply");
         assert_eq!(s.org(7).expect("org").defaults, vec![5, 3]);

@@ -19,15 +19,20 @@
 //! - namespace prefixes are dropped; comments, processing instructions and the declaration are
 //!   skipped; anything that is not well-formed XML is an error.
 //!
+//! The `Value` a body is read into keeps no order (its maps are sorted by key), so where order
+//! matters [`member_order`] reads it from the document itself.
+//!
 //! Writing is the inverse: scalars become attributes, objects child elements, arrays repeated
 //! child elements (an array of scalars becomes repeated elements holding text), nulls are left
 //! out.
 
+use std::fmt;
 use std::fmt::Write as _;
 
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// How deep a request may nest elements; deeper is refused rather than followed.
@@ -225,6 +230,107 @@ pub(crate) fn read_request(
     }
 }
 
+/// The names of the members of `child` (a member of the document's top-level object, or a
+/// child element of the XML root) in the order the document writes them: in JSON its keys; in
+/// XML its attributes, then its child elements (a repeated one each time it appears). Empty
+/// when there is no such object. Meant for bodies [`read_request`] has accepted.
+pub(crate) fn member_order(content_type: Option<&str>, body: &[u8], child: &str) -> Vec<String> {
+    if is_xml(content_type, body) {
+        xml_member_order(body, child)
+    } else {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        MemberKeys(Some(child))
+            .deserialize(&mut de)
+            .unwrap_or_default()
+    }
+}
+
+fn xml_member_order(body: &[u8], child: &str) -> Vec<String> {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Vec::new();
+    };
+    let mut reader = Reader::from_str(text);
+    let attrs = |e: &BytesStart<'_>| -> Vec<String> {
+        e.attributes()
+            .filter_map(Result::ok)
+            .map(|a| a.key.local_name().as_ref().to_owned())
+            .collect()
+    };
+    // Open elements; `inside` once the wanted element is open (at depth 2).
+    let mut depth = 0usize;
+    let mut inside = false;
+    let mut out = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                let name = e.local_name().as_ref().to_owned();
+                if depth == 1 && !inside && name == child {
+                    inside = true;
+                    out = attrs(&e);
+                } else if inside && depth == 2 {
+                    out.push(name);
+                }
+                depth += 1;
+            }
+            Ok(Event::Empty(e)) => {
+                let name = e.local_name().as_ref().to_owned();
+                if depth == 1 && !inside && name == child {
+                    return attrs(&e);
+                } else if inside && depth == 2 {
+                    out.push(name);
+                }
+            }
+            Ok(Event::End(_)) => {
+                depth = depth.saturating_sub(1);
+                if inside && depth == 1 {
+                    return out;
+                }
+            }
+            Ok(Event::Eof) | Err(_) => return out,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Reads a JSON object's keys in the order written: its own (`None`), or those of its member
+/// `Some(name)`, which must be an object.
+struct MemberKeys<'a>(Option<&'a str>);
+
+impl<'de> DeserializeSeed<'de> for MemberKeys<'_> {
+    type Value = Vec<String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MemberKeys<'_> {
+    type Value = Vec<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match self.0 {
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    out.push(key);
+                }
+                Some(wanted) if key == wanted => {
+                    out = map.next_value_seed(MemberKeys(None))?;
+                }
+                Some(_) => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Writes `value` as an XML document whose root element is `root`.
 pub(crate) fn render(root: &str, value: &Value) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
@@ -343,6 +449,23 @@ mod tests {
         assert!(read_request(Some("application/json"), xml, "Req", &[]).is_err());
         assert!(read_request(None, xml, "Other", &[]).is_err());
         assert!(read_request(None, b"[1]", "Req", &[]).is_err());
+    }
+
+    #[test]
+    fn member_order_is_the_order_written() {
+        let xml = br#"<R><info b="1" a="2"><z/><y>t</y><z/></info><other c="3"/></R>"#;
+        assert_eq!(member_order(None, xml, "info"), ["b", "a", "z", "y", "z"]);
+        assert_eq!(
+            member_order(None, br#"<R><info b="1"/></R>"#, "info"),
+            ["b"]
+        );
+        assert!(member_order(None, xml, "missing").is_empty());
+        let json = br#"{"x": 1, "info": {"zeta": [1, {"a": 2}], "alpha": null}, "y": {}}"#;
+        assert_eq!(
+            member_order(Some("application/json"), json, "info"),
+            ["zeta", "alpha"]
+        );
+        assert!(member_order(None, br#"{"info": 3}"#, "info").is_empty());
     }
 
     #[test]
