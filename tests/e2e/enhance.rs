@@ -608,3 +608,25 @@ async fn an_api_token_is_sent_as_bearer_and_refusals_are_backend_auth_failed() {
     }
     assert_eq!(sim.logins(), 0);
 }
+
+#[tokio::test]
+async fn a_hung_login_is_abandoned_at_the_backends_timeout() {
+    let d = Demo::start_with(|t| t.replace("timeout_ms = 5000", "timeout_ms = 800")).await;
+    let sim = enhance(&d);
+    // The first request the simulator sees is the login: it hangs for 3 s.
+    sim.server().faults().set(FaultPlan {
+        latency_ms: 3_000,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    let started = std::time::Instant::now();
+    d.get("/v1/orgs/acme-hosting")
+        .await
+        .error(504, "backend_timeout");
+    assert!(started.elapsed() < std::time::Duration::from_millis(2_500));
+    // Past its deadline the hung login is abandoned: the next call logs in anew at once.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let a = d.get("/v1/orgs/acme-hosting").await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert!(started.elapsed() < std::time::Duration::from_millis(2_500));
+}
