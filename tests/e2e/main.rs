@@ -6,6 +6,7 @@ mod binary;
 mod clients;
 mod commvault;
 mod conformance;
+mod enhance;
 mod faults;
 mod harness;
 mod losant;

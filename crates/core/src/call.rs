@@ -196,24 +196,47 @@ impl Call {
     }
 }
 
-/// A vendor's answer, whatever its status: status, content type, whole body.
+/// A vendor's answer, whatever its status: status, content type, headers, whole body.
 ///
-/// Its `Debug` leaves the body out: a login answer carries a token.
+/// Its `Debug` leaves the body out and shows only the headers' names: a login answer carries a
+/// token, in its body or in a `Set-Cookie`.
 #[derive(Clone)]
 pub struct Answer {
     pub status: u16,
     pub content_type: Option<String>,
     /// The `Retry-After` header, read as seconds or as an HTTP date.
     pub retry_after: Option<std::time::Duration>,
+    /// Every header of the answer (a session cookie's `Set-Cookie`, …).
+    pub headers: HeaderMap,
     pub body: Bytes,
 }
 
 impl fmt::Debug for Answer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.keys().map(|k| k.as_str()).collect();
         f.debug_struct("Answer")
             .field("status", &self.status)
             .field("content_type", &self.content_type)
+            .field("headers", &names)
             .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+/// A cookie a vendor set (`Set-Cookie`), as a session flow needs it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SetCookie {
+    pub value: String,
+    /// How long it lasts, from `Max-Age` or else `Expires` (RFC 6265 §5.2); `None` for a cookie
+    /// that states neither.
+    pub lifetime: Option<std::time::Duration>,
+}
+
+impl fmt::Debug for SetCookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SetCookie")
+            .field("value", &"***")
+            .field("lifetime", &self.lifetime)
             .finish()
     }
 }
@@ -222,6 +245,40 @@ impl Answer {
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// The cookie called `name` that this answer sets, if any (the last one, when it is set
+    /// twice). `now` measures an `Expires` date.
+    pub fn set_cookie(&self, name: &str, now: crate::Timestamp) -> Option<SetCookie> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| {
+                let mut parts = v.split(';');
+                let (n, value) = parts.next()?.trim().split_once('=')?;
+                if n.trim() != name {
+                    return None;
+                }
+                let (mut max_age, mut expires) = (None, None);
+                for attr in parts {
+                    let (k, v) = attr.trim().split_once('=').unwrap_or((attr.trim(), ""));
+                    if k.eq_ignore_ascii_case("max-age") {
+                        max_age = v.trim().parse::<i64>().ok();
+                    } else if k.eq_ignore_ascii_case("expires") {
+                        expires = retry_after(v, now);
+                    }
+                }
+                let lifetime = match max_age {
+                    Some(secs) => Some(std::time::Duration::from_secs(secs.max(0) as u64)),
+                    None => expires,
+                };
+                Some(SetCookie {
+                    value: value.trim().trim_matches('"').to_owned(),
+                    lifetime,
+                })
+            })
+            .next_back()
     }
 }
 
@@ -252,11 +309,13 @@ pub async fn send(
         .get(header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry_after(v, crate::Timestamp::now()));
+    let (parts, body) = resp.into_parts();
     Ok(Answer {
-        status: resp.status().as_u16(),
+        status: parts.status.as_u16(),
         content_type,
         retry_after,
-        body: resp.into_body(),
+        headers: parts.headers,
+        body,
     })
 }
 
@@ -413,6 +472,7 @@ mod tests {
             status: 200,
             content_type: None,
             retry_after: None,
+            headers: HeaderMap::new(),
             body: Bytes::from_static(b"{\"token\":\"QSDK s3cret\"}"),
         };
         let d = format!("{a:?}");
@@ -442,6 +502,7 @@ mod tests {
                 status: 429,
                 content_type: None,
                 retry_after: after.and_then(|v| retry_after(v, now)),
+                headers: HeaderMap::new(),
                 body: Bytes::new(),
             };
             a.rate_limit("b").unwrap().retry_after.unwrap().as_secs()
@@ -450,6 +511,45 @@ mod tests {
         assert_eq!(limited(Some("3600")), 60, "clamped to at most 60 s");
         assert_eq!(limited(Some("Sun, 06 Nov 1994 08:49:30 GMT")), 30);
         assert_eq!(limited(None), 5);
+    }
+
+    #[test]
+    fn cookies_set_by_an_answer() {
+        let now = crate::Timestamp::parse_rfc3339("1994-11-06T08:49:00Z").unwrap();
+        let mut headers = HeaderMap::new();
+        for v in [
+            "other=1; Path=/",
+            "id0=old; Max-Age=5",
+            "id0=\"eyJ.x.y\"; Path=/; Max-Age=3600; HttpOnly",
+            "exp=z; Expires=Sun, 06 Nov 1994 08:50:00 GMT",
+        ] {
+            headers.append(header::SET_COOKIE, HeaderValue::from_static(v));
+        }
+        let a = Answer {
+            status: 200,
+            content_type: None,
+            retry_after: None,
+            headers,
+            body: Bytes::new(),
+        };
+        let c = a.set_cookie("id0", now).unwrap();
+        assert_eq!(
+            (c.value.as_str(), c.lifetime.map(|d| d.as_secs())),
+            ("eyJ.x.y", Some(3600)),
+            "the last one set, quotes removed"
+        );
+        assert_eq!(
+            a.set_cookie("exp", now)
+                .unwrap()
+                .lifetime
+                .unwrap()
+                .as_secs(),
+            60
+        );
+        assert_eq!(a.set_cookie("other", now).unwrap().lifetime, None);
+        assert_eq!(a.set_cookie("nope", now), None);
+        let d = format!("{a:?} {c:?}");
+        assert!(d.contains("set-cookie") && !d.contains("eyJ"), "{d}");
     }
 
     #[derive(Debug, serde::Deserialize, PartialEq)]

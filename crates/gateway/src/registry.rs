@@ -103,6 +103,32 @@ id = "7"
             try_lines: &["curl -s {base}/v1/orgs/acme-backup/plans"],
         },
     },
+    Dialect {
+        kind: orgway_enhance::KIND,
+        build: build::<orgway_enhance::Enhance>,
+        demo: DemoSetup {
+            start_sim: orgway_sim::demo::start::<orgway_sim::enhance::EnhanceSim>,
+            routing: r#"
+[[backends]]
+name = "enhance"
+kind = "enhance"
+base_url = "${ORGWAY_DEMO_ENHANCE_URL}"
+timeout_ms = 5000
+org_id = "5b0c3a64-8a1e-4c2f-9d41-2f6e8c1a7b90"
+email = "owner@acme-hosting.example"
+password = "${ORGWAY_DEMO_ENHANCE_PASSWORD}"
+
+[orgs.acme-hosting]
+backend = "enhance"
+id = "5b0c3a64-8a1e-4c2f-9d41-2f6e8c1a7b90"
+"#,
+            try_lines: &[
+                "curl -s '{base}/v1/orgs/acme-hosting/customers?recursive=true'",
+                "curl -s {base}/v1/orgs/acme-hosting/plans",
+                "curl -s {base}/v1/orgs/acme-hosting/usage",
+            ],
+        },
+    },
 ];
 
 /// The name of a demo variable: `ORGWAY_DEMO_<KIND>_<NAME>`.

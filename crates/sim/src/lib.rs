@@ -13,9 +13,11 @@
 //! - [`faults`]: the fault knobs (latency, forced status, malformed body).
 //! - [`losant`]: the Losant Instance Org API.
 //! - [`commvault`]: the Commvault REST API's login, organization and plan pieces.
+//! - [`enhance`]: the Enhance control panel's orgs, customers, subscriptions, plans and login.
 
 pub mod commvault;
 pub mod demo;
+pub mod enhance;
 pub mod faults;
 pub mod losant;
 pub mod server;

@@ -32,6 +32,16 @@ use crate::routing::BackendEntry;
 
 type Shared = State<Arc<App>>;
 
+/// What is escaped of an org reference written into a path (a `Location`): everything but the
+/// unreserved characters and `:`, which a path segment may hold as they are (RFC 3986 §3.3), so
+/// `hosting:3fa85f64-5717-…` stays readable and is the `id` the answer gives.
+const ORG_REF_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':');
+
 /// Calls a backend through its policy stack and takes the answer the operation has
 /// (`Output::into_org`, …); an adapter answering another kind is a gateway bug, `500`.
 async fn call<T>(
@@ -470,7 +480,7 @@ pub async fn create_customer(
     let body = render::org(&app.routing, &t.backend, *org, &meta);
     let location = format!(
         "/v1/orgs/{}",
-        percent_encoding::utf8_percent_encode(&body.id, percent_encoding::NON_ALPHANUMERIC)
+        percent_encoding::utf8_percent_encode(&body.id, ORG_REF_IN_PATH)
     );
     let mut resp = render::json(StatusCode::CREATED, &body);
     if let Ok(v) = HeaderValue::from_str(&location) {
