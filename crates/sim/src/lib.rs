@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //! - [`server`]: `SimServer`, the loopback HTTP server every simulator runs in, with a request
-//!   log for tests and fault injection.
+//!   log for tests and fault injection; plain HTTP or TLS.
+//! - [`tls`]: a CA and server certificate generated at start, for simulators that speak HTTPS.
 //! - [`demo`]: what the demo and the tests need of any simulator (`RunningSim`, `DemoSim`).
 //! - [`faults`]: the fault knobs (latency, forced status, malformed body).
 //! - [`losant`]: the Losant Instance Org API.
@@ -19,6 +20,7 @@ pub mod demo;
 pub mod faults;
 pub mod losant;
 pub mod server;
+pub mod tls;
 
 pub use demo::{DemoSim, RunningSim};
 pub use faults::{FaultPlan, Faults};
