@@ -14,6 +14,7 @@
 //! - [`faults`]: the fault knobs (latency, forced status, malformed body).
 //! - [`losant`]: the Losant Instance Org API.
 //! - [`commvault`]: the Commvault REST API's login, organization and plan pieces.
+//! - [`watson_iot`]: the IBM Watson IoT Platform API v0002's organization and usage, over HTTPS.
 
 pub mod commvault;
 pub mod demo;
@@ -21,6 +22,7 @@ pub mod faults;
 pub mod losant;
 pub mod server;
 pub mod tls;
+pub mod watson_iot;
 
 pub use demo::{DemoSim, RunningSim};
 pub use faults::{FaultPlan, Faults};
