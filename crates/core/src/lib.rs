@@ -35,6 +35,7 @@ pub mod transport;
 
 pub use backend::{
     Backend, BaseUrl, CallContext, Capabilities, FromSettings, ListSupport, MetricSupport,
+    ORG_PLACEHOLDER,
 };
 pub use error::{BackendError, ErrorKind};
 pub use model::{

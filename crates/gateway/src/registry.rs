@@ -47,8 +47,8 @@ pub struct DemoSetup {
     pub start_sim: fn() -> BoxFuture<'static, std::io::Result<Box<dyn RunningSim>>>,
     /// Its `[[backends]]` table and `[orgs.*]` aliases in the demo's routing file.
     /// `${ORGWAY_DEMO_<KIND>_URL}` is the simulator's base URL and
-    /// `${ORGWAY_DEMO_<KIND>_<NAME>}` each of its demo credentials (`<KIND>` upper-cased, `-` as
-    /// `_`; see [`demo_var`]).
+    /// `${ORGWAY_DEMO_<KIND>_<NAME>}` each of its demo credentials and demo settings (`<KIND>`
+    /// upper-cased, `-` as `_`; see [`demo_var`]).
     pub routing: &'static str,
     /// Requests the demo's banner suggests, each a `curl` line answering 200 with JSON;
     /// `{base}` stands for the gateway's URL.
@@ -155,6 +155,16 @@ fn build<A: FromSettings>(
     table: Spanned<DeValue<'_>>,
     secrets: &dyn SecretSource,
 ) -> Result<Arc<dyn Backend>, BuildError> {
+    if base_url.is_org_template() && !A::ORG_IN_HOST {
+        return Err(BuildError::Invalid(orgway_core::ConfigError::new(
+            "base_url",
+            format!(
+                "`{}` puts `{}` in the host, which only dialects that name the org in the host name fill in",
+                base_url,
+                orgway_core::ORG_PLACEHOLDER
+            ),
+        )));
+    }
     let settings: A::Settings = settings(table)?;
     let adapter =
         A::from_settings(name, base_url, settings, secrets).map_err(BuildError::Invalid)?;

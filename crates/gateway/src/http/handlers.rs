@@ -35,7 +35,6 @@ type Shared = State<Arc<App>>;
 /// Calls a backend through its policy stack and takes the answer the operation has
 /// (`Output::into_org`, …); an adapter answering another kind is a gateway bug, `500`.
 async fn call<T>(
-    app: &App,
     entry: &BackendEntry,
     rid: &RequestId,
     include_raw: bool,
@@ -43,7 +42,7 @@ async fn call<T>(
     take: fn(Output) -> Option<T>,
 ) -> Result<T, ApiError> {
     let operation = op.kind().as_str();
-    let cx = CallContext::new(rid.0.clone(), include_raw, app.transport.clone());
+    let cx = CallContext::new(rid.0.clone(), include_raw, entry.transport.clone());
     let out = entry
         .service
         .clone()
@@ -74,7 +73,7 @@ pub async fn get_org(
     let op = Operation::GetOrg {
         org: t.native_id.clone(),
     };
-    let org = call(&app, &t.backend, &rid, include_raw, op, Output::into_org).await?;
+    let org = call(&t.backend, &rid, include_raw, op, Output::into_org).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -148,7 +147,7 @@ pub async fn patch_org(
             patch,
         }
     };
-    let org = call(&app, &t.backend, &rid, include_raw, op, Output::into_org).await?;
+    let org = call(&t.backend, &rid, include_raw, op, Output::into_org).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -162,7 +161,6 @@ pub async fn patch_org(
     responses((status = 204, description = "deleted"), (status = "4XX", body = crate::http::openapi::ErrorDoc),
               (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
 pub async fn delete_org(
-    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
@@ -172,7 +170,7 @@ pub async fn delete_org(
     let op = Operation::DeleteOrg {
         org: t.native_id.clone(),
     };
-    call(&app, &t.backend, &rid, false, op, Output::into_done).await?;
+    call(&t.backend, &rid, false, op, Output::into_done).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -204,7 +202,7 @@ pub async fn list_backend_orgs(
         OpKind::ListOrgs,
         |query| {
             let op = Operation::ListOrgs { query };
-            call(&app, &entry, &rid, include_raw, op, Output::into_orgs)
+            call(&entry, &rid, include_raw, op, Output::into_orgs)
         },
         org_key,
     )
@@ -224,7 +222,6 @@ pub async fn list_backend_orgs(
     responses((status = 200, body = PageBody<PlanBody>), (status = "4XX", body = crate::http::openapi::ErrorDoc),
               (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
 pub async fn list_plans(
-    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
@@ -244,7 +241,7 @@ pub async fn list_plans(
                 org: t.native_id.clone(),
                 query,
             };
-            call(&app, &t.backend, &rid, include_raw, op, Output::into_plans)
+            call(&t.backend, &rid, include_raw, op, Output::into_plans)
         },
         plan_key,
     )
@@ -284,7 +281,7 @@ pub async fn put_plan(
         plan,
         make_default,
     };
-    let plan = call(&app, &t.backend, &rid, include_raw, op, Output::into_plan).await?;
+    let plan = call(&t.backend, &rid, include_raw, op, Output::into_plan).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(StatusCode::OK, &render::plan(plan, &meta)))
 }
@@ -305,7 +302,6 @@ fn check_plan_name(plan: &str) -> Result<(), ApiError> {
     responses((status = 204, description = "dissociated"), (status = "4XX", body = crate::http::openapi::ErrorDoc),
               (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
 pub async fn delete_plan(
-    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgAndParam,
     RawQuery(q): RawQuery,
@@ -317,7 +313,7 @@ pub async fn delete_plan(
         org: t.native_id.clone(),
         plan,
     };
-    call(&app, &t.backend, &rid, false, op, Output::into_done).await?;
+    call(&t.backend, &rid, false, op, Output::into_done).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -327,7 +323,6 @@ pub async fn delete_plan(
     responses((status = 200, body = UsageBody), (status = "4XX", body = crate::http::openapi::ErrorDoc),
               (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
 pub async fn get_usage(
-    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
@@ -337,7 +332,7 @@ pub async fn get_usage(
     let op = Operation::GetUsage {
         org: t.native_id.clone(),
     };
-    let u = call(&app, &t.backend, &rid, include_raw, op, Output::into_usage).await?;
+    let u = call(&t.backend, &rid, include_raw, op, Output::into_usage).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -358,7 +353,6 @@ pub async fn get_usage(
     responses((status = 200, body = SeriesBody), (status = "4XX", body = crate::http::openapi::ErrorDoc),
               (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
 pub async fn get_series(
-    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     OrgAndParam(t, metric): OrgAndParam,
     RawQuery(q): RawQuery,
@@ -382,7 +376,7 @@ pub async fn get_series(
         range: s.range,
         options: s.options,
     };
-    let series = call(&app, &t.backend, &rid, include_raw, op, Output::into_series).await?;
+    let series = call(&t.backend, &rid, include_raw, op, Output::into_series).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -428,7 +422,7 @@ pub async fn list_customers(
                 query,
                 filter: filter.clone(),
             };
-            call(&app, &t.backend, &rid, include_raw, op, Output::into_orgs)
+            call(&t.backend, &rid, include_raw, op, Output::into_orgs)
         },
         org_key,
     )
@@ -465,7 +459,7 @@ pub async fn create_customer(
         org: t.native_id.clone(),
         name,
     };
-    let org = call(&app, &t.backend, &rid, include_raw, op, Output::into_org).await?;
+    let org = call(&t.backend, &rid, include_raw, op, Output::into_org).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     let body = render::org(&app.routing, &t.backend, *org, &meta);
     let location = format!(
@@ -513,7 +507,6 @@ pub async fn list_subscriptions(
                 query,
             };
             call(
-                &app,
                 &t.backend,
                 &rid,
                 include_raw,
@@ -560,15 +553,7 @@ pub async fn create_subscription(
         plan_id,
         name,
     };
-    let s = call(
-        &app,
-        &t.backend,
-        &rid,
-        include_raw,
-        op,
-        Output::into_subscription,
-    )
-    .await?;
+    let s = call(&t.backend, &rid, include_raw, op, Output::into_subscription).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::CREATED,
