@@ -11,3 +11,4 @@ mod harness;
 mod losant;
 mod service;
 mod tidy;
+mod watson_iot;

@@ -103,6 +103,39 @@ id = "7"
             try_lines: &["curl -s {base}/v1/orgs/acme-backup/plans"],
         },
     },
+    Dialect {
+        kind: orgway_watson_iot::KIND,
+        build: build::<orgway_watson_iot::WatsonIot>,
+        demo: DemoSetup {
+            start_sim: orgway_sim::demo::start::<orgway_sim::watson_iot::WatsonIotSim>,
+            // The simulator serves every org on one loopback address over TLS: the gateway
+            // connects there, sends each org's own host name (Host and TLS server name) and
+            // trusts the simulator's CA, generated when it started.
+            routing: r#"
+[[backends]]
+name = "watson-iot"
+kind = "watson-iot"
+base_url = "https://{org}.internetofthings.ibmcloud.com/api/v0002"
+connect_to = "${ORGWAY_DEMO_WATSON_IOT_ADDR}"
+ca_file = "${ORGWAY_DEMO_WATSON_IOT_CA_FILE}"
+timeout_ms = 5000
+api_keys = [
+  { key = "a-ab8de4-demokey001", token = "${ORGWAY_DEMO_WATSON_IOT_TOKEN_AB8DE4}" },
+  { key = "a-abc123-demokey001", token = "${ORGWAY_DEMO_WATSON_IOT_TOKEN_ABC123}" },
+  { key = "a-xyz789-demokey001", token = "${ORGWAY_DEMO_WATSON_IOT_TOKEN_XYZ789}" },
+  { key = "a-q7w3e9-demokey001", token = "${ORGWAY_DEMO_WATSON_IOT_TOKEN_Q7W3E9}" },
+]
+
+[orgs.acme-iot]
+backend = "watson-iot"
+id = "abc123"
+"#,
+            try_lines: &[
+                "curl -s {base}/v1/orgs/acme-iot",
+                "curl -s '{base}/v1/orgs/watson-iot:ab8de4/usage/data-traffic?interval=day'",
+            ],
+        },
+    },
 ];
 
 /// The name of a demo variable: `ORGWAY_DEMO_<KIND>_<NAME>`.
