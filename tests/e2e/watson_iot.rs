@@ -84,6 +84,8 @@ async fn two_orgs_of_one_simulator_each_on_its_own_host_name() {
             .starts_with("Basic ")
     );
     assert!(seen[0].header("x-request-id").is_some());
+    // Connections are pooled, one per org host name: the second org's served it twice.
+    assert_eq!(sim(&d).server().tls_connections(), 2);
 }
 
 #[tokio::test]

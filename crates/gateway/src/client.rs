@@ -320,6 +320,8 @@ mod tests {
         }
         let seen = sim.server().requests();
         assert_eq!(seen[1].header("host"), Some(sim.host(DEMO_ORG_2).as_str()));
+        // Pooled per host name: the first org's connection served it twice.
+        assert_eq!(sim.server().tls_connections(), 2);
         sim.shutdown().await;
     }
 

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -86,7 +86,8 @@ struct Shared {
 pub struct SimServer {
     name: &'static str,
     addr: SocketAddr,
-    tls: bool,
+    /// TLS connections established so far, when it speaks TLS.
+    tls: Option<Arc<AtomicUsize>>,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -111,7 +112,7 @@ impl SimServer {
         style: FaultStyle,
     ) -> std::io::Result<SimServer> {
         let addr = listener.local_addr()?;
-        Ok(Self::spawn(name, listener, addr, false, router, style))
+        Ok(Self::spawn(name, listener, addr, None, router, style))
     }
 
     /// Serves `router` over TLS on `127.0.0.1:0`, presenting the certificate of `tls` (see
@@ -126,15 +127,23 @@ impl SimServer {
     ) -> std::io::Result<SimServer> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let listener = TlsListener::new(name, listener, tls);
-        Ok(Self::spawn(name, listener, addr, true, router, style))
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let listener = TlsListener::new(name, listener, tls, handshakes.clone());
+        Ok(Self::spawn(
+            name,
+            listener,
+            addr,
+            Some(handshakes),
+            router,
+            style,
+        ))
     }
 
     fn spawn<L>(
         name: &'static str,
         listener: L,
         addr: SocketAddr,
-        tls: bool,
+        tls: Option<Arc<AtomicUsize>>,
         router: Router,
         style: FaultStyle,
     ) -> SimServer
@@ -186,13 +195,19 @@ impl SimServer {
 
     /// `http://127.0.0.1:PORT`, or `https://…` when it speaks TLS.
     pub fn base_url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
     }
 
     /// Whether it speaks TLS.
     pub fn is_tls(&self) -> bool {
-        self.tls
+        self.tls.is_some()
+    }
+
+    /// How many TLS connections clients have established (completed handshakes), so tests can
+    /// see whether a client keeps its connections; 0 for a plain HTTP server.
+    pub fn tls_connections(&self) -> usize {
+        self.tls.as_ref().map_or(0, |n| n.load(Ordering::Relaxed))
     }
 
     /// The fault knobs.
@@ -252,7 +267,12 @@ struct TlsListener {
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl TlsListener {
-    fn new(name: &'static str, tcp: TcpListener, tls: Arc<rustls::ServerConfig>) -> Self {
+    fn new(
+        name: &'static str,
+        tcp: TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        handshakes: Arc<AtomicUsize>,
+    ) -> Self {
         let addr = tcp
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -272,10 +292,12 @@ impl TlsListener {
                 };
                 let _ = stream.set_nodelay(true);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                let handshakes = handshakes.clone();
                 tokio::spawn(async move {
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
                         Ok(Ok(tls)) => {
+                            handshakes.fetch_add(1, Ordering::Relaxed);
                             let _ = tx.send((tls, peer)).await;
                         }
                         Ok(Err(e)) => {
