@@ -12,3 +12,4 @@ mod harness;
 mod losant;
 mod service;
 mod tidy;
+mod watson_iot;

@@ -226,6 +226,12 @@ pub trait FromSettings: Backend + Sized {
     /// The dialect's keys as written (deserialized with unknown keys refused).
     type Settings: serde::de::DeserializeOwned;
 
+    /// Whether the dialect's base URL may put the org in its host name with
+    /// [`ORG_PLACEHOLDER`] (`https://{org}.internetofthings.ibmcloud.com`), to be filled per
+    /// request with [`BaseUrl::for_org`]. Dialects that do not refuse such a base URL when the
+    /// routing file is loaded, before any request could be sent to a host named `{org}`.
+    const ORG_IN_HOST: bool = false;
+
     /// Validates the settings of the backend called `name` (secrets resolved through
     /// `secrets`) and builds its adapter. Errors name the offending key.
     fn from_settings(
@@ -236,14 +242,37 @@ pub trait FromSettings: Backend + Sized {
     ) -> Result<Self, ConfigError>;
 }
 
+/// The placeholder a base URL's host may start with, for vendors that put the org id in the
+/// host name: `https://{org}.internetofthings.ibmcloud.com/api/v0002` (see
+/// [`BaseUrl::for_org`] and [`FromSettings::ORG_IN_HOST`]).
+pub const ORG_PLACEHOLDER: &str = "{org}";
+
 /// A validated base URL of a backend: `http` or `https`, a host, no user info, no query or
-/// fragment, and no trailing slash on its path, so `join("/orgs")` is always well-formed.
+/// fragment, and no trailing slash on its path, so `join("/orgs")` is always well-formed. Its
+/// host may start with the label [`ORG_PLACEHOLDER`], a template filled per org.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BaseUrl(String);
 
 impl BaseUrl {
     /// Validates a base URL.
     pub fn parse(s: &str) -> Result<Self, String> {
+        // A template is checked as the URL it becomes for an org called `org`.
+        if s.contains(['{', '}']) {
+            let misplaced = || {
+                format!(
+                    "`{s}`: the only placeholder a base URL may hold is `{ORG_PLACEHOLDER}`, as the first label of its host"
+                )
+            };
+            let (scheme, rest) = s.split_once("://").ok_or_else(misplaced)?;
+            let rest = rest.strip_prefix("{org}.").ok_or_else(misplaced)?;
+            // The placeholder is a label of a longer host name, never the whole host.
+            if rest.contains(['{', '}']) || rest.is_empty() || rest.starts_with(['/', ':', '.']) {
+                return Err(misplaced());
+            }
+            let probe = BaseUrl::parse(&format!("{scheme}://org.{rest}"))?;
+            let (scheme, filled) = probe.0.split_once("://org.").ok_or_else(misplaced)?;
+            return Ok(BaseUrl(format!("{scheme}://{ORG_PLACEHOLDER}.{filled}")));
+        }
         let uri: http::Uri = s.parse().map_err(|e| format!("`{s}` is not a URL: {e}"))?;
         match uri.scheme_str() {
             Some("http") | Some("https") => {}
@@ -286,6 +315,35 @@ impl BaseUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the host starts with [`ORG_PLACEHOLDER`].
+    pub fn is_org_template(&self) -> bool {
+        self.0.contains(ORG_PLACEHOLDER)
+    }
+
+    /// The base URL of one org: the placeholder replaced by `org` (lowercased), which must be
+    /// a DNS label (1–63 letters, digits and `-`, not at either end). A base URL without the
+    /// placeholder is the same for every org.
+    pub fn for_org(&self, org: &str) -> Result<BaseUrl, String> {
+        if !self.is_org_template() {
+            return Ok(self.clone());
+        }
+        let label = (1..=63).contains(&org.len())
+            && org.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !org.starts_with('-')
+            && !org.ends_with('-');
+        if !label {
+            return Err(format!(
+                "`{}` cannot be the first label of a host name",
+                crate::text::excerpt(org, 64)
+            ));
+        }
+        Ok(BaseUrl(self.0.replacen(
+            ORG_PLACEHOLDER,
+            &org.to_ascii_lowercase(),
+            1,
+        )))
+    }
 }
 
 impl fmt::Debug for BaseUrl {
@@ -316,5 +374,49 @@ mod tests {
         assert!(BaseUrl::parse("http://host/?a=b").is_err());
         assert!(BaseUrl::parse("not a url").is_err());
         assert!(BaseUrl::parse("").is_err());
+        assert!(!b.is_org_template());
+        assert_eq!(
+            b.for_org("abc123").unwrap(),
+            b,
+            "no placeholder, one URL for all"
+        );
+    }
+
+    #[test]
+    fn org_templates() {
+        let t = BaseUrl::parse("https://{org}.internetofthings.ibmcloud.com/api/v0002/").unwrap();
+        assert!(t.is_org_template());
+        assert_eq!(
+            t.as_str(),
+            "https://{org}.internetofthings.ibmcloud.com/api/v0002"
+        );
+        let b = t.for_org("AbC123").unwrap();
+        assert!(!b.is_org_template());
+        assert_eq!(
+            b.join("/"),
+            "https://abc123.internetofthings.ibmcloud.com/api/v0002/"
+        );
+        assert!(b.join("/").parse::<http::Uri>().is_ok());
+        assert_eq!(
+            BaseUrl::parse("http://{org}.sim.test:8443")
+                .unwrap()
+                .as_str(),
+            "http://{org}.sim.test:8443"
+        );
+        for bad in ["", "a.b", "-ab", "ab-", "a b", "a/b", &"x".repeat(64)] {
+            assert!(t.for_org(bad).is_err(), "{bad:?}");
+        }
+        for bad in [
+            "https://x.{org}.example.com",
+            "https://{org}example.com",
+            "https://{org}.{org}.example.com",
+            "https://{org}.example.com/{org}",
+            "https://{tenant}.example.com",
+            "{org}.example.com",
+            "https://{org}.",
+        ] {
+            let e = BaseUrl::parse(bad).unwrap_err();
+            assert!(!e.is_empty(), "{bad}");
+        }
     }
 }

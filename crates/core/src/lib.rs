@@ -37,6 +37,7 @@ pub mod transport;
 
 pub use backend::{
     Backend, BaseUrl, CallContext, Capabilities, FromSettings, ListSupport, MetricSupport,
+    ORG_PLACEHOLDER,
 };
 pub use error::{BackendError, ErrorKind};
 pub use model::{

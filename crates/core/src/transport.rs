@@ -41,9 +41,15 @@ pub struct RequestLimits {
 /// when the configuration is loaded, and headers are never formatted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
-    /// No connection could be made (refused, DNS, TLS handshake).
+    /// No connection could be made (refused, DNS, connect timeout).
     #[error("could not connect: {0}")]
     Connect(String),
+    /// The TLS handshake failed: most often the backend's certificate is not trusted (an
+    /// unknown issuer, another host's name, expired). Not "unreachable": something answered,
+    /// and asking again will not change its certificate. The text says why, starting with
+    /// what failed (`the backend's certificate is not trusted: …`).
+    #[error("{0}")]
+    Tls(String),
     /// The transport's own deadline passed.
     #[error("no answer in time")]
     Timeout,
@@ -59,11 +65,15 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    /// Classifies the failure for the caller: unreachable is 503, too slow 504, the rest 502.
+    /// Classifies the failure for the caller: unreachable is 503, too slow 504, the rest 502
+    /// (a failed TLS handshake included, and never retried).
     pub fn into_backend_error(self, backend: &str) -> BackendError {
         match &self {
             TransportError::Connect(_) => {
                 BackendError::unavailable(format!("{backend} is unreachable: {self}"))
+            }
+            TransportError::Tls(_) => {
+                BackendError::upstream(format!("{backend}: {self}")).retryable(false)
             }
             TransportError::Timeout => {
                 BackendError::timeout(format!("{backend} did not answer in time"))
@@ -78,5 +88,28 @@ impl TransportError {
                 BackendError::upstream(format!("{backend}: {self}")).retryable(false)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn a_certificate_not_trusted_is_a_backend_error_not_unreachable() {
+        let e = TransportError::Tls(
+            "the backend's certificate is not trusted: invalid peer certificate: UnknownIssuer"
+                .into(),
+        )
+        .into_backend_error("iot");
+        assert_eq!(e.kind, ErrorKind::Upstream);
+        assert!(!e.retryable);
+        assert_eq!(
+            e.message,
+            "iot: the backend's certificate is not trusted: invalid peer certificate: UnknownIssuer"
+        );
+        let e = TransportError::Connect("Connection refused".into()).into_backend_error("iot");
+        assert_eq!(e.kind, ErrorKind::Unavailable);
     }
 }

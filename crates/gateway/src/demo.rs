@@ -68,7 +68,11 @@ impl Sims {
         let mut env = HashMap::new();
         for (kind, sim) in self.iter() {
             env.insert(demo_var(kind.name(), "URL"), sim.base_url());
-            for (name, value) in sim.demo_credentials() {
+            for (name, value) in sim
+                .demo_credentials()
+                .into_iter()
+                .chain(sim.demo_settings())
+            {
                 env.insert(demo_var(kind.name(), name), value);
             }
         }

@@ -47,8 +47,8 @@ pub struct DemoSetup {
     pub start_sim: fn() -> BoxFuture<'static, std::io::Result<Box<dyn RunningSim>>>,
     /// Its `[[backends]]` table and `[orgs.*]` aliases in the demo's routing file.
     /// `${ORGWAY_DEMO_<KIND>_URL}` is the simulator's base URL and
-    /// `${ORGWAY_DEMO_<KIND>_<NAME>}` each of its demo credentials (`<KIND>` upper-cased, `-` as
-    /// `_`; see [`demo_var`]).
+    /// `${ORGWAY_DEMO_<KIND>_<NAME>}` each of its demo credentials and demo settings (`<KIND>`
+    /// upper-cased, `-` as `_`; see [`demo_var`]).
     pub routing: &'static str,
     /// Requests the demo's banner suggests, each a `curl` line answering 200 with JSON;
     /// `{base}` stands for the gateway's URL.
@@ -129,6 +129,39 @@ id = "5b0c3a64-8a1e-4c2f-9d41-2f6e8c1a7b90"
             ],
         },
     },
+    Dialect {
+        kind: orgway_watson_iot::KIND,
+        build: build::<orgway_watson_iot::WatsonIot>,
+        demo: DemoSetup {
+            start_sim: orgway_sim::demo::start::<orgway_sim::watson_iot::WatsonIotSim>,
+            // The simulator serves every org on one loopback address over TLS: the gateway
+            // connects there, sends each org's own host name (Host and TLS server name) and
+            // trusts the simulator's CA, generated when it started.
+            routing: r#"
+[[backends]]
+name = "watson-iot"
+kind = "watson-iot"
+base_url = "https://{org}.internetofthings.ibmcloud.com/api/v0002"
+connect_to = "${ORGWAY_DEMO_WATSON_IOT_ADDR}"
+ca_file = "${ORGWAY_DEMO_WATSON_IOT_CA_FILE}"
+timeout_ms = 5000
+api_keys = [
+  { key = "a-ab8de4-demokey001", token = "${ORGWAY_DEMO_WATSON_IOT_TOKEN_AB8DE4}" },
+  { key = "a-abc123-demokey001", token = "${ORGWAY_DEMO_WATSON_IOT_TOKEN_ABC123}" },
+  { key = "a-xyz789-demokey001", token = "${ORGWAY_DEMO_WATSON_IOT_TOKEN_XYZ789}" },
+  { key = "a-q7w3e9-demokey001", token = "${ORGWAY_DEMO_WATSON_IOT_TOKEN_Q7W3E9}" },
+]
+
+[orgs.acme-iot]
+backend = "watson-iot"
+id = "abc123"
+"#,
+            try_lines: &[
+                "curl -s {base}/v1/orgs/acme-iot",
+                "curl -s '{base}/v1/orgs/watson-iot:ab8de4/usage/data-traffic?interval=day'",
+            ],
+        },
+    },
 ];
 
 /// The name of a demo variable: `ORGWAY_DEMO_<KIND>_<NAME>`.
@@ -181,6 +214,16 @@ fn build<A: FromSettings>(
     table: Spanned<DeValue<'_>>,
     secrets: &dyn SecretSource,
 ) -> Result<Arc<dyn Backend>, BuildError> {
+    if base_url.is_org_template() && !A::ORG_IN_HOST {
+        return Err(BuildError::Invalid(orgway_core::ConfigError::new(
+            "base_url",
+            format!(
+                "`{}` puts `{}` in the host, which only dialects that name the org in the host name fill in",
+                base_url,
+                orgway_core::ORG_PLACEHOLDER
+            ),
+        )));
+    }
     let settings: A::Settings = settings(table)?;
     let adapter =
         A::from_settings(name, base_url, settings, secrets).map_err(BuildError::Invalid)?;

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use orgway_core::Backend;
+use orgway_core::{Backend, Transport};
 
+use crate::client::{ClientSettings, HttpClient};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::params::short;
@@ -20,6 +21,9 @@ pub struct BackendEntry {
     pub name: String,
     pub kind: BackendKind,
     pub adapter: Arc<dyn Backend>,
+    /// The outbound client of its connection settings, shared with every backend of the same
+    /// settings.
+    pub transport: Arc<dyn Transport>,
     pub service: BackendService,
     pub health: Arc<Health>,
     pub timeout: Duration,
@@ -55,17 +59,28 @@ pub struct Routing {
 }
 
 impl Routing {
-    /// Builds the table, with one policy stack per backend.
+    /// Builds the table, with one policy stack per backend and one outbound client (one
+    /// connection pool) per distinct connection setting.
     pub fn new(config: &Config, metrics: &Arc<Metrics>) -> Routing {
+        let mut clients: Vec<(&ClientSettings, Arc<dyn Transport>)> = Vec::new();
         let backends: Vec<Arc<BackendEntry>> = config
             .backends
             .iter()
             .map(|b| {
                 let health = Arc::new(Health::default());
+                let transport = match clients.iter().find(|(s, _)| **s == b.client) {
+                    Some((_, t)) => t.clone(),
+                    None => {
+                        let t: Arc<dyn Transport> = Arc::new(HttpClient::with_settings(&b.client));
+                        clients.push((&b.client, t.clone()));
+                        t
+                    }
+                };
                 Arc::new(BackendEntry {
                     name: b.name.clone(),
                     kind: b.kind,
                     adapter: b.adapter.clone(),
+                    transport,
                     service: policy::stack(
                         &b.name,
                         b.adapter.clone(),
@@ -99,6 +114,17 @@ impl Routing {
             aliases,
             reverse,
         }
+    }
+
+    /// How many outbound clients (connection pools) the backends use between them.
+    pub fn client_count(&self) -> usize {
+        let mut seen: Vec<&Arc<dyn Transport>> = Vec::new();
+        for b in &self.backends {
+            if !seen.iter().any(|t| Arc::ptr_eq(t, &b.transport)) {
+                seen.push(&b.transport);
+            }
+        }
+        seen.len()
     }
 
     /// Every backend, in file order.

@@ -18,7 +18,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
-use crate::client::HttpClient;
 use crate::config::Config;
 use crate::conn;
 use crate::error::ErrorCode;
@@ -31,7 +30,6 @@ pub fn build_app(config: &Config) -> Arc<App> {
     let metrics = Metrics::new();
     Arc::new(App {
         routing: Routing::new(config, &metrics),
-        transport: Arc::new(HttpClient::new()),
         metrics,
         body_limit: config.server.body_limit_bytes,
         body_timeout: config.server.body_read_timeout,

@@ -25,6 +25,13 @@ pub trait RunningSim: Send + Sync + fmt::Debug + Any {
     /// routing file refers to each as `${ORGWAY_DEMO_<KIND>_<NAME>}`.
     fn demo_credentials(&self) -> Vec<(&'static str, String)>;
 
+    /// Settings its demo routing needs besides the base URL, none of them secret (an address
+    /// to connect to, a CA file to trust), by name; referred to as
+    /// `${ORGWAY_DEMO_<KIND>_<NAME>}` like the credentials. Most simulators need none.
+    fn demo_settings(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
     /// Stops it.
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()>;
 

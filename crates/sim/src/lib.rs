@@ -8,12 +8,14 @@
 //!
 //! # Layout
 //! - [`server`]: `SimServer`, the loopback HTTP server every simulator runs in, with a request
-//!   log for tests and fault injection.
+//!   log for tests and fault injection; plain HTTP or TLS.
+//! - [`tls`]: a CA and server certificate generated at start, for simulators that speak HTTPS.
 //! - [`demo`]: what the demo and the tests need of any simulator (`RunningSim`, `DemoSim`).
 //! - [`faults`]: the fault knobs (latency, forced status, malformed body).
 //! - [`losant`]: the Losant Instance Org API.
 //! - [`commvault`]: the Commvault REST API's login, organization and plan pieces.
 //! - [`enhance`]: the Enhance control panel's orgs, customers, subscriptions, plans and login.
+//! - [`watson_iot`]: the IBM Watson IoT Platform API v0002's organization and usage, over HTTPS.
 
 pub mod commvault;
 pub mod demo;
@@ -21,6 +23,8 @@ pub mod enhance;
 pub mod faults;
 pub mod losant;
 pub mod server;
+pub mod tls;
+pub mod watson_iot;
 
 pub use demo::{DemoSim, RunningSim};
 pub use faults::{FaultPlan, Faults};

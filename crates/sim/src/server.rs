@@ -2,11 +2,13 @@
 //!
 //! Every request passes one middleware that records it (method, path, query, headers, body) for
 //! tests to assert on, and applies the fault plan. The server binds `127.0.0.1:0` unless told
-//! otherwise and stops on [`SimServer::shutdown`] or when dropped.
+//! otherwise and stops on [`SimServer::shutdown`] or when dropped. It speaks plain HTTP, or
+//! HTTPS when started with [`SimServer::start_tls`] (for vendors whose clients know no other
+//! scheme; see [`crate::tls`] for the certificate).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -14,10 +16,11 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::serve::Listener;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::faults::{FaultPlan, Faults};
@@ -83,6 +86,8 @@ struct Shared {
 pub struct SimServer {
     name: &'static str,
     addr: SocketAddr,
+    /// TLS connections established so far, when it speaks TLS.
+    tls: Option<Arc<AtomicUsize>>,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -107,6 +112,44 @@ impl SimServer {
         style: FaultStyle,
     ) -> std::io::Result<SimServer> {
         let addr = listener.local_addr()?;
+        Ok(Self::spawn(name, listener, addr, None, router, style))
+    }
+
+    /// Serves `router` over TLS on `127.0.0.1:0`, presenting the certificate of `tls` (see
+    /// [`crate::tls::SimTls`]). Handshakes run beside the accept loop, so a client that never
+    /// completes one holds up nobody else; one that fails it is dropped before anything is
+    /// recorded.
+    pub async fn start_tls(
+        name: &'static str,
+        router: Router,
+        style: FaultStyle,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<SimServer> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let listener = TlsListener::new(name, listener, tls, handshakes.clone());
+        Ok(Self::spawn(
+            name,
+            listener,
+            addr,
+            Some(handshakes),
+            router,
+            style,
+        ))
+    }
+
+    fn spawn<L>(
+        name: &'static str,
+        listener: L,
+        addr: SocketAddr,
+        tls: Option<Arc<AtomicUsize>>,
+        router: Router,
+        style: FaultStyle,
+    ) -> SimServer
+    where
+        L: Listener<Addr = SocketAddr>,
+    {
         let shared = Arc::new(Shared {
             log: Mutex::new(VecDeque::new()),
             logging: AtomicBool::new(true),
@@ -130,13 +173,14 @@ impl SimServer {
                 tracing::warn!(sim = name, error = %e, "simulator stopped with an error");
             }
         });
-        Ok(SimServer {
+        SimServer {
             name,
             addr,
+            tls,
             shared,
             stop: Some(stop),
             task: Some(task),
-        })
+        }
     }
 
     /// The simulator's name (`losant`, …).
@@ -149,9 +193,21 @@ impl SimServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` when it speaks TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Whether it speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// How many TLS connections clients have established (completed handshakes), so tests can
+    /// see whether a client keeps its connections; 0 for a plain HTTP server.
+    pub fn tls_connections(&self) -> usize {
+        self.tls.as_ref().map_or(0, |n| n.load(Ordering::Relaxed))
     }
 
     /// The fault knobs.
@@ -196,6 +252,82 @@ impl Drop for SimServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A listener whose connections have completed a TLS handshake: a task accepts TCP connections
+/// and runs each handshake on its own task (bounded by [`TLS_HANDSHAKE_TIMEOUT`]), handing the
+/// finished ones to `axum::serve`. The task ends when the server drops this listener.
+struct TlsListener {
+    ready: mpsc::Receiver<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr)>,
+    addr: SocketAddr,
+}
+
+/// How long a client may take to complete its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl TlsListener {
+    fn new(
+        name: &'static str,
+        tcp: TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        handshakes: Arc<AtomicUsize>,
+    ) -> Self {
+        let addr = tcp
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let (tx, ready) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = tokio::select! {
+                    accepted = tcp.accept() => match accepted {
+                        Ok(a) => a,
+                        Err(_) => {
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    },
+                    () = tx.closed() => return,
+                };
+                let _ = stream.set_nodelay(true);
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                let handshakes = handshakes.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(tls)) => {
+                            handshakes.fetch_add(1, Ordering::Relaxed);
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(sim = name, %peer, error = %e, "tls handshake failed");
+                        }
+                        Err(_) => {
+                            tracing::debug!(sim = name, %peer, "tls handshake timed out");
+                        }
+                    }
+                });
+            }
+        });
+        TlsListener { ready, addr }
+    }
+}
+
+impl Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(conn) => conn,
+            // The accept task is gone only if the runtime is shutting down: wait for that.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.addr)
     }
 }
 

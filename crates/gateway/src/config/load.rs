@@ -22,6 +22,7 @@ use super::{
     DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_TIMEOUT_MS, EnvLookup, LogFormat, OrgAlias, ServerConfig,
 };
+use crate::client::{ClientSettings, ConnectTo, load_ca_file};
 use crate::registry::BackendKind;
 
 /// Validates a routing file's text: the runtime configuration, or every issue found.
@@ -481,6 +482,34 @@ impl<'a> Loader<'a> {
             }
         };
 
+        let connect_to = match raw.connect_to.as_deref() {
+            None => None,
+            Some(text) => match expand_env(text, self.env).and_then(|t| ConnectTo::parse(&t)) {
+                Ok(c) => Some(c),
+                Err(m) => {
+                    self.issue(format!("{prefix}.connect_to"), Some(&at("connect_to")), m);
+                    None
+                }
+            },
+        };
+        let extra_roots = match raw.ca_file.as_deref() {
+            None => Vec::new(),
+            Some(text) => match expand_env(text, self.env).and_then(|t| {
+                let p = Path::new(&t);
+                load_ca_file(&if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    self.dir.join(p)
+                })
+            }) {
+                Ok(roots) => roots,
+                Err(m) => {
+                    self.issue(format!("{prefix}.ca_file"), Some(&at("ca_file")), m);
+                    Vec::new()
+                }
+            },
+        };
+
         let resolver = Resolver {
             dir: &self.dir,
             env: self.env,
@@ -511,10 +540,15 @@ impl<'a> Loader<'a> {
             }
         };
         // Credentials sent in clear text to another machine are refused unless the operator
-        // says so: loopback is this machine, so it is allowed.
+        // says so: loopback is this machine, so it is allowed. With `connect_to`, that address
+        // is the machine the credentials go to.
+        let local = match &connect_to {
+            Some(c) => is_loopback_host(c.host()),
+            None => is_loopback(&base_url),
+        };
         if resolver.resolved.get() > 0
             && base_url.as_str().starts_with("http://")
-            && !is_loopback(&base_url)
+            && !local
             && raw.allow_insecure_http != Some(true)
         {
             self.issue(
@@ -536,6 +570,10 @@ impl<'a> Loader<'a> {
             timeout: Duration::from_millis(timeout_ms),
             max_concurrency,
             max_response_bytes,
+            client: ClientSettings {
+                extra_roots,
+                connect_to,
+            },
             adapter,
         })
     }
@@ -632,7 +670,11 @@ fn is_loopback(url: &BaseUrl) -> bool {
     let Ok(uri) = url.as_str().parse::<http::Uri>() else {
         return false;
     };
-    let host = uri.host().unwrap_or("");
+    is_loopback_host(uri.host().unwrap_or(""))
+}
+
+/// Whether a host name or address is this machine.
+fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host

@@ -24,6 +24,9 @@
 //! max_response_bytes = 4194304     # the largest answer read from it (502 above)
 //! allow_insecure_http = false      # credentials over http:// to a host other than loopback are
 //!                                  # refused unless this is true
+//! ca_file = "/etc/orgway/ca.pem"   # CA certificates (PEM) trusted besides the built-in roots
+//! connect_to = "10.0.0.5:443"      # connect here whatever the URL's host; the URL's host is
+//!                                  # still sent as Host and checked against the certificate
 //! # ...and the keys of the kind (see the adapter's config module), secrets by reference:
 //! instance_id = "575ec8687ae143cd83dc4a97"
 //! token = "${LOSANT_TOKEN}"
@@ -33,7 +36,8 @@
 //! id = "575ed6e87ae143cd83dc4aa8"
 //! ```
 //!
-//! `${NAME}` in `base_url` is replaced by the environment variable `NAME`. Secrets are resolved
+//! `${NAME}` in `base_url`, `ca_file` and `connect_to` is replaced by the environment variable
+//! `NAME`; a relative `ca_file` is read from the routing file's folder. Secrets are resolved
 //! from `${NAME}` or a file (`file:PATH`, or a path starting with `/`, `./` or `../`, relative to
 //! the routing file's folder) and are never printed.
 //!
@@ -57,6 +61,7 @@ use std::time::Duration;
 
 use orgway_core::{Backend, BaseUrl};
 
+use crate::client::ClientSettings;
 use crate::registry::BackendKind;
 
 pub use load::{is_alias, is_backend_name};
@@ -126,6 +131,9 @@ pub struct BackendConfig {
     pub max_concurrency: usize,
     /// The largest answer read from this backend.
     pub max_response_bytes: usize,
+    /// How its connections are made (`ca_file`, `connect_to`); backends with equal settings
+    /// share one outbound client.
+    pub client: ClientSettings,
     pub adapter: Arc<dyn Backend>,
 }
 

@@ -47,7 +47,7 @@ pub(super) const SERVER_KEYS: [&str; 11] = [
 ];
 
 /// The keys every backend has; the rest of the table belongs to the kind.
-pub(super) const COMMON_BACKEND_KEYS: [&str; 7] = [
+pub(super) const COMMON_BACKEND_KEYS: [&str; 9] = [
     "name",
     "kind",
     "base_url",
@@ -55,6 +55,8 @@ pub(super) const COMMON_BACKEND_KEYS: [&str; 7] = [
     "max_concurrency",
     "max_response_bytes",
     "allow_insecure_http",
+    "ca_file",
+    "connect_to",
 ];
 
 /// The common keys of a `[[backends]]` entry as written.
@@ -72,6 +74,10 @@ pub(super) struct RawBackendCommon {
     pub(super) max_response_bytes: Option<u64>,
     #[serde(default)]
     pub(super) allow_insecure_http: Option<bool>,
+    #[serde(default)]
+    pub(super) ca_file: Option<String>,
+    #[serde(default)]
+    pub(super) connect_to: Option<String>,
 }
 
 /// An `[orgs.<alias>]` entry as written.

@@ -297,3 +297,135 @@ fn server_limits_and_response_size_are_configurable() {
     let bad = one_issue(&GOOD.replace("[server]", "[server]\nmax_connections = 0"));
     assert!(bad.contains("server.max_connections"), "{bad}");
 }
+
+#[test]
+fn ca_file_and_connect_to_make_the_backends_client_settings() {
+    let tls = orgway_sim::tls::SimTls::generate("config-test", &["sim.test".into()]).unwrap();
+    let dir = tls.ca_file().parent().unwrap().to_path_buf();
+    let with =
+        |keys: &str| GOOD.replace("timeout_ms = 2500", &format!("timeout_ms = 2500\n{keys}"));
+    let parse_in = |text: &str| Config::parse(text, "t.toml", &dir, &env);
+
+    // Relative to the routing file's folder, or absolute; the CA is read when the file is loaded.
+    let c = parse_in(&with(
+        "ca_file = \"ca.pem\"\nconnect_to = \"127.0.0.1:8443\"",
+    ))
+    .unwrap();
+    let client = &c.backends[0].client;
+    assert_eq!(client.extra_roots.len(), 1);
+    assert_eq!(
+        client.connect_to.as_ref().map(|c| c.to_string()).as_deref(),
+        Some("127.0.0.1:8443")
+    );
+    let absolute = format!("ca_file = \"{}\"", tls.ca_file().display());
+    assert_eq!(
+        parse(&with(&absolute)).unwrap().backends[0]
+            .client
+            .extra_roots
+            .len(),
+        1
+    );
+    assert_eq!(
+        parse(GOOD).unwrap().backends[0].client,
+        ClientSettings::default()
+    );
+
+    // What is wrong is named, with the key.
+    let msg = one_issue(&with("ca_file = \"/nonexistent/ca.pem\""));
+    assert!(
+        msg.contains("backends[0].ca_file: cannot read /nonexistent/ca.pem"),
+        "{msg}"
+    );
+    std::fs::write(dir.join("not-pem.txt"), "hello").unwrap();
+    let e = parse_in(&with("ca_file = \"not-pem.txt\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("backends[0].ca_file:") && e.contains("holds no PEM certificate"),
+        "{e}"
+    );
+    for bad in [
+        "nohost",
+        "127.0.0.1",
+        "127.0.0.1:0",
+        "user@host:1",
+        "http://x:1",
+    ] {
+        let msg = one_issue(&with(&format!("connect_to = \"{bad}\"")));
+        assert!(msg.contains("backends[0].connect_to:"), "{bad}: {msg}");
+    }
+    // `${NAME}` is expanded in both.
+    let env_with_addr = |name: &str| match name {
+        "ADDR" => Some("localhost:9443".to_owned()),
+        "CA" => Some(tls.ca_file().display().to_string()),
+        other => env(other),
+    };
+    let c = Config::parse(
+        &with("ca_file = \"${CA}\"\nconnect_to = \"${ADDR}\""),
+        "t.toml",
+        Path::new("."),
+        &env_with_addr,
+    )
+    .unwrap();
+    assert_eq!(
+        c.backends[0].client.connect_to.as_ref().unwrap().host(),
+        "localhost"
+    );
+}
+
+#[test]
+fn backends_with_the_same_connection_settings_share_one_client() {
+    let tls = orgway_sim::tls::SimTls::generate("config-test", &["sim.test".into()]).unwrap();
+    let ca = format!("ca_file = \"{}\"", tls.ca_file().display());
+    let backend = |name: &str, extra: &str| {
+        format!(
+            "[[backends]]\nname = \"{name}\"\nkind = \"losant\"\nbase_url = \"${{SIM}}\"\ninstance_id = \"575ec8687ae143cd83dc4a97\"\ntoken = \"${{TOKEN}}\"\n{extra}\n"
+        )
+    };
+    let text = [
+        backend("a", ""),
+        backend("b", ""),
+        backend("c", &ca),
+        backend("d", &ca),
+        backend("e", &format!("{ca}\nconnect_to = \"127.0.0.1:1\"")),
+    ]
+    .concat();
+    let c = parse(&text).unwrap();
+    let routing = crate::routing::Routing::new(&c, &crate::telemetry::Metrics::new());
+    assert_eq!(routing.client_count(), 3, "default, CA, CA + address");
+}
+
+#[test]
+fn the_org_placeholder_is_refused_where_the_dialect_does_not_fill_it() {
+    let msg = one_issue(&GOOD.replace(
+        "base_url = \"${SIM}/\"",
+        "base_url = \"https://{org}.api.losant.com\"",
+    ));
+    assert!(msg.contains("backends[0].base_url:"), "{msg}");
+    assert!(msg.contains("`{org}`"), "{msg}");
+    let msg = one_issue(&GOOD.replace(
+        "base_url = \"${SIM}/\"",
+        "base_url = \"https://api.losant.com/{org}\"",
+    ));
+    assert!(msg.contains("the only placeholder"), "{msg}");
+}
+
+#[test]
+fn with_connect_to_the_address_decides_what_is_local() {
+    // Credentials over http:// go where `connect_to` points, whatever the URL's host.
+    let remote_addr = GOOD.replace(
+        "timeout_ms = 2500",
+        "timeout_ms = 2500\nconnect_to = \"10.0.0.5:80\"",
+    );
+    assert!(one_issue(&remote_addr).contains("unencrypted"));
+    let local_addr = GOOD
+        .replace(
+            "base_url = \"${SIM}/\"",
+            "base_url = \"http://api.losant.com\"",
+        )
+        .replace(
+            "timeout_ms = 2500",
+            "timeout_ms = 2500\nconnect_to = \"127.0.0.1:9\"",
+        );
+    parse(&local_addr).unwrap();
+}

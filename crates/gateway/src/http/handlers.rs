@@ -45,7 +45,6 @@ const ORG_REF_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPH
 /// Calls a backend through its policy stack and takes the answer the operation has
 /// (`Output::into_org`, …); an adapter answering another kind is a gateway bug, `500`.
 async fn call<T>(
-    app: &App,
     entry: &BackendEntry,
     rid: &RequestId,
     include_raw: bool,
@@ -53,7 +52,7 @@ async fn call<T>(
     take: fn(Output) -> Option<T>,
 ) -> Result<T, ApiError> {
     let operation = op.kind().as_str();
-    let cx = CallContext::new(rid.0.clone(), include_raw, app.transport.clone());
+    let cx = CallContext::new(rid.0.clone(), include_raw, entry.transport.clone());
     let out = entry
         .service
         .clone()
@@ -84,7 +83,7 @@ pub async fn get_org(
     let op = Operation::GetOrg {
         org: t.native_id.clone(),
     };
-    let org = call(&app, &t.backend, &rid, include_raw, op, Output::into_org).await?;
+    let org = call(&t.backend, &rid, include_raw, op, Output::into_org).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -158,7 +157,7 @@ pub async fn patch_org(
             patch,
         }
     };
-    let org = call(&app, &t.backend, &rid, include_raw, op, Output::into_org).await?;
+    let org = call(&t.backend, &rid, include_raw, op, Output::into_org).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -172,7 +171,6 @@ pub async fn patch_org(
     responses((status = 204, description = "deleted"), (status = "4XX", body = crate::http::openapi::ErrorDoc),
               (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
 pub async fn delete_org(
-    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
@@ -182,7 +180,7 @@ pub async fn delete_org(
     let op = Operation::DeleteOrg {
         org: t.native_id.clone(),
     };
-    call(&app, &t.backend, &rid, false, op, Output::into_done).await?;
+    call(&t.backend, &rid, false, op, Output::into_done).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -214,7 +212,7 @@ pub async fn list_backend_orgs(
         OpKind::ListOrgs,
         |query| {
             let op = Operation::ListOrgs { query };
-            call(&app, &entry, &rid, include_raw, op, Output::into_orgs)
+            call(&entry, &rid, include_raw, op, Output::into_orgs)
         },
         org_key,
     )
@@ -234,7 +232,6 @@ pub async fn list_backend_orgs(
     responses((status = 200, body = PageBody<PlanBody>), (status = "4XX", body = crate::http::openapi::ErrorDoc),
               (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
 pub async fn list_plans(
-    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
@@ -254,7 +251,7 @@ pub async fn list_plans(
                 org: t.native_id.clone(),
                 query,
             };
-            call(&app, &t.backend, &rid, include_raw, op, Output::into_plans)
+            call(&t.backend, &rid, include_raw, op, Output::into_plans)
         },
         plan_key,
     )
@@ -294,7 +291,7 @@ pub async fn put_plan(
         plan,
         make_default,
     };
-    let plan = call(&app, &t.backend, &rid, include_raw, op, Output::into_plan).await?;
+    let plan = call(&t.backend, &rid, include_raw, op, Output::into_plan).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(StatusCode::OK, &render::plan(plan, &meta)))
 }
@@ -315,7 +312,6 @@ fn check_plan_name(plan: &str) -> Result<(), ApiError> {
     responses((status = 204, description = "dissociated"), (status = "4XX", body = crate::http::openapi::ErrorDoc),
               (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
 pub async fn delete_plan(
-    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgAndParam,
     RawQuery(q): RawQuery,
@@ -327,7 +323,7 @@ pub async fn delete_plan(
         org: t.native_id.clone(),
         plan,
     };
-    call(&app, &t.backend, &rid, false, op, Output::into_done).await?;
+    call(&t.backend, &rid, false, op, Output::into_done).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -337,7 +333,6 @@ pub async fn delete_plan(
     responses((status = 200, body = UsageBody), (status = "4XX", body = crate::http::openapi::ErrorDoc),
               (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
 pub async fn get_usage(
-    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
@@ -347,7 +342,7 @@ pub async fn get_usage(
     let op = Operation::GetUsage {
         org: t.native_id.clone(),
     };
-    let u = call(&app, &t.backend, &rid, include_raw, op, Output::into_usage).await?;
+    let u = call(&t.backend, &rid, include_raw, op, Output::into_usage).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -368,7 +363,6 @@ pub async fn get_usage(
     responses((status = 200, body = SeriesBody), (status = "4XX", body = crate::http::openapi::ErrorDoc),
               (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
 pub async fn get_series(
-    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     OrgAndParam(t, metric): OrgAndParam,
     RawQuery(q): RawQuery,
@@ -392,7 +386,7 @@ pub async fn get_series(
         range: s.range,
         options: s.options,
     };
-    let series = call(&app, &t.backend, &rid, include_raw, op, Output::into_series).await?;
+    let series = call(&t.backend, &rid, include_raw, op, Output::into_series).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -438,7 +432,7 @@ pub async fn list_customers(
                 query,
                 filter: filter.clone(),
             };
-            call(&app, &t.backend, &rid, include_raw, op, Output::into_orgs)
+            call(&t.backend, &rid, include_raw, op, Output::into_orgs)
         },
         org_key,
     )
@@ -475,7 +469,7 @@ pub async fn create_customer(
         org: t.native_id.clone(),
         name,
     };
-    let org = call(&app, &t.backend, &rid, include_raw, op, Output::into_org).await?;
+    let org = call(&t.backend, &rid, include_raw, op, Output::into_org).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     let body = render::org(&app.routing, &t.backend, *org, &meta);
     let location = format!(
@@ -523,7 +517,6 @@ pub async fn list_subscriptions(
                 query,
             };
             call(
-                &app,
                 &t.backend,
                 &rid,
                 include_raw,
@@ -570,15 +563,7 @@ pub async fn create_subscription(
         plan_id,
         name,
     };
-    let s = call(
-        &app,
-        &t.backend,
-        &rid,
-        include_raw,
-        op,
-        Output::into_subscription,
-    )
-    .await?;
+    let s = call(&t.backend, &rid, include_raw, op, Output::into_subscription).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::CREATED,

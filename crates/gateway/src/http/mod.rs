@@ -37,7 +37,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use http::{HeaderValue, header};
-use orgway_core::Transport;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{ApiError, render};
@@ -47,8 +46,8 @@ use crate::telemetry::Metrics;
 /// Shared state of the HTTP layer.
 #[derive(Debug)]
 pub struct App {
+    /// Backends (each with its outbound client) and aliases.
     pub routing: Routing,
-    pub transport: Arc<dyn Transport>,
     pub metrics: Arc<Metrics>,
     pub body_limit: usize,
     /// How long a request's body may take to arrive (`408 request_timeout` after).

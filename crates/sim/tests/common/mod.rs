@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod sdk;
+pub mod tls;
 
 use std::net::SocketAddr;
 
@@ -74,7 +75,8 @@ pub async fn send(
     parse(&raw)
 }
 
-fn parse(raw: &[u8]) -> Response {
+/// Reads a whole HTTP/1.1 answer off the wire.
+pub fn parse(raw: &[u8]) -> Response {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
