@@ -13,7 +13,10 @@
 //! - [`faults`]: the fault knobs (latency, forced status, malformed body).
 //! - [`losant`]: the Losant Instance Org API.
 //! - [`commvault`]: the Commvault REST API's login, organization and plan pieces.
+//! - [`cocoon`]: the Cocoon Data Access Service's OAuth2 tokens, organisations, plans and
+//!   statistics.
 
+pub mod cocoon;
 pub mod commvault;
 pub mod demo;
 pub mod faults;
