@@ -352,11 +352,14 @@ async fn token(State(ctx): State<Arc<Ctx>>, uri: Uri, headers: HeaderMap, body: 
 
 type OrgPath = Result<Path<String>, PathRejection>;
 
-/// What an API route does once the caller is authenticated.
-type Action<'a> = Box<dyn FnOnce(&Ctx) -> Result<Value, ApiError> + 'a>;
-
-/// Serves an API route: the Bearer check, then the action.
-fn api(ctx: &Ctx, name: &str, uri: &Uri, headers: &HeaderMap, action: Action<'_>) -> Response {
+/// Serves an API route: the Bearer check, then `action`.
+fn api(
+    ctx: &Ctx,
+    name: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    action: impl FnOnce(&Ctx) -> Result<Value, ApiError>,
+) -> Response {
     if let Err((status, body)) = ctx.tokens().authenticate(authorization(headers)) {
         tracing::debug!(sim = "cocoon", action = name, "token refused");
         return json_response(status, &body);
@@ -390,41 +393,101 @@ fn no_such_org() -> ApiError {
     ApiError::not_found("Organisation not found")
 }
 
-/// Reads the organisation's figures with `read`, after the path and parameter checks.
-fn with_org<T>(ctx: &Ctx, id: &str, read: impl FnOnce(&store::Org) -> T) -> Result<T, ApiError> {
-    ctx.store().org(id).map(read).ok_or_else(no_such_org)
-}
-
 async fn list_orgs(State(ctx): State<Arc<Ctx>>, uri: Uri, headers: HeaderMap) -> Response {
-    api(
-        &ctx,
-        "listOrganisations",
-        &uri,
-        &headers,
-        Box::new(|ctx: &Ctx| {
-            let p = ListParams::parse(&query(&uri), None)?;
-            let all: Vec<Value> = ctx.store().orgs.iter().map(store::Org::render).collect();
-            Ok(p.envelope(all, ctx.list_member()))
-        }),
-    )
+    api(&ctx, "listOrganisations", &uri, &headers, |ctx: &Ctx| {
+        let p = ListParams::parse(&query(&uri), None)?;
+        let all: Vec<Value> = ctx.store().orgs.iter().map(store::Org::render).collect();
+        Ok(p.envelope(all, ctx.list_member()))
+    })
 }
 
-async fn get_org(
+/// The reads of one organisation, each served the same way: the Bearer check, the path's id,
+/// the query, then the organisation.
+#[derive(Debug, Clone, Copy)]
+enum OrgRead {
+    Org,
+    Plans,
+    PlanStatistics,
+    UserStatistics,
+    StorageStatistics,
+}
+
+impl OrgRead {
+    /// A name for logs.
+    fn name(self) -> &'static str {
+        match self {
+            OrgRead::Org => "getOrganisation",
+            OrgRead::Plans => "listPlans",
+            OrgRead::PlanStatistics => "planStatistics",
+            OrgRead::UserStatistics => "userStatistics",
+            OrgRead::StorageStatistics => "storageStatistics",
+        }
+    }
+
+    /// The answer: the path's id is checked first, then a list's parameters, then the
+    /// organisation is looked up.
+    fn run(self, ctx: &Ctx, path: OrgPath, uri: &Uri) -> Result<Value, ApiError> {
+        let id = org_id(path)?;
+        let member = ctx.list_member();
+        let with_org = |read: &dyn Fn(&store::Org) -> Value| {
+            ctx.store().org(&id).map(read).ok_or_else(no_such_org)
+        };
+        match self {
+            OrgRead::Org => with_org(&store::Org::render),
+            OrgRead::Plans => {
+                // The plans list documents at most 100 items a page.
+                let p = ListParams::parse(&query(uri), Some(100))?;
+                with_org(&|o| p.envelope(o.plans.iter().map(store::Plan::render).collect(), member))
+            }
+            OrgRead::PlanStatistics => {
+                let p = ListParams::parse(&query(uri), None)?;
+                with_org(&|o| p.envelope(o.plan_statistics(), member))
+            }
+            OrgRead::UserStatistics => with_org(&store::Org::user_statistics),
+            OrgRead::StorageStatistics => with_org(&store::Org::storage_statistics),
+        }
+    }
+}
+
+fn org_read(ctx: &Ctx, read: OrgRead, path: OrgPath, uri: Uri, headers: HeaderMap) -> Response {
+    api(ctx, read.name(), &uri, &headers, |ctx: &Ctx| {
+        read.run(ctx, path, &uri)
+    })
+}
+
+async fn get_org(State(ctx): State<Arc<Ctx>>, p: OrgPath, u: Uri, h: HeaderMap) -> Response {
+    org_read(&ctx, OrgRead::Org, p, u, h)
+}
+
+async fn list_plans(State(ctx): State<Arc<Ctx>>, p: OrgPath, u: Uri, h: HeaderMap) -> Response {
+    org_read(&ctx, OrgRead::Plans, p, u, h)
+}
+
+async fn plan_statistics(
     State(ctx): State<Arc<Ctx>>,
-    path: OrgPath,
-    uri: Uri,
-    headers: HeaderMap,
+    p: OrgPath,
+    u: Uri,
+    h: HeaderMap,
 ) -> Response {
-    api(
-        &ctx,
-        "getOrganisation",
-        &uri,
-        &headers,
-        Box::new(|ctx: &Ctx| {
-            let id = org_id(path)?;
-            with_org(ctx, &id, store::Org::render)
-        }),
-    )
+    org_read(&ctx, OrgRead::PlanStatistics, p, u, h)
+}
+
+async fn user_statistics(
+    State(ctx): State<Arc<Ctx>>,
+    p: OrgPath,
+    u: Uri,
+    h: HeaderMap,
+) -> Response {
+    org_read(&ctx, OrgRead::UserStatistics, p, u, h)
+}
+
+async fn storage_statistics(
+    State(ctx): State<Arc<Ctx>>,
+    p: OrgPath,
+    u: Uri,
+    h: HeaderMap,
+) -> Response {
+    org_read(&ctx, OrgRead::StorageStatistics, p, u, h)
 }
 
 async fn put_org(
@@ -434,31 +497,25 @@ async fn put_org(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    api(
-        &ctx,
-        "updateOrganisation",
-        &uri,
-        &headers,
-        Box::new(|ctx: &Ctx| {
-            let id = org_id(path)?;
-            let json_body = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/json"));
-            if !json_body {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "Content type must be 'application/json'",
-                ));
-            }
-            let update = Update::parse(&body)?;
-            let mut store = ctx.store();
-            let org = store.org_mut(&id).ok_or_else(no_such_org)?;
-            update.apply(org);
-            tracing::info!(sim = "cocoon", org = %id, "organisation updated");
-            Ok(org.render())
-        }),
-    )
+    api(&ctx, "updateOrganisation", &uri, &headers, |ctx: &Ctx| {
+        let id = org_id(path)?;
+        let json_body = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/json"));
+        if !json_body {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content type must be 'application/json'",
+            ));
+        }
+        let update = Update::parse(&body)?;
+        let mut store = ctx.store();
+        let org = store.org_mut(&id).ok_or_else(no_such_org)?;
+        update.apply(org);
+        tracing::info!(sim = "cocoon", org = %id, "organisation updated");
+        Ok(org.render())
+    })
 }
 
 /// The members of an organisation update the simulator changes.
@@ -550,85 +607,6 @@ impl Update {
         set(&mut org.watermarking_enabled, self.watermarking_enabled);
         set(&mut org.enforce_mfa, self.enforce_mfa);
     }
-}
-
-/// A list of one organisation's things: `items` reads them, `max_limit` is the endpoint's
-/// largest `limit`.
-fn org_list(
-    ctx: &Ctx,
-    path: OrgPath,
-    uri: &Uri,
-    max_limit: Option<u64>,
-    items: fn(&store::Org) -> Vec<Value>,
-) -> Result<Value, ApiError> {
-    let id = org_id(path)?;
-    let p = ListParams::parse(&query(uri), max_limit)?;
-    let all = with_org(ctx, &id, items)?;
-    Ok(p.envelope(all, ctx.list_member()))
-}
-
-async fn list_plans(
-    State(ctx): State<Arc<Ctx>>,
-    path: OrgPath,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    api(
-        &ctx,
-        "listPlans",
-        &uri,
-        &headers,
-        Box::new(|ctx: &Ctx| {
-            org_list(ctx, path, &uri, Some(100), |o| {
-                o.plans.iter().map(store::Plan::render).collect()
-            })
-        }),
-    )
-}
-
-async fn plan_statistics(
-    State(ctx): State<Arc<Ctx>>,
-    path: OrgPath,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    api(
-        &ctx,
-        "planStatistics",
-        &uri,
-        &headers,
-        Box::new(|ctx: &Ctx| org_list(ctx, path, &uri, None, store::Org::plan_statistics)),
-    )
-}
-
-async fn user_statistics(
-    State(ctx): State<Arc<Ctx>>,
-    path: OrgPath,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    api(
-        &ctx,
-        "userStatistics",
-        &uri,
-        &headers,
-        Box::new(|ctx: &Ctx| with_org(ctx, &org_id(path)?, store::Org::user_statistics)),
-    )
-}
-
-async fn storage_statistics(
-    State(ctx): State<Arc<Ctx>>,
-    path: OrgPath,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    api(
-        &ctx,
-        "storageStatistics",
-        &uri,
-        &headers,
-        Box::new(|ctx: &Ctx| with_org(ctx, &org_id(path)?, store::Org::storage_statistics)),
-    )
 }
 
 impl crate::RunningSim for CocoonSim {
