@@ -47,20 +47,26 @@ pub async fn send(
     call::send(cx, &cfg.name, &cfg.base_url, call).await
 }
 
-/// Reads an API answer: a 2xx as JSON of type `T` (and the raw value when `include_raw`);
-/// anything else classified by its status. `what` names the thing, with its article.
-pub fn read<T: DeserializeOwned>(
-    cfg: &CocoonConfig,
-    answer: &Answer,
-    what: &str,
-    include_raw: bool,
-) -> Result<(T, Option<Value>), BackendError> {
+/// Classifies an API answer that is not a 2xx (a 429 first, as the rate limit it is).
+pub fn check(cfg: &CocoonConfig, answer: &Answer) -> Result<(), BackendError> {
     if let Some(limited) = answer.rate_limit(&cfg.name) {
         return Err(limited);
     }
     if !answer.is_success() {
         return Err(error::from_status(&cfg.name, answer.status, &answer.body));
     }
+    Ok(())
+}
+
+/// Reads an API answer: a 2xx as JSON of type `T` (and the raw value when `include_raw`);
+/// anything else classified by [`check`]. `what` names the thing, with its article.
+pub fn read<T: DeserializeOwned>(
+    cfg: &CocoonConfig,
+    answer: &Answer,
+    what: &str,
+    include_raw: bool,
+) -> Result<(T, Option<Value>), BackendError> {
+    check(cfg, answer)?;
     decode_json(&cfg.name, what, &answer.body, include_raw)
         .map_err(|e| e.with_status(answer.status))
 }

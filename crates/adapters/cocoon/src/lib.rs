@@ -44,6 +44,7 @@ use orgway_core::{
     Backend, BackendError, BoxFuture, CallContext, Capabilities, ListQuery, ListSupport, OpKind,
     Operation, OrgPatch, Output, Page, PatchField, SortField,
 };
+use serde::Deserialize;
 use serde_json::Value;
 
 pub use config::{CocoonConfig, CocoonSettings, Credentials};
@@ -95,11 +96,6 @@ impl Cocoon {
             cfg: Arc::new(cfg),
             session,
         }
-    }
-
-    /// How many token refreshes the session has started (tests).
-    pub fn refreshes_started(&self) -> u64 {
-        self.session.refreshes_started()
     }
 
     /// Sends a call with the session's token; on a 401 renews the token (one renewal however
@@ -167,17 +163,15 @@ impl Cocoon {
         })?;
         let call = Call::new(Method::PUT, org_path(org, "")).json(body);
         let answer = self.api(cx, &call).await?;
-        // The update page does not show its answer: an organisation is taken as the new state,
-        // anything else (an empty 200, a bare acknowledgement) is followed by a read.
-        if answer.is_success() && answer.body.iter().all(u8::is_ascii_whitespace) {
-            return self.get_org(cx, org).await;
-        }
-        let (updated, _) = client::read::<Value>(&self.cfg, &answer, "an organisation", false)?;
-        match serde_json::from_value::<Organisation>(updated.clone()) {
-            Ok(w) if w.id.is_some() => Ok(Output::Org(Box::new(map::org_from_wire(
+        client::check(&self.cfg, &answer)?;
+        // The update page does not show its answer: an organisation is taken as the new state;
+        // anything else (an empty 200, an acknowledgement) is followed by a read.
+        let updated: Option<Value> = serde_json::from_slice(&answer.body).ok();
+        match updated.as_ref().map(Organisation::deserialize) {
+            Some(Ok(w)) if w.id.is_some() => Ok(Output::Org(Box::new(map::org_from_wire(
                 &self.cfg.name,
                 &w,
-                cx.include_raw().then_some(updated),
+                updated.filter(|_| cx.include_raw()),
             )?))),
             _ => self.get_org(cx, org).await,
         }
@@ -225,13 +219,13 @@ impl Cocoon {
             self.get::<StorageStatistics>(
                 cx,
                 org_path(org, "/statistics/items/storage"),
-                "storage statistics",
+                "a storage statistics answer",
                 raw,
             ),
             self.get::<UserStatistics>(
                 cx,
                 org_path(org, "/statistics/users"),
-                "user statistics",
+                "a user statistics answer",
                 raw,
             ),
         )

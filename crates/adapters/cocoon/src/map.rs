@@ -166,84 +166,93 @@ pub fn plans(
         let d: PlanDetails = orgway_core::call::from_value(backend, "a plan", v)?;
         known.push((id(backend, "a plan", d.id.as_ref())?, d, v));
     }
+    let mut merged = vec![false; known.len()];
     let mut out = Vec::with_capacity(statistics.len().max(known.len()));
-    let mut used = vec![false; known.len()];
     for v in statistics {
         let s: PlanStatistics = orgway_core::call::from_value(backend, "a plan statistic", v)?;
         let plan_id = id(backend, "a plan statistic", s.id.as_ref())?;
-        let detail = known.iter().position(|(i, _, _)| *i == plan_id);
-        if let Some(i) = detail {
-            used[i] = true;
-        }
-        let d = detail.map(|i| &known[i]);
-        let of = |m: &str| format!("`{m}` of plan {plan_id}");
-        let quota = match s
-            .quota
-            .as_ref()
-            .or(d.and_then(|(_, d, _)| d.quota.as_ref()))
-        {
-            Some(q) => {
-                let mib = digits(backend, &of("quota"), q)?;
-                vec![storage_quota(mib_to_bytes(backend, &of("quota"), mib)?)]
-            }
-            None => Vec::new(),
-        };
-        let count = |m: &str, v: &Option<Value>| optional_digits(backend, &of(m), v.as_ref());
-        let counters = (
-            count("originatorsCount", &s.originators_count)?,
-            count(
-                "unusedPlanQuotaOriginatorsCount",
-                &s.unused_plan_quota_originators_count,
-            )?,
-            count(
-                "usedPlanQuotaOriginatorsCount",
-                &s.used_plan_quota_originators_count,
-            )?,
-            count(
-                "exceededPlanQuotaOriginatorsCount",
-                &s.exceeded_plan_quota_originators_count,
-            )?,
-        );
-        let assignees = match counters {
-            (Some(t), Some(n), Some(u), Some(x)) => Some(assignees(t, n, u, x)),
-            _ => None,
-        };
-        out.push(Plan {
-            name: non_empty(s.name.as_ref()).or_else(|| d.and_then(|(_, d, _)| non_empty(d.name.as_ref()))),
-            description: d.and_then(|(_, d, _)| non_empty(d.description.as_ref())),
-            is_default: d.and_then(|(_, d, _)| d.is_default),
-            quotas: quota,
-            assignees,
-            raw: include_raw.then(|| {
-                json!({ "statistics": v, "plan": d.map_or(Value::Null, |(_, _, raw)| (*raw).clone()) })
-            }),
-            id: plan_id,
+        let d = known.iter().position(|(i, _, _)| *i == plan_id).map(|i| {
+            merged[i] = true;
+            (&known[i].1, known[i].2)
         });
+        out.push(plan(backend, plan_id, Some((&s, v)), d, include_raw)?);
     }
-    for ((plan_id, d, raw), seen) in known.iter().zip(used) {
-        if seen {
-            continue;
-        }
-        let field = format!("`quota` of plan {plan_id}");
-        let quotas = match d.quota.as_ref() {
-            Some(q) => vec![storage_quota(mib_to_bytes(
+    for ((plan_id, d, v), merged) in known.iter().zip(merged) {
+        if !merged {
+            out.push(plan(
                 backend,
-                &field,
-                digits(backend, &field, q)?,
-            )?)],
-            None => Vec::new(),
-        };
-        out.push(Plan {
-            id: plan_id.clone(),
-            name: non_empty(d.name.as_ref()),
-            description: non_empty(d.description.as_ref()),
-            is_default: d.is_default,
-            quotas,
-            assignees: None,
-            raw: include_raw.then(|| json!({ "statistics": Value::Null, "plan": raw })),
-        });
+                plan_id.clone(),
+                None,
+                Some((d, v)),
+                include_raw,
+            )?);
+        }
     }
     Ok(out)
+}
+
+/// One plan from its statistics and its details (each with its raw record), either of which
+/// may be missing.
+fn plan(
+    backend: &str,
+    plan_id: String,
+    statistics: Option<(&PlanStatistics, &Value)>,
+    details: Option<(&PlanDetails, &Value)>,
+    include_raw: bool,
+) -> Result<Plan, BackendError> {
+    let (s, d) = (statistics.map(|(s, _)| s), details.map(|(d, _)| d));
+    let of = |m: &str| format!("`{m}` of plan {plan_id}");
+    let quota = s
+        .and_then(|s| s.quota.as_ref())
+        .or(d.and_then(|d| d.quota.as_ref()));
+    let quotas = match quota {
+        Some(q) => {
+            let mib = digits(backend, &of("quota"), q)?;
+            vec![storage_quota(mib_to_bytes(backend, &of("quota"), mib)?)]
+        }
+        None => Vec::new(),
+    };
+    let assignees = match s {
+        Some(s) => {
+            let count = |m: &str, v: &Option<Value>| optional_digits(backend, &of(m), v.as_ref());
+            match (
+                count("originatorsCount", &s.originators_count)?,
+                count(
+                    "unusedPlanQuotaOriginatorsCount",
+                    &s.unused_plan_quota_originators_count,
+                )?,
+                count(
+                    "usedPlanQuotaOriginatorsCount",
+                    &s.used_plan_quota_originators_count,
+                )?,
+                count(
+                    "exceededPlanQuotaOriginatorsCount",
+                    &s.exceeded_plan_quota_originators_count,
+                )?,
+            ) {
+                (Some(t), Some(n), Some(u), Some(x)) => Some(assignees(t, n, u, x)),
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    let raw_of = |r: Option<&Value>| r.cloned().unwrap_or(Value::Null);
+    Ok(Plan {
+        name: s
+            .and_then(|s| non_empty(s.name.as_ref()))
+            .or_else(|| d.and_then(|d| non_empty(d.name.as_ref()))),
+        description: d.and_then(|d| non_empty(d.description.as_ref())),
+        is_default: d.and_then(|d| d.is_default),
+        quotas,
+        assignees,
+        raw: include_raw.then(|| {
+            json!({
+                "statistics": raw_of(statistics.map(|(_, v)| v)),
+                "plan": raw_of(details.map(|(_, v)| v)),
+            })
+        }),
+        id: plan_id,
+    })
 }
 
 /// `GET /v1/orgs/{org}/usage` from the storage statistics (`storage`: bytes used;

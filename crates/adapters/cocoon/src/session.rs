@@ -79,11 +79,6 @@ impl Session {
         }
     }
 
-    /// How many token refreshes have been started (tests).
-    pub fn refreshes_started(&self) -> u64 {
-        self.token.refreshes_started()
-    }
-
     fn refresh(
         &self,
         cfg: &Arc<CocoonConfig>,
