@@ -27,16 +27,15 @@ fn token_requests(sim: &CocoonSim) -> usize {
         .count()
 }
 
-/// A gateway with one Cocoon backend `share` at `sim`, with `credentials` (TOML lines whose
-/// `${…}` references resolve through `env`).
-async fn gateway_for(
-    sim: &CocoonSim,
+/// A gateway with one Cocoon backend `share` at `base_url`, with `credentials` (TOML lines
+/// whose `${…}` references resolve through `env`).
+async fn gateway_at(
+    base_url: &str,
     credentials: &str,
     env: Vec<(&'static str, String)>,
 ) -> Gateway {
     let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"share\"\nkind = \"cocoon\"\nbase_url = \"{}\"\n{credentials}\n",
-        sim.base_url()
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"share\"\nkind = \"cocoon\"\nbase_url = \"{base_url}\"\n{credentials}\n"
     );
     let config = orgway::Config::parse(
         &text,
@@ -48,10 +47,19 @@ async fn gateway_for(
     Gateway::start(config).await
 }
 
-/// The demo client signing in with the demo user's password.
-async fn password_gateway(sim: &CocoonSim) -> Gateway {
-    gateway_for(
-        sim,
+/// [`gateway_at`] the simulator.
+async fn gateway_for(
+    sim: &CocoonSim,
+    credentials: &str,
+    env: Vec<(&'static str, String)>,
+) -> Gateway {
+    gateway_at(&sim.base_url(), credentials, env).await
+}
+
+/// The demo client signing in with the demo user's password, at `base_url`.
+async fn password_gateway_at(base_url: &str) -> Gateway {
+    gateway_at(
+        base_url,
         &format!(
             "client_id = \"{DEMO_CLIENT_ID}\"\nclient_secret = \"${{SECRET}}\"\nusername = \"{DEMO_USERNAME}\"\npassword = \"${{PW}}\""
         ),
@@ -61,6 +69,21 @@ async fn password_gateway(sim: &CocoonSim) -> Gateway {
         ],
     )
     .await
+}
+
+/// [`password_gateway_at`] the simulator.
+async fn password_gateway(sim: &CocoonSim) -> Gateway {
+    password_gateway_at(&sim.base_url()).await
+}
+
+/// The demo client's `Authorization` header at the token endpoint.
+fn client_basic() -> String {
+    use base64::Engine;
+    let pair = format!("{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
 }
 
 /// `n` concurrent GETs of `url`, their statuses.
@@ -411,13 +434,7 @@ async fn a_token_that_expires_mid_run_is_refreshed_once_for_fifty_requests() {
         .into_iter()
         .find(|r| r.path == "/api/oauth/token")
         .unwrap();
-    use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}"));
-    assert_eq!(
-        first.header("authorization"),
-        Some(format!("Basic {basic}").as_str())
-    );
+    assert_eq!(first.header("authorization"), Some(client_basic().as_str()));
     assert_eq!(
         first.header("content-type"),
         Some("application/x-www-form-urlencoded")
@@ -546,14 +563,7 @@ async fn a_configured_refresh_token_or_static_token_needs_no_password() {
             &format!("{}/api/oauth/token", sim.base_url()),
             &[
                 ("content-type", "application/x-www-form-urlencoded"),
-                (
-                    "authorization",
-                    &format!("Basic {}", {
-                        use base64::Engine;
-                        base64::engine::general_purpose::STANDARD
-                            .encode(format!("{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}"))
-                    }),
-                ),
+                ("authorization", &client_basic()),
             ],
             Some(
                 format!("grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}")
@@ -621,23 +631,7 @@ async fn a_configured_refresh_token_or_static_token_needs_no_password() {
 #[tokio::test]
 async fn a_wrong_base_url_is_an_auth_failure_not_a_missing_org() {
     let sim = CocoonSim::start(CocoonConfig::default()).await.unwrap();
-    let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"share\"\nkind = \"cocoon\"\nbase_url = \"{}/wrong\"\nclient_id = \"{DEMO_CLIENT_ID}\"\nclient_secret = \"${{SECRET}}\"\nusername = \"{DEMO_USERNAME}\"\npassword = \"${{PW}}\"\n",
-        sim.base_url()
-    );
-    let config =
-        orgway::Config::parse(
-            &text,
-            "t.toml",
-            std::path::Path::new("."),
-            &|n: &str| match n {
-                "SECRET" => Some(DEMO_CLIENT_SECRET.to_owned()),
-                "PW" => Some(DEMO_PASSWORD.to_owned()),
-                _ => None,
-            },
-        )
-        .unwrap();
-    let gw = Gateway::start(config).await;
+    let gw = password_gateway_at(&format!("{}/wrong", sim.base_url())).await;
     let http = Http::new();
     let e = http
         .send(
