@@ -4,6 +4,7 @@
 mod bad_input;
 mod binary;
 mod clients;
+mod cocoon;
 mod commvault;
 mod conformance;
 mod enhance;

@@ -36,16 +36,19 @@ pub enum SortField {
     CreatedAt,
     UpdatedAt,
     Status,
+    /// A plan's quota: its storage quota in bytes, or its first quota's limit.
+    Quota,
 }
 
 impl SortField {
     /// Every field, in the order the API documents them.
-    pub const ALL: [SortField; 5] = [
+    pub const ALL: [SortField; 6] = [
         SortField::Name,
         SortField::CreatedAt,
         SortField::UpdatedAt,
         SortField::Id,
         SortField::Status,
+        SortField::Quota,
     ];
 
     /// The API's name of the field.
@@ -56,6 +59,7 @@ impl SortField {
             SortField::CreatedAt => "createdAt",
             SortField::UpdatedAt => "updatedAt",
             SortField::Status => "status",
+            SortField::Quota => "quota",
         }
     }
 }
@@ -287,6 +291,13 @@ mod tests {
             })
         );
         assert_eq!(Sort::parse("name").unwrap().to_string(), "name");
+        assert_eq!(
+            Sort::parse("-quota"),
+            Some(Sort {
+                field: SortField::Quota,
+                descending: true
+            })
+        );
         assert_eq!(Sort::parse("--name"), None);
         assert_eq!(Sort::parse("created_at"), None);
     }

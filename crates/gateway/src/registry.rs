@@ -104,6 +104,29 @@ id = "7"
         },
     },
     Dialect {
+        kind: orgway_cocoon::KIND,
+        build: build::<orgway_cocoon::Cocoon>,
+        demo: DemoSetup {
+            start_sim: orgway_sim::demo::start::<orgway_sim::cocoon::CocoonSim>,
+            routing: r#"
+[[backends]]
+name = "cocoon"
+kind = "cocoon"
+base_url = "${ORGWAY_DEMO_COCOON_URL}"
+timeout_ms = 5000
+client_id = "orgway-demo"
+client_secret = "${ORGWAY_DEMO_COCOON_CLIENT_SECRET}"
+username = "safeshare.admin@xy-company.com"
+password = "${ORGWAY_DEMO_COCOON_PASSWORD}"
+
+[orgs.acme-share]
+backend = "cocoon"
+id = "761104938213687296"
+"#,
+            try_lines: &["curl -s '{base}/v1/orgs/acme-share/plans?sort=-quota&limit=2'"],
+        },
+    },
+    Dialect {
         kind: orgway_enhance::KIND,
         build: build::<orgway_enhance::Enhance>,
         demo: DemoSetup {

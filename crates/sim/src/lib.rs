@@ -16,7 +16,10 @@
 //! - [`commvault`]: the Commvault REST API's login, organization and plan pieces.
 //! - [`enhance`]: the Enhance control panel's orgs, customers, subscriptions, plans and login.
 //! - [`watson_iot`]: the IBM Watson IoT Platform API v0002's organization and usage, over HTTPS.
+//! - [`cocoon`]: the Cocoon Data Access Service's OAuth2 tokens, organisations, plans and
+//!   statistics.
 
+pub mod cocoon;
 pub mod commvault;
 pub mod demo;
 pub mod enhance;

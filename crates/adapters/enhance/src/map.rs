@@ -264,7 +264,7 @@ pub fn customer_params(query: &ListQuery, filter: &CustomerFilter) -> Vec<(&'sta
         SortField::Name => Some("name"),
         SortField::CreatedAt => Some("createdAt"),
         // Not native (see `CUSTOMER_SORTS`): the gateway sorts these itself.
-        SortField::UpdatedAt | SortField::Status => None,
+        SortField::UpdatedAt | SortField::Status | SortField::Quota => None,
     });
     let mut p = page_params(query, sort_by);
     if filter.recursive {

@@ -134,7 +134,7 @@ pub fn sort_params(query: &ListQuery) -> Option<(&'static str, &'static str)> {
         SortField::CreatedAt => "creationDate",
         SortField::UpdatedAt => "lastUpdated",
         // Not offered by Losant; the capability list keeps the gateway from asking.
-        SortField::Status => return None,
+        SortField::Status | SortField::Quota => return None,
     };
     Some((field, if sort.descending { "desc" } else { "asc" }))
 }

@@ -227,7 +227,8 @@ pub async fn list_backend_orgs(
 /// `GET /v1/orgs/{org}/plans`
 #[utoipa::path(get, path = "/v1/orgs/{org}/plans", tag = "plans",
     params(("org" = String, Path, description = "`backend:nativeId` or an alias"),
-           ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query), ("sort" = Option<String>, Query),
+           ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query),
+           ("sort" = Option<String>, Query, description = "name, -name, id, -id, quota, -quota (bytes of the storage quota, else the first quota; unlimited is the largest), as the backend's capabilities allow"),
            ("include" = Option<String>, Query)),
     responses((status = 200, body = PageBody<PlanBody>), (status = "4XX", body = crate::http::openapi::ErrorDoc),
               (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
