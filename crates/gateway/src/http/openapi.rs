@@ -177,7 +177,8 @@ fn query_parameter(name: &str) -> Option<Parameter> {
             name,
             "Start of the range, inclusive: RFC 3339 or milliseconds since the epoch (years 1 \
              to 9999). Default 30 days before `to`. `from` must be before `to`, and the range \
-             at most 400 days, else `400`.",
+             at most 400 days, else `400`; so is a range the backend keeps no usage for \
+             (Losant: one that ends by 1970-01-01T00:00:00.001Z).",
             timestamp_schema(),
         ),
         "to" => query_param(
