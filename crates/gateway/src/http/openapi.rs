@@ -135,11 +135,12 @@ fn query_parameter(name: &str) -> Option<Parameter> {
         ),
         "limit" => query_param(
             name,
-            "Page size (default 50).",
+            "Page size.",
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
                 .minimum(Some(1))
-                .maximum(Some(ListQuery::MAX_LIMIT)),
+                .maximum(Some(ListQuery::MAX_LIMIT))
+                .default(Some(ListQuery::DEFAULT_LIMIT.into())),
         ),
         "cursor" => query_param(
             name,
@@ -163,7 +164,9 @@ fn query_parameter(name: &str) -> Option<Parameter> {
         "recursive" => query_param(
             name,
             "`true` also lists the customers of reseller customers; `true` or `false` only.",
-            ObjectBuilder::new().schema_type(Type::Boolean),
+            ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .default(Some(false.into())),
         ),
         "maxDepth" => query_param(
             name,
@@ -202,8 +205,10 @@ fn query_parameter(name: &str) -> Option<Parameter> {
         "billable" => query_param(
             name,
             "`false` includes non-billable items (`501` where the backend has none); `true` \
-             (default) or `false` only.",
-            ObjectBuilder::new().schema_type(Type::Boolean),
+             or `false` only.",
+            ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .default(Some(true.into())),
         ),
         _ => return None,
     };
