@@ -1,5 +1,7 @@
 //! The service routes: health, readiness, metrics, the OpenAPI document, the backend list.
 
+use serde_json::json;
+
 use crate::harness::Demo;
 
 #[tokio::test]
@@ -103,6 +105,94 @@ async fn openapi_document_covers_every_route() {
         "meta",
     ] {
         assert!(org.get(f).is_some(), "OrgBody.{f}");
+    }
+}
+
+/// The OpenAPI document declares the constraints the server enforces (docs/API.md §5), and the
+/// server agrees with it at their edges: a value the document allows is not refused as
+/// malformed, one it forbids is `400`. `.ci/schemathesis.sh` checks the same at random.
+#[tokio::test]
+async fn openapi_document_is_as_strict_as_the_server() {
+    let d = Demo::start().await;
+    let doc = d.get("/openapi.json").await.json();
+    let op = &doc["paths"]["/v1/backends/{backend}/orgs"]["get"];
+    let param = |name: &str| -> serde_json::Value {
+        op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("`{name}` is not declared"))["schema"]
+            .clone()
+    };
+    let limit = param("limit");
+    assert_eq!(
+        (&limit["type"], &limit["minimum"], &limit["maximum"]),
+        (&json!("integer"), &json!(1), &json!(500))
+    );
+    assert_eq!(param("include")["enum"], json!(["raw"]));
+    assert_eq!(param("cursor")["minLength"], 1);
+    let sorts: Vec<String> = serde_json::from_value(param("sort")["enum"].clone()).unwrap();
+    for s in ["name", "-name", "createdAt", "-createdAt", "id", "-status"] {
+        assert!(sorts.iter().any(|v| v == s), "sort `{s}` in {sorts:?}");
+    }
+    let customers = &doc["paths"]["/v1/orgs/{org}/customers"]["get"]["parameters"];
+    let max_depth = customers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "maxDepth")
+        .unwrap();
+    assert_eq!(
+        (
+            &max_depth["schema"]["minimum"],
+            &max_depth["schema"]["maximum"]
+        ),
+        (&json!(1), &json!(100))
+    );
+    // Every operation names its error answers, each in the one error shape.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, o) in item.as_object().unwrap() {
+            let r = &o["responses"]["400"]["content"]["application/json"]["schema"]["$ref"];
+            assert_eq!(r, "#/components/schemas/ErrorDoc", "{method} {path}");
+        }
+    }
+    // Bodies refuse unknown fields, as the server does.
+    let schemas = &doc["components"]["schemas"];
+    for body in [
+        "OrgPatchDoc",
+        "PlanPutDoc",
+        "NewCustomerDoc",
+        "NewSubscriptionDoc",
+    ] {
+        assert_eq!(schemas[body]["additionalProperties"], false, "{body}");
+    }
+
+    // The edges, against the server.
+    let list = |q: &str| {
+        let d = &d;
+        let q = q.to_owned();
+        async move { d.get(&format!("/v1/backends/losant/orgs?{q}")).await }
+    };
+    for ok in ["limit=1", "limit=500", "include=raw"] {
+        assert_eq!(list(ok).await.status, 200, "{ok}");
+    }
+    for bad in ["limit=0", "limit=501", "include=", "cursor=", "sort=nme"] {
+        list(bad).await.error(400, "bad_request");
+    }
+    for s in &sorts {
+        let a = list(&format!("sort={s}")).await;
+        if a.status != 200 {
+            // Only a sort this backend cannot honour: documented, never a parse error.
+            let e = a.error(400, "bad_request");
+            assert!(
+                e["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("cannot sort this list"),
+                "{s}: {e}"
+            );
+        }
     }
 }
 

@@ -123,10 +123,12 @@ pub fn xml_body_error(body: &[u8]) -> Result<Option<(i64, String)>, String> {
 
 /// Classifies an application error by its message, the only description Commvault gives (its
 /// table of error codes is not published): missing things are `404`, duplicates `409`, the rest
-/// a backend failure that retrying will not fix.
+/// a backend failure that retrying will not fix. The whole message is classified, not the
+/// excerpt the error shows: a long name quoted early would cut off the words that say what
+/// happened ("Plan [very long name…] does not exist").
 pub fn from_body_error(backend: &str, status: u16, code: i64, message: &str) -> BackendError {
     let msg = excerpt(message, 300);
-    let lower = msg.to_lowercase();
+    let lower = message.to_lowercase();
     let text = if msg.is_empty() {
         format!("{backend} reported error {code}")
     } else {
@@ -321,6 +323,14 @@ mod tests {
             from_body_error("cv", 200, 9, "Plan already associated").kind,
             ErrorKind::Conflict
         );
+        let long = format!("Plan [{}] does not exist", "0".repeat(1024));
+        let e = from_body_error("cv", 200, 3, &long);
+        assert_eq!(
+            e.kind,
+            ErrorKind::NotFound,
+            "classified by the whole message"
+        );
+        assert!(e.message.len() < 400, "but shows an excerpt: {}", e.message);
         let e = from_body_error("cv", 200, 11, "");
         assert_eq!(e.kind, ErrorKind::Upstream);
         assert!(!e.retryable);

@@ -214,11 +214,12 @@ impl Losant {
         } else {
             support.unit
         };
-        let (from, to) = (range.from(), range.to());
+        let from = range.from();
+        let (start, end) = map::usage_window(&range)?;
         let timed = |action: &'static str| {
             client::call(Method::GET, org_path(&self.cfg, org, Some(action)))
-                .param("start", from.unix_millis().to_string())
-                .param("end", to.unix_millis().to_string())
+                .param("start", start.to_string())
+                .param("end", end.to_string())
         };
         let raw_wanted = cx.include_raw();
         let (points, agg, raw) = match source {

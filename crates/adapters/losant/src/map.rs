@@ -10,7 +10,7 @@ use orgway_core::series::Bucket;
 use orgway_core::text::excerpt;
 use orgway_core::{
     BackendError, Counts, Interval, ListQuery, Metric, Org, OrgPatch, OrgStatus, Page, Patch,
-    PlanRef, SortField, Timestamp, Unit, UsageMetric, UsagePoint, UsageSummary,
+    PlanRef, SortField, TimeRange, Timestamp, Unit, UsageMetric, UsagePoint, UsageSummary,
 };
 
 use crate::wire::{
@@ -390,6 +390,23 @@ pub fn series_source(
     }
 }
 
+/// The `start` and `end` (ms since the epoch) of a usage action for a range.
+///
+/// Losant reads a `start` or `end` of 0 or less as relative to now (0 is now, or the default
+/// 30 days), so an instant at or before the epoch cannot be sent as it is: it would silently
+/// ask for another range. Losant keeps no usage from before 1970, so a range is cut to start
+/// at 1 ms, and one that ends by then is refused.
+pub fn usage_window(range: &TimeRange) -> Result<(i64, i64), BackendError> {
+    let start = range.from().unix_millis().max(1);
+    let end = range.to().unix_millis();
+    if end <= start {
+        return Err(BackendError::invalid_input(
+            "losant keeps no usage from before 1970-01-01T00:00:00.001Z",
+        ));
+    }
+    Ok((start, end))
+}
+
 /// The one point of `interval=total` payloads, from `payloadCounts`.
 pub fn payload_total_point(
     stats: &PayloadStats,
@@ -410,6 +427,31 @@ mod tests {
 
     fn ts(s: &str) -> Timestamp {
         Timestamp::parse_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn usage_windows_never_send_instants_losant_reads_as_relative() {
+        let w = |from: &str, to: &str| usage_window(&TimeRange::new(ts(from), ts(to)).unwrap());
+        assert_eq!(
+            w("2016-06-13T00:00:00Z", "2016-06-14T00:00:00Z").unwrap(),
+            (1_465_776_000_000, 1_465_862_400_000)
+        );
+        assert_eq!(
+            w("1970-01-01T00:00:00Z", "1970-01-02T00:00:00Z").unwrap(),
+            (1, 86_400_000)
+        );
+        assert_eq!(
+            w("1969-12-02T00:00:00Z", "1970-01-01T00:00:01Z").unwrap(),
+            (1, 1_000)
+        );
+        for (from, to) in [
+            ("1969-12-02T00:00:00Z", "1970-01-01T00:00:00Z"),
+            ("1969-12-02T00:00:00Z", "1970-01-01T00:00:00.001Z"),
+            ("1900-01-01T00:00:00Z", "1900-02-01T00:00:00Z"),
+        ] {
+            let e = w(from, to).unwrap_err();
+            assert_eq!(e.kind, orgway_core::ErrorKind::InvalidInput, "{from} {to}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::http::App;
-use crate::http::params::Params;
+use crate::http::params::{NO_PARAMS, Params};
 use crate::http::render;
 use crate::policy::HealthReport;
 
@@ -116,12 +116,13 @@ fn capabilities_info(c: &Capabilities) -> CapabilitiesInfo {
 
 /// `GET /v1/backends`
 #[utoipa::path(get, path = "/v1/backends", tag = "admin",
-    responses((status = 200, body = BackendsBody)))]
+    responses((status = 200, description = "every backend", body = BackendsBody),
+              crate::http::openapi::AdminErrors))]
 pub async fn list_backends(
     State(app): Shared,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    Params::parse(q.as_deref(), &[])?;
+    Params::parse(q.as_deref(), &NO_PARAMS)?;
     let items = app
         .routing
         .backends()

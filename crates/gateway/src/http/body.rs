@@ -128,9 +128,7 @@ pub fn org_patch(m: &Map<String, Value>) -> Result<OrgPatch, ApiError> {
     let name = text("name")?;
     match &name {
         Patch::Clear => return Err(ApiError::bad_request("`name` cannot be removed (null)")),
-        Patch::Set(n) if n.trim().is_empty() => {
-            return Err(ApiError::bad_request("`name` cannot be empty"));
-        }
+        Patch::Set(n) => check_name("name", n)?,
         _ => {}
     }
     let description = text("description")?;
@@ -160,6 +158,47 @@ pub fn org_patch(m: &Map<String, Value>) -> Result<OrgPatch, ApiError> {
 }
 
 /// Reads a required, non-empty string field.
+/// The longest display name (an org's, a customer's, a subscription's) the API accepts, in
+/// characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// Checks a display name: not blank, at most [`MAX_NAME_CHARS`] characters, no control
+/// characters. Every backend gets names it can show; none is sent a name it would refuse for
+/// its form alone.
+pub fn check_name(field: &str, s: &str) -> Result<(), ApiError> {
+    if s.trim().is_empty() {
+        return Err(ApiError::bad_request(format!("`{field}` cannot be empty")));
+    }
+    if s.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "`{field}` is longer than {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "`{field}` cannot contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A required display name (see [`check_name`]).
+pub fn required_name(m: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
+    let s = required_string(m, field)?;
+    check_name(field, &s)?;
+    Ok(s)
+}
+
+/// An optional display name (see [`check_name`]).
+pub fn optional_name(m: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    let s = optional_string(m, field)?;
+    if let Some(s) = &s {
+        check_name(field, s)?;
+    }
+    Ok(s)
+}
+
+/// Reads a required string field that is not blank.
 pub fn required_string(m: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
     match m.get(field) {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),

@@ -20,8 +20,10 @@ use crate::error::ApiError;
 use crate::http::body;
 use crate::http::extract::{OrgAndParam, OrgParam, customer_of, path, require};
 use crate::http::list::{list, org_key, plan_key, subscription_key};
+use crate::http::openapi as doc;
 use crate::http::params::{
-    self, CUSTOMER_PARAMS, LIST_PARAMS, Params, SERIES_PARAMS, cursor_scope, short,
+    self, CUSTOMER_PARAMS, INCLUDE_PARAMS, LIST_PARAMS, NO_PARAMS, Params, SERIES_PARAMS,
+    cursor_scope, short,
 };
 use crate::http::render::{
     self, Meta, OrgBody, PageBody, PlanBody, SeriesBody, SubscriptionBody, UsageBody,
@@ -68,10 +70,8 @@ async fn call<T>(
 
 /// `GET /v1/orgs/{org}`
 #[utoipa::path(get, path = "/v1/orgs/{org}", tag = "orgs",
-    params(("org" = String, Path, description = "`backend:nativeId` or an alias"),
-           ("include" = Option<String>, Query, description = "`raw` adds the backend's own record")),
-    responses((status = 200, body = OrgBody), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgPath, doc::IncludeQuery),
+    responses((status = 200, description = "the org", body = OrgBody), doc::ReadErrors))]
 pub async fn get_org(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
@@ -79,7 +79,7 @@ pub async fn get_org(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::GetOrg)?;
-    let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
+    let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
     let op = Operation::GetOrg {
         org: t.native_id.clone(),
     };
@@ -93,10 +93,9 @@ pub async fn get_org(
 
 /// `PATCH /v1/orgs/{org}`
 #[utoipa::path(patch, path = "/v1/orgs/{org}", tag = "orgs",
-    params(("org" = String, Path, description = "`backend:nativeId` or an alias")),
-    request_body(content = crate::http::openapi::OrgPatchDoc, content_type = "application/merge-patch+json"),
-    responses((status = 200, body = OrgBody), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgPath, doc::IncludeQuery),
+    request_body(content((doc::OrgPatchDoc = "application/merge-patch+json"), (doc::OrgPatchDoc = "application/json"))),
+    responses((status = 200, description = "the org as it is now", body = OrgBody), doc::PatchErrors))]
 pub async fn patch_org(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
@@ -106,7 +105,7 @@ pub async fn patch_org(
     body: Body,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::PatchOrg)?;
-    let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
+    let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, app.body_timeout, true)
         .await?
         .unwrap_or_default();
@@ -167,16 +166,15 @@ pub async fn patch_org(
 
 /// `DELETE /v1/orgs/{org}`
 #[utoipa::path(delete, path = "/v1/orgs/{org}", tag = "orgs",
-    params(("org" = String, Path, description = "`backend:nativeId` or an alias")),
-    responses((status = 204, description = "deleted"), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgPath),
+    responses((status = 204, description = "deleted"), doc::DeleteErrors))]
 pub async fn delete_org(
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::DeleteOrg)?;
-    Params::parse(q.as_deref(), &[])?;
+    Params::parse(q.as_deref(), &NO_PARAMS)?;
     let op = Operation::DeleteOrg {
         org: t.native_id.clone(),
     };
@@ -186,13 +184,8 @@ pub async fn delete_org(
 
 /// `GET /v1/backends/{backend}/orgs`
 #[utoipa::path(get, path = "/v1/backends/{backend}/orgs", tag = "orgs",
-    params(("backend" = String, Path, description = "a backend's name"),
-           ("limit" = Option<u32>, Query, description = "1–500, default 50"),
-           ("cursor" = Option<String>, Query, description = "from the previous page's nextCursor"),
-           ("sort" = Option<String>, Query, description = "name, -name, createdAt, -createdAt, updatedAt, -updatedAt, id, -id, status, -status"),
-           ("include" = Option<String>, Query, description = "`raw`")),
-    responses((status = 200, body = PageBody<OrgBody>), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::BackendPath, doc::ListQueryParams),
+    responses((status = 200, description = "one page of the backend's orgs", body = PageBody<OrgBody>), doc::ReadErrors))]
 pub async fn list_backend_orgs(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
@@ -226,12 +219,8 @@ pub async fn list_backend_orgs(
 
 /// `GET /v1/orgs/{org}/plans`
 #[utoipa::path(get, path = "/v1/orgs/{org}/plans", tag = "plans",
-    params(("org" = String, Path, description = "`backend:nativeId` or an alias"),
-           ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query),
-           ("sort" = Option<String>, Query, description = "name, -name, id, -id, quota, -quota (bytes of the storage quota, else the first quota; unlimited is the largest), as the backend's capabilities allow"),
-           ("include" = Option<String>, Query)),
-    responses((status = 200, body = PageBody<PlanBody>), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgPath, doc::ListQueryParams),
+    responses((status = 200, description = "one page of the org's plans", body = PageBody<PlanBody>), doc::ReadErrors))]
 pub async fn list_plans(
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
@@ -264,10 +253,9 @@ pub async fn list_plans(
 
 /// `PUT /v1/orgs/{org}/plans/{plan}`
 #[utoipa::path(put, path = "/v1/orgs/{org}/plans/{plan}", tag = "plans",
-    params(("org" = String, Path, description = "`backend:nativeId` or an alias"), ("plan" = String, Path, description = "the plan's id or name, as the backend knows it")),
-    request_body(content = Option<crate::http::openapi::PlanPutDoc>, content_type = "application/json"),
-    responses((status = 200, body = PlanBody), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgPlanPath, doc::IncludeQuery),
+    request_body(content = doc::PlanPutDoc, content_type = "application/json"),
+    responses((status = 200, description = "the plan, now associated", body = PlanBody), doc::WriteErrors))]
 pub async fn put_plan(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
@@ -277,7 +265,7 @@ pub async fn put_plan(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (t, plan) = org.serving(OpKind::PutPlan)?;
-    let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
+    let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
     let make_default =
         match body::json_object(&headers, body, app.body_limit, app.body_timeout, false).await? {
             Some(m) => {
@@ -297,8 +285,15 @@ pub async fn put_plan(
     Ok(render::json(StatusCode::OK, &render::plan(plan, &meta)))
 }
 
+/// The longest plan id or name a path can carry, in characters.
+pub const MAX_PLAN_LEN: usize = 1024;
+
+/// A plan id or name: not blank, at most [`MAX_PLAN_LEN`] characters, no control characters.
 fn check_plan_name(plan: &str) -> Result<(), ApiError> {
-    if plan.trim().is_empty() || plan.len() > 1024 || plan.chars().any(char::is_control) {
+    if plan.trim().is_empty()
+        || plan.chars().count() > MAX_PLAN_LEN
+        || plan.chars().any(char::is_control)
+    {
         return Err(ApiError::bad_request(format!(
             "`{}` is not a plan id or name",
             short(plan)
@@ -309,16 +304,15 @@ fn check_plan_name(plan: &str) -> Result<(), ApiError> {
 
 /// `DELETE /v1/orgs/{org}/plans/{plan}`
 #[utoipa::path(delete, path = "/v1/orgs/{org}/plans/{plan}", tag = "plans",
-    params(("org" = String, Path, description = "`backend:nativeId` or an alias"), ("plan" = String, Path)),
-    responses((status = 204, description = "dissociated"), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgPlanPath),
+    responses((status = 204, description = "dissociated"), doc::DeleteErrors))]
 pub async fn delete_plan(
     Extension(rid): Extension<RequestId>,
     org: OrgAndParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let (t, plan) = org.serving(OpKind::DeletePlan)?;
-    Params::parse(q.as_deref(), &[])?;
+    Params::parse(q.as_deref(), &NO_PARAMS)?;
     check_plan_name(&plan)?;
     let op = Operation::DeletePlan {
         org: t.native_id.clone(),
@@ -330,16 +324,15 @@ pub async fn delete_plan(
 
 /// `GET /v1/orgs/{org}/usage`
 #[utoipa::path(get, path = "/v1/orgs/{org}/usage", tag = "usage",
-    params(("org" = String, Path, description = "`backend:nativeId` or an alias"), ("include" = Option<String>, Query)),
-    responses((status = 200, body = UsageBody), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgPath, doc::IncludeQuery),
+    responses((status = 200, description = "the org's current counters", body = UsageBody), doc::ReadErrors))]
 pub async fn get_usage(
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::GetUsage)?;
-    let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
+    let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
     let op = Operation::GetUsage {
         org: t.native_id.clone(),
     };
@@ -353,16 +346,8 @@ pub async fn get_usage(
 
 /// `GET /v1/orgs/{org}/usage/{metric}`
 #[utoipa::path(get, path = "/v1/orgs/{org}/usage/{metric}", tag = "usage",
-    params(("org" = String, Path, description = "`backend:nativeId` or an alias"),
-           ("metric" = String, Path, description = "devices, notebook-minutes, payloads, data-traffic, active-devices, customers-added"),
-           ("from" = Option<String>, Query, description = "RFC 3339 or ms since the epoch; default 30 days before `to`"),
-           ("to" = Option<String>, Query, description = "RFC 3339 or ms since the epoch; default now"),
-           ("interval" = Option<String>, Query, description = "hour, day (default), month, total"),
-           ("unit" = Option<String>, Query, description = "`bytes` for sizes (payloads)"),
-           ("billable" = Option<bool>, Query, description = "`false` includes non-billable items"),
-           ("include" = Option<String>, Query)),
-    responses((status = 200, body = SeriesBody), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgMetricPath, doc::SeriesQueryParams),
+    responses((status = 200, description = "the series", body = SeriesBody), doc::ReadErrors))]
 pub async fn get_series(
     Extension(rid): Extension<RequestId>,
     OrgAndParam(t, metric): OrgAndParam,
@@ -397,13 +382,8 @@ pub async fn get_series(
 
 /// `GET /v1/orgs/{org}/customers`
 #[utoipa::path(get, path = "/v1/orgs/{org}/customers", tag = "customers",
-    params(("org" = String, Path, description = "`backend:nativeId` or an alias"),
-           ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query), ("sort" = Option<String>, Query),
-           ("status" = Option<String>, Query, description = "active, suspended, deleted"),
-           ("recursive" = Option<bool>, Query, description = "include customers of reseller customers"),
-           ("maxDepth" = Option<u32>, Query), ("include" = Option<String>, Query)),
-    responses((status = 200, body = PageBody<OrgBody>), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgPath, doc::CustomerQueryParams),
+    responses((status = 200, description = "one page of the org's customers", body = PageBody<OrgBody>), doc::ReadErrors))]
 pub async fn list_customers(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
@@ -447,10 +427,10 @@ pub async fn list_customers(
 
 /// `POST /v1/orgs/{org}/customers`
 #[utoipa::path(post, path = "/v1/orgs/{org}/customers", tag = "customers",
-    params(("org" = String, Path, description = "`backend:nativeId` or an alias")),
-    request_body(content = crate::http::openapi::NewCustomerDoc, content_type = "application/json"),
-    responses((status = 201, body = OrgBody, headers(("Location" = String, description = "the new org"))),
-              (status = "4XX", body = crate::http::openapi::ErrorDoc), (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgPath, doc::IncludeQuery),
+    request_body(content = doc::NewCustomerDoc, content_type = "application/json"),
+    responses((status = 201, description = "the new customer org", body = OrgBody, headers(("Location" = String, description = "the new org"))),
+              doc::WriteErrors))]
 pub async fn create_customer(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
@@ -460,12 +440,12 @@ pub async fn create_customer(
     body: Body,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::CreateCustomer)?;
-    let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
+    let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, app.body_timeout, true)
         .await?
         .unwrap_or_default();
     body::only_known(&m, &["name"])?;
-    let name = body::required_string(&m, "name")?;
+    let name = body::required_name(&m, "name")?;
     let op = Operation::CreateCustomer {
         org: t.native_id.clone(),
         name,
@@ -486,10 +466,8 @@ pub async fn create_customer(
 
 /// `GET /v1/orgs/{org}/customers/{customer}/subscriptions`
 #[utoipa::path(get, path = "/v1/orgs/{org}/customers/{customer}/subscriptions", tag = "customers",
-    params(("org" = String, Path, description = "the vendor org"), ("customer" = String, Path, description = "the customer org, `backend:nativeId` or an alias"),
-           ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query), ("sort" = Option<String>, Query), ("include" = Option<String>, Query)),
-    responses((status = 200, body = PageBody<SubscriptionBody>), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgCustomerPath, doc::ListQueryParams),
+    responses((status = 200, description = "one page of the customer's subscriptions", body = PageBody<SubscriptionBody>), doc::ReadErrors))]
 pub async fn list_subscriptions(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
@@ -537,10 +515,9 @@ pub async fn list_subscriptions(
 
 /// `POST /v1/orgs/{org}/customers/{customer}/subscriptions`
 #[utoipa::path(post, path = "/v1/orgs/{org}/customers/{customer}/subscriptions", tag = "customers",
-    params(("org" = String, Path, description = "the vendor org"), ("customer" = String, Path, description = "the customer org")),
-    request_body(content = crate::http::openapi::NewSubscriptionDoc, content_type = "application/json"),
-    responses((status = 201, body = SubscriptionBody), (status = "4XX", body = crate::http::openapi::ErrorDoc),
-              (status = "5XX", body = crate::http::openapi::ErrorDoc)))]
+    params(doc::OrgCustomerPath, doc::IncludeQuery),
+    request_body(content = doc::NewSubscriptionDoc, content_type = "application/json"),
+    responses((status = 201, description = "the new subscription", body = SubscriptionBody), doc::WriteErrors))]
 pub async fn create_subscription(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
@@ -551,13 +528,13 @@ pub async fn create_subscription(
 ) -> Result<Response, ApiError> {
     let (t, cust) = org.serving(OpKind::CreateSubscription)?;
     let customer = customer_of(&app, &t, &cust)?;
-    let include_raw = Params::parse(q.as_deref(), &["include"])?.include_raw()?;
+    let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, app.body_timeout, true)
         .await?
         .unwrap_or_default();
     body::only_known(&m, &["planId", "name"])?;
-    let plan_id = body::required_string(&m, "planId")?;
-    let name = body::optional_string(&m, "name")?;
+    let plan_id = body::required_name(&m, "planId")?;
+    let name = body::optional_name(&m, "name")?;
     let op = Operation::CreateSubscription {
         org: t.native_id.clone(),
         customer,

@@ -83,8 +83,23 @@ pub fn short(s: &str) -> String {
     orgway_core::text::excerpt(s, 64)
 }
 
+/// Names of the parameters of a route that reads or writes one resource: only `include`.
+pub const INCLUDE_PARAMS: [&str; 1] = ["include"];
+
+/// Names of the parameters of a route that takes none (the deletes, `GET /v1/backends`).
+pub const NO_PARAMS: [&str; 0] = [];
+
 /// Names of the parameters every list accepts.
 pub const LIST_PARAMS: [&str; 4] = ["limit", "cursor", "sort", "include"];
+
+/// Every value `sort` accepts: each [`SortField`], ascending and with `-` descending. Which of
+/// them a list honours depends on its backend (`ListSupport`); the others are `400` there.
+pub fn sort_values() -> Vec<String> {
+    SortField::ALL
+        .iter()
+        .flat_map(|f| [f.as_str().to_owned(), format!("-{}", f.as_str())])
+        .collect()
+}
 
 /// Reads `limit`, `cursor` and `sort`. `scope` names the list (and is bound into cursors, so a
 /// cursor of one list or sort order is refused by another).
@@ -105,13 +120,9 @@ pub fn list_query(p: &Params, scope: &str) -> Result<ListQuery, ApiError> {
     let sort = match p.get("sort") {
         None => None,
         Some(s) => Some(Sort::parse(s).ok_or_else(|| {
-            let names: Vec<String> = SortField::ALL
-                .iter()
-                .flat_map(|f| [f.as_str().to_owned(), format!("-{}", f.as_str())])
-                .collect();
             ApiError::bad_request(format!(
                 "`sort` must be one of {}, not `{}`",
-                names.join(", "),
+                sort_values().join(", "),
                 short(s)
             ))
         })?),
@@ -138,6 +149,13 @@ pub const CUSTOMER_PARAMS: [&str; 7] = [
     "maxDepth",
 ];
 
+/// The statuses a customer list can be filtered by.
+pub const CUSTOMER_STATUSES: [OrgStatus; 3] =
+    [OrgStatus::Active, OrgStatus::Suspended, OrgStatus::Deleted];
+
+/// The largest `maxDepth` of a customer list.
+pub const MAX_DEPTH: u32 = 100;
+
 /// Reads a customer list's filter: `status` (active, suspended or deleted), `recursive` and
 /// `maxDepth` (1 to 100).
 pub fn customer_filter(p: &Params) -> Result<CustomerFilter, ApiError> {
@@ -145,9 +163,7 @@ pub fn customer_filter(p: &Params) -> Result<CustomerFilter, ApiError> {
         status: match p.get("status") {
             None => None,
             Some(s) => match OrgStatus::parse(s) {
-                Some(st @ (OrgStatus::Active | OrgStatus::Suspended | OrgStatus::Deleted)) => {
-                    Some(st)
-                }
+                Some(st) if CUSTOMER_STATUSES.contains(&st) => Some(st),
                 _ => {
                     return Err(ApiError::bad_request(format!(
                         "`status` must be active, suspended or deleted, not `{}`",
@@ -162,10 +178,10 @@ pub fn customer_filter(p: &Params) -> Result<CustomerFilter, ApiError> {
             Some(s) => Some(
                 s.parse::<u32>()
                     .ok()
-                    .filter(|d| (1..=100).contains(d))
+                    .filter(|d| (1..=MAX_DEPTH).contains(d))
                     .ok_or_else(|| {
                         ApiError::bad_request(format!(
-                            "`maxDepth` must be an integer from 1 to 100, not `{}`",
+                            "`maxDepth` must be an integer from 1 to {MAX_DEPTH}, not `{}`",
                             short(s)
                         ))
                     })?,
