@@ -251,7 +251,9 @@ fn demo_serves_prints_working_curl_lines_and_stops_on_ctrl_c() {
         .status()
         .is_ok_and(|s| s.success());
     if have_curl {
-        // Pasted into a shell, each line works and answers JSON.
+        // Pasted into a shell, each line works and answers JSON; the first two read the same
+        // org, a miss and then a hit of the demo's read cache.
+        let mut seen = Vec::new();
         for c in &curls {
             let o = std::process::Command::new("sh")
                 .args(["-c", &format!("{c} -w '\\n%{{http_code}}'")])
@@ -262,7 +264,13 @@ fn demo_serves_prints_working_curl_lines_and_stops_on_ctrl_c() {
             assert_eq!(code, "200", "{c}: {text}");
             let v: serde_json::Value = serde_json::from_str(body).unwrap();
             assert!(v.is_object(), "{c}");
+            seen.push(v);
         }
+        assert_eq!(curls[0], curls[1]);
+        assert_eq!(
+            (&seen[0]["meta"]["cache"], &seen[1]["meta"]["cache"]),
+            (&serde_json::json!("miss"), &serde_json::json!("hit"))
+        );
         let renamed = std::process::Command::new("curl")
             .args(["-s", &format!("{base}/v1/orgs/acme")])
             .output()

@@ -93,14 +93,24 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// Starts the demo setup; `edit` may change the configuration text first (for example a
-    /// shorter timeout).
+    /// Starts the demo setup without its read cache, so every request reaches a simulator;
+    /// `edit` may change the configuration text first (for example a shorter timeout).
     pub async fn start_with(edit: impl FnOnce(String) -> String) -> Demo {
+        Self::start_text(edit(
+            orgway::demo::demo_config_text().replace(orgway::demo::DEMO_CACHE_CONFIG, ""),
+        ))
+        .await
+    }
+
+    /// The demo setup with its read cache, as `orgway demo` runs it; `edit` may change the
+    /// configuration text first.
+    pub async fn start_cached(edit: impl FnOnce(String) -> String) -> Demo {
+        Self::start_text(edit(orgway::demo::demo_config_text())).await
+    }
+
+    async fn start_text(text: String) -> Demo {
         let sims = Sims::start().await.unwrap();
-        let text = edit(
-            orgway::demo::demo_config_text()
-                .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\""),
-        );
+        let text = text.replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"");
         let env = sims.env();
         let config = Config::parse(&text, "demo.toml", Path::new("."), &move |n: &str| {
             env.get(n).cloned()
@@ -114,7 +124,7 @@ impl Demo {
         }
     }
 
-    /// The demo setup as `orgway demo` runs it.
+    /// The demo setup without its read cache.
     pub async fn start() -> Demo {
         Self::start_with(|t| t).await
     }

@@ -25,9 +25,27 @@ log_format = "text"
 log_level = "info"
 "#;
 
-/// The demo's whole routing file: the `[server]` part, then each dialect's backend and aliases.
+/// The demo's read cache: on, with short times to live so a change shows within seconds.
+pub const DEMO_CACHE_CONFIG: &str = r#"
+[cache]
+max_bytes = 16777216
+stale_while_revalidate_ms = 5000
+stale_if_error_ms = 60000
+[cache.ttl_ms]
+org = 10000
+orgs = 10000
+plans = 10000
+usage = 5000
+series = 30000
+customers = 10000
+subscriptions = 10000
+"#;
+
+/// The demo's whole routing file: the `[server]` part, its cache, then each dialect's backend
+/// and aliases.
 pub fn demo_config_text() -> String {
     let mut text = DEMO_SERVER_CONFIG.to_owned();
+    text.push_str(DEMO_CACHE_CONFIG);
     for kind in BackendKind::all() {
         text.push_str(kind.dialect().demo.routing);
     }
@@ -129,6 +147,11 @@ pub fn banner(addr: SocketAddr, sims: &Sims) -> String {
             out.push('\n');
         }
     }
+    out.push_str(
+        "\nThe read cache is on: the first read of acme is a miss, the second is answered from\n\
+         the cache (`meta.cache`: `hit`; add -i to see `X-Cache` and `Cache-Status`), and the\n\
+         PATCH drops what it changed.\n",
+    );
     out.push_str(&format!(
         "\nMore: {base}/v1/backends  {base}/openapi.json\nCtrl-C stops everything.\n"
     ));

@@ -2,6 +2,7 @@
 //! subscriptions, in front of vendor backends that each speak their own dialect.
 //!
 //! # Layout
+//! - [`cache`]: the read cache: keys, one fill per key, stale answers, invalidation, HTTP.
 //! - [`config`]: the TOML routing file, parsed strictly and validated into runtime types.
 //! - [`conn`]: client connections' guards: connection cap, header read and idle timeouts.
 //! - [`registry`]: every vendor dialect, described once: its kind, how its adapter is built, how
@@ -15,6 +16,7 @@
 //! - [`server`]: [`run`], which serves a configuration on a listener until a shutdown signal.
 //! - [`demo`]: `orgway demo`, simulators plus a gateway configured for them.
 
+pub mod cache;
 pub mod client;
 pub mod config;
 pub mod conn;

@@ -77,6 +77,7 @@ id = "575ed6e87ae143cd83dc4aa8"
 "#,
             try_lines: &[
                 "curl -s {base}/v1/orgs/acme",
+                "curl -s {base}/v1/orgs/acme",
                 "curl -s -X PATCH -H 'content-type: application/json' -d '{\"name\":\"Acme Renamed\"}' {base}/v1/orgs/acme",
                 "curl -s '{base}/v1/orgs/losant:575ed6e87ae143cd83dc4aa8/usage/devices?interval=day'",
             ],

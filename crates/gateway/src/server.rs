@@ -28,8 +28,15 @@ use crate::telemetry::Metrics;
 /// The shared state of a gateway serving `config`.
 pub fn build_app(config: &Config) -> Arc<App> {
     let metrics = Metrics::new();
+    let routing = Routing::new(config, &metrics);
+    let cache = Arc::new(crate::cache::Cache::new(
+        config,
+        routing.backends(),
+        metrics.clone(),
+    ));
     Arc::new(App {
-        routing: Routing::new(config, &metrics),
+        routing,
+        cache,
         metrics,
         body_limit: config.server.body_limit_bytes,
         body_timeout: config.server.body_read_timeout,

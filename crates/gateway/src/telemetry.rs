@@ -89,6 +89,19 @@ pub struct Metrics {
     http_duration: Hist<RouteLabels>,
     backend_calls: Family<BackendLabels, Counter>,
     backend_duration: Hist<BackendOpLabels>,
+    /// Cache lookups by backend and result (`hit`, `miss`, `stale`, `collapsed`, `bypass`).
+    pub cache_lookups: Family<CacheLabels, Counter>,
+    /// Entries the cache dropped to stay within its byte bound.
+    pub cache_evictions: Counter,
+    /// Bytes the cache holds (set when `/metrics` is read).
+    pub cache_bytes: prometheus_client::metrics::gauge::Gauge,
+}
+
+/// Labels of a cache lookup.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    pub backend: String,
+    pub result: &'static str,
 }
 
 impl Metrics {
@@ -120,12 +133,33 @@ impl Metrics {
             "Time a backend call took, queueing included",
             backend_duration.clone(),
         );
+        let cache_lookups = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "cache_lookups",
+            "Read cache lookups, by backend and result (hit, miss, stale, collapsed, bypass)",
+            cache_lookups.clone(),
+        );
+        let cache_evictions = Counter::default();
+        registry.register(
+            "cache_evictions",
+            "Entries the read cache dropped to stay within its byte bound",
+            cache_evictions.clone(),
+        );
+        let cache_bytes = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "cache_bytes",
+            "Bytes the read cache holds",
+            cache_bytes.clone(),
+        );
         Arc::new(Metrics {
             registry,
             http_requests,
             http_duration,
             backend_calls,
             backend_duration,
+            cache_lookups,
+            cache_evictions,
+            cache_bytes,
         })
     }
 

@@ -14,13 +14,18 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::raw::{COMMON_BACKEND_KEYS, RawBackendCommon, RawOrg, RawServer, SERVER_KEYS};
+use super::raw::{
+    CACHE_KEYS, COMMON_BACKEND_KEYS, RawBackendCommon, RawCache, RawOrg, RawServer, RawTtls,
+    SERVER_KEYS,
+};
 use super::secrets::{Resolver, expand_env};
 use super::{
-    BackendConfig, Config, ConfigIssue, DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT_MS,
-    DEFAULT_HEADER_READ_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LISTEN,
-    DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_TIMEOUT_MS, EnvLookup, LogFormat, OrgAlias, ServerConfig,
+    BackendConfig, CacheConfig, CacheTtls, Config, ConfigIssue, DEFAULT_BODY_LIMIT,
+    DEFAULT_BODY_READ_TIMEOUT_MS, DEFAULT_CACHE_MAX_BYTES, DEFAULT_HEADER_READ_TIMEOUT_MS,
+    DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LISTEN, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_STALE_IF_ERROR_MS,
+    DEFAULT_STALE_WHILE_REVALIDATE_MS, DEFAULT_TIMEOUT_MS, EnvLookup, LogFormat, OrgAlias,
+    ServerConfig,
 };
 use crate::client::{ClientSettings, ConnectTo, load_ca_file};
 use crate::registry::BackendKind;
@@ -172,14 +177,16 @@ impl<'a> Loader<'a> {
         let mut server = None;
         let mut backends = None;
         let mut orgs = None;
+        let mut cache = None;
         for (key, value) in root.into_inner() {
             match key.get_ref().as_ref() {
                 "server" => server = Some(value),
                 "backends" => backends = Some(value),
                 "orgs" => orgs = Some(value),
+                "cache" => cache = Some(value),
                 other => {
                     let msg = format!(
-                        "unknown key `{other}`, expected one of `server`, `backends`, `orgs`"
+                        "unknown key `{other}`, expected one of `server`, `backends`, `orgs`, `cache`"
                     );
                     self.issue(other.to_owned(), Some(&key.span()), msg);
                 }
@@ -201,11 +208,86 @@ impl<'a> Loader<'a> {
             Some(o) => self.orgs(o, &backends),
             None => Vec::new(),
         };
+        let cache = cache.and_then(|c| self.cache(c));
         Some(Config {
             server: server?,
             backends,
             orgs,
+            cache,
         })
+    }
+
+    /// `[cache]`.
+    fn cache(&mut self, value: Spanned<DeValue<'a>>) -> Option<CacheConfig> {
+        let spans = key_spans(&value);
+        let table_span = value.span();
+        let at = |key: &str| spans.get(key).cloned().unwrap_or(table_span.clone());
+        let raw: RawCache = self.de_table("cache", value, &CACHE_KEYS)?;
+        let max_bytes = raw.max_bytes.unwrap_or(DEFAULT_CACHE_MAX_BYTES);
+        if !(64 * 1024..=1 << 40).contains(&max_bytes) {
+            self.issue(
+                "cache.max_bytes",
+                Some(&at("max_bytes")),
+                format!("{max_bytes} is not between 65536 and 1099511627776"),
+            );
+        }
+        let mut window = |key: &str, value: Option<u64>, default: u64| {
+            let ms = value.unwrap_or(default);
+            if ms > 86_400_000 {
+                self.issue(
+                    format!("cache.{key}"),
+                    Some(&at(key)),
+                    format!("{ms} is more than 86400000 (a day)"),
+                );
+            }
+            Duration::from_millis(ms)
+        };
+        let stale_while_revalidate = window(
+            "stale_while_revalidate_ms",
+            raw.stale_while_revalidate_ms,
+            DEFAULT_STALE_WHILE_REVALIDATE_MS,
+        );
+        let stale_if_error = window(
+            "stale_if_error_ms",
+            raw.stale_if_error_ms,
+            DEFAULT_STALE_IF_ERROR_MS,
+        );
+        let ttl = self.ttls(
+            "cache.ttl_ms",
+            raw.ttl_ms.unwrap_or_default(),
+            &at("ttl_ms"),
+        );
+        Some(CacheConfig {
+            max_bytes,
+            stale_while_revalidate,
+            stale_if_error,
+            ttl,
+        })
+    }
+
+    /// Times to live, each at most a day.
+    fn ttls(&mut self, prefix: &str, raw: RawTtls, span: &Range<usize>) -> CacheTtls {
+        let mut one = |name: &str, v: Option<u64>| {
+            v.map(|ms| {
+                if ms > 86_400_000 {
+                    self.issue(
+                        format!("{prefix}.{name}"),
+                        Some(span),
+                        format!("{ms} is more than 86400000 (a day)"),
+                    );
+                }
+                Duration::from_millis(ms)
+            })
+        };
+        CacheTtls {
+            org: one("org", raw.org),
+            orgs: one("orgs", raw.orgs),
+            plans: one("plans", raw.plans),
+            usage: one("usage", raw.usage),
+            series: one("series", raw.series),
+            customers: one("customers", raw.customers),
+            subscriptions: one("subscriptions", raw.subscriptions),
+        }
     }
 
     fn server(&mut self, value: Option<Spanned<DeValue<'a>>>) -> Option<ServerConfig> {
@@ -560,6 +642,10 @@ impl<'a> Loader<'a> {
                 ),
             );
         }
+        let cache_ttl = match raw.cache_ttl_ms.clone() {
+            Some(t) => self.ttls(&format!("{prefix}.cache_ttl_ms"), t, &at("cache_ttl_ms")),
+            None => CacheTtls::default(),
+        };
         if self.issues.len() > issues_before {
             return None;
         }
@@ -574,6 +660,7 @@ impl<'a> Loader<'a> {
                 extra_roots,
                 connect_to,
             },
+            cache_ttl,
             adapter,
         })
     }

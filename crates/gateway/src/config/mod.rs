@@ -34,7 +34,22 @@
 //! [orgs.acme]
 //! backend = "iot-prod"
 //! id = "575ed6e87ae143cd83dc4aa8"
+//!
+//! [cache]                          # without this table nothing is cached
+//! max_bytes = 67108864             # answers held, in bytes (64 MiB)
+//! stale_while_revalidate_ms = 10000  # after the TTL, answered stale at once while one refresh runs
+//! stale_if_error_ms = 300000       # after the TTL, answered stale while the backend fails
+//! [cache.ttl_ms]                   # per class of read; 0 turns the class off
+//! org = 30000                      # GET /v1/orgs/{org}
+//! orgs = 30000                     # GET /v1/backends/{b}/orgs
+//! plans = 60000
+//! usage = 15000                    # GET …/usage
+//! series = 60000                   # GET …/usage/{metric}
+//! customers = 30000
+//! subscriptions = 30000
 //! ```
+//!
+//! A backend may set its own `cache_ttl_ms = { org = 0, plans = 300000 }` over `[cache.ttl_ms]`.
 //!
 //! `${NAME}` in `base_url`, `ca_file` and `connect_to` is replaced by the environment variable
 //! `NAME`; a relative `ca_file` is read from the routing file's folder. Secrets are resolved
@@ -134,6 +149,8 @@ pub struct BackendConfig {
     /// How its connections are made (`ca_file`, `connect_to`); backends with equal settings
     /// share one outbound client.
     pub client: ClientSettings,
+    /// Its own time to live per class of cached read (`cache_ttl_ms`), over `[cache.ttl_ms]`.
+    pub cache_ttl: CacheTtls,
     pub adapter: Arc<dyn Backend>,
 }
 
@@ -151,7 +168,44 @@ pub struct Config {
     pub server: ServerConfig,
     pub backends: Vec<BackendConfig>,
     pub orgs: Vec<OrgAlias>,
+    /// `[cache]`; without it nothing is cached.
+    pub cache: Option<CacheConfig>,
 }
+
+/// `[cache]`, validated: the read cache (`crate::cache`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// What the cache may hold, in bytes of answers (bodies, keys and bookkeeping).
+    pub max_bytes: u64,
+    /// After an entry's time to live, how long it is still answered at once (marked stale)
+    /// while one refresh runs in the background.
+    pub stale_while_revalidate: Duration,
+    /// After its time to live, how long an entry is still answered (marked stale) when the
+    /// backend fails to refresh it.
+    pub stale_if_error: Duration,
+    /// Time to live per class of read; zero disables the class.
+    pub ttl: CacheTtls,
+}
+
+/// Time to live per class of cached read; `None` where not set (a backend's own table falls
+/// back to `[cache.ttl_ms]`, which falls back to the defaults).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheTtls {
+    pub org: Option<Duration>,
+    pub orgs: Option<Duration>,
+    pub plans: Option<Duration>,
+    pub usage: Option<Duration>,
+    pub series: Option<Duration>,
+    pub customers: Option<Duration>,
+    pub subscriptions: Option<Duration>,
+}
+
+/// Default `[cache] max_bytes`: 64 MiB.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Default `[cache] stale_while_revalidate_ms`.
+pub const DEFAULT_STALE_WHILE_REVALIDATE_MS: u64 = 10_000;
+/// Default `[cache] stale_if_error_ms`.
+pub const DEFAULT_STALE_IF_ERROR_MS: u64 = 300_000;
 
 /// One thing wrong with a routing file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -46,8 +46,51 @@ pub(super) const SERVER_KEYS: [&str; 11] = [
     "max_connections",
 ];
 
+/// `[cache]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCache {
+    #[serde(default)]
+    pub(super) max_bytes: Option<u64>,
+    #[serde(default)]
+    pub(super) stale_while_revalidate_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) stale_if_error_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) ttl_ms: Option<RawTtls>,
+}
+
+/// The keys of `[cache]`.
+pub(super) const CACHE_KEYS: [&str; 4] = [
+    "max_bytes",
+    "stale_while_revalidate_ms",
+    "stale_if_error_ms",
+    "ttl_ms",
+];
+
+/// Time to live per class of read, in milliseconds (`[cache.ttl_ms]`, or a backend's
+/// `cache_ttl_ms`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTtls {
+    #[serde(default)]
+    pub(super) org: Option<u64>,
+    #[serde(default)]
+    pub(super) orgs: Option<u64>,
+    #[serde(default)]
+    pub(super) plans: Option<u64>,
+    #[serde(default)]
+    pub(super) usage: Option<u64>,
+    #[serde(default)]
+    pub(super) series: Option<u64>,
+    #[serde(default)]
+    pub(super) customers: Option<u64>,
+    #[serde(default)]
+    pub(super) subscriptions: Option<u64>,
+}
+
 /// The keys every backend has; the rest of the table belongs to the kind.
-pub(super) const COMMON_BACKEND_KEYS: [&str; 9] = [
+pub(super) const COMMON_BACKEND_KEYS: [&str; 10] = [
     "name",
     "kind",
     "base_url",
@@ -57,6 +100,7 @@ pub(super) const COMMON_BACKEND_KEYS: [&str; 9] = [
     "allow_insecure_http",
     "ca_file",
     "connect_to",
+    "cache_ttl_ms",
 ];
 
 /// The common keys of a `[[backends]]` entry as written.
@@ -78,6 +122,8 @@ pub(super) struct RawBackendCommon {
     pub(super) ca_file: Option<String>,
     #[serde(default)]
     pub(super) connect_to: Option<String>,
+    #[serde(default)]
+    pub(super) cache_ttl_ms: Option<RawTtls>,
 }
 
 /// An `[orgs.<alias>]` entry as written.

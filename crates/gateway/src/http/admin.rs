@@ -30,6 +30,8 @@ pub struct BackendInfo {
     pub health: HealthReport,
     /// The circuit breaker's state; `null` while the gateway runs no circuit breaker.
     pub circuit: Option<String>,
+    /// Its read cache: times to live per class and counters.
+    pub cache: crate::cache::CacheReport,
 }
 
 /// A backend's capabilities.
@@ -135,9 +137,43 @@ pub async fn list_backends(
             max_concurrency: b.max_concurrency,
             health: b.health.report(),
             circuit: None,
+            cache: app.cache.report(&b.name),
         })
         .collect();
     Ok(render::json(StatusCode::OK, &BackendsBody { items }))
+}
+
+/// `DELETE /v1/cache/backends/{backend}`: drops every cached read of a backend.
+#[utoipa::path(delete, path = "/v1/cache/backends/{backend}", tag = "admin",
+    params(crate::http::openapi::BackendPath),
+    responses((status = 204, description = "purged"), crate::http::openapi::PurgeErrors))]
+pub async fn purge_backend(
+    State(app): Shared,
+    p: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let entry = app.routing.backend(&crate::http::extract::path(p)?)?;
+    Params::parse(q.as_deref(), &NO_PARAMS)?;
+    app.cache.purge_backend(&entry.name);
+    tracing::info!(backend = %entry.name, "cache purged for the backend");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /v1/cache/orgs/{org}`: drops every cached read of an org, and its backend's lists
+/// of orgs.
+#[utoipa::path(delete, path = "/v1/cache/orgs/{org}", tag = "admin",
+    params(crate::http::openapi::OrgPath),
+    responses((status = 204, description = "purged"), crate::http::openapi::PurgeErrors))]
+pub async fn purge_org(
+    State(app): Shared,
+    org: crate::http::extract::OrgParam,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let t = org.0;
+    Params::parse(q.as_deref(), &NO_PARAMS)?;
+    app.cache.purge_org(&t.backend.name, &t.native_id);
+    tracing::info!(backend = %t.backend.name, org = %t.native_id, "cache purged for the org");
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /healthz`: the process is up.
@@ -159,6 +195,10 @@ pub async fn readyz(State(app): Shared) -> Result<Response, ApiError> {
 
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(app): Shared) -> Response {
+    let held = app.cache.weighted_size().await;
+    app.metrics
+        .cache_bytes
+        .set(i64::try_from(held).unwrap_or(i64::MAX));
     let mut resp = app.metrics.encode().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -16,6 +16,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use orgway_core::{CallContext, Capabilities, OpKind, Operation, Output, Patch, Timestamp};
 use tower::ServiceExt;
 
+use crate::cache::{Class, FillFn, Read, Rendered};
 use crate::error::ApiError;
 use crate::http::body;
 use crate::http::extract::{OrgAndParam, OrgParam, customer_of, path, require};
@@ -43,6 +44,23 @@ const ORG_REF_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPH
     .remove(b'_')
     .remove(b'~')
     .remove(b':');
+
+/// An answer body; failing to serialize one is a gateway bug.
+fn to_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(value).map_err(|e| {
+        tracing::error!(error = %e, "could not serialize an answer");
+        ApiError::internal()
+    })
+}
+
+/// A read for the cache to perform (see `cache::FillFn`).
+fn fill_fn<F, Fut>(f: F) -> FillFn
+where
+    F: Fn(RequestId) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Rendered, ApiError>> + Send + 'static,
+{
+    Arc::new(move |rid| Box::pin(f(rid)))
+}
 
 /// Calls a backend through its policy stack and takes the answer the operation has
 /// (`Output::into_org`, …); an adapter answering another kind is a gateway bug, `500`.
@@ -77,18 +95,32 @@ pub async fn get_org(
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::GetOrg)?;
     let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
-    let op = Operation::GetOrg {
-        org: t.native_id.clone(),
+    let read = Read {
+        class: Class::Org,
+        orgs: vec![t.native_id.clone()],
+        lists_orgs: false,
+        what: String::new(),
+        include_raw,
     };
-    let org = call(&t.backend, &rid, include_raw, op, Output::into_org).await?;
-    let meta = Meta::fresh(&t.backend, Timestamp::now());
-    Ok(render::json(
-        StatusCode::OK,
-        &render::org(&app.routing, &t.backend, *org, &meta),
-    ))
+    let (a, entry, native) = (app.clone(), t.backend.clone(), t.native_id.clone());
+    let fill = fill_fn(move |rid| {
+        let (app, entry, native) = (a.clone(), entry.clone(), native.clone());
+        async move {
+            let op = Operation::GetOrg { org: native };
+            let org = call(&entry, &rid, include_raw, op, Output::into_org).await?;
+            Ok(Rendered(Box::new(move |cache, at| {
+                let meta = Meta::of(&entry, at, cache);
+                to_body(&render::org(&app.routing, &entry, (*org).clone(), &meta))
+            })))
+        }
+    });
+    app.cache
+        .serve(&t.backend, read, &headers, &rid, fill)
+        .await
 }
 
 /// `PATCH /v1/orgs/{org}`
@@ -156,7 +188,11 @@ pub async fn patch_org(
             patch,
         }
     };
+    let wrote = matches!(op, Operation::PatchOrg { .. });
     let org = call(&t.backend, &rid, include_raw, op, Output::into_org).await?;
+    if wrote {
+        app.cache.wrote(&t.backend.name, &[&t.native_id], true);
+    }
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -169,6 +205,7 @@ pub async fn patch_org(
     params(doc::OrgPath),
     responses((status = 204, description = "deleted"), doc::DeleteErrors))]
 pub async fn delete_org(
+    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
@@ -179,6 +216,7 @@ pub async fn delete_org(
         org: t.native_id.clone(),
     };
     call(&t.backend, &rid, false, op, Output::into_done).await?;
+    app.cache.wrote(&t.backend.name, &[&t.native_id], true);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -191,6 +229,7 @@ pub async fn list_backend_orgs(
     Extension(rid): Extension<RequestId>,
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let entry = app.routing.backend(&path(p)?)?;
     require(&entry, OpKind::ListOrgs)?;
@@ -199,22 +238,37 @@ pub async fn list_backend_orgs(
     let list_name = format!("orgs|{}", entry.name);
     let query = params::list_query(&params, &list_name)?;
     let scope = cursor_scope(&list_name, query.sort);
-    let page = list(
-        &entry,
-        query,
-        OpKind::ListOrgs,
-        |query| {
-            let op = Operation::ListOrgs { query };
-            call(&entry, &rid, include_raw, op, Output::into_orgs)
-        },
-        org_key,
-    )
-    .await?;
-    let meta = Meta::fresh(&entry, Timestamp::now());
-    let body = render::page(page, &scope, meta.clone(), |o| {
-        render::org(&app.routing, &entry, o, &meta)
+    let read = Read {
+        class: Class::Orgs,
+        orgs: Vec::new(),
+        lists_orgs: true,
+        what: format!("{query:?}"),
+        include_raw,
+    };
+    let (a, e) = (app.clone(), entry.clone());
+    let fill = fill_fn(move |rid| {
+        let (app, entry, query, scope) = (a.clone(), e.clone(), query.clone(), scope.clone());
+        async move {
+            let page = list(
+                &entry,
+                query,
+                OpKind::ListOrgs,
+                |query| {
+                    let op = Operation::ListOrgs { query };
+                    call(&entry, &rid, include_raw, op, Output::into_orgs)
+                },
+                org_key,
+            )
+            .await?;
+            Ok(Rendered(Box::new(move |cache, at| {
+                let meta = Meta::of(&entry, at, cache);
+                to_body(&render::page(page.clone(), &scope, meta.clone(), |o| {
+                    render::org(&app.routing, &entry, o, &meta)
+                }))
+            })))
+        }
     });
-    Ok(render::json(StatusCode::OK, &body))
+    app.cache.serve(&entry, read, &headers, &rid, fill).await
 }
 
 /// `GET /v1/orgs/{org}/plans`
@@ -222,9 +276,11 @@ pub async fn list_backend_orgs(
     params(doc::OrgPath, doc::ListQueryParams),
     responses((status = 200, description = "one page of the org's plans", body = PageBody<PlanBody>), doc::ReadErrors))]
 pub async fn list_plans(
+    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::ListPlans)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
@@ -232,23 +288,43 @@ pub async fn list_plans(
     let list_name = format!("plans|{}", t.backend.org_ref(&t.native_id));
     let query = params::list_query(&params, &list_name)?;
     let scope = cursor_scope(&list_name, query.sort);
-    let page = list(
-        &t.backend,
-        query,
-        OpKind::ListPlans,
-        |query| {
-            let op = Operation::ListPlans {
-                org: t.native_id.clone(),
+    let read = Read {
+        class: Class::Plans,
+        orgs: vec![t.native_id.clone()],
+        lists_orgs: false,
+        what: format!("{query:?}"),
+        include_raw,
+    };
+    let (e, native) = (t.backend.clone(), t.native_id.clone());
+    let fill = fill_fn(move |rid| {
+        let (entry, native, query, scope) =
+            (e.clone(), native.clone(), query.clone(), scope.clone());
+        async move {
+            let page = list(
+                &entry,
                 query,
-            };
-            call(&t.backend, &rid, include_raw, op, Output::into_plans)
-        },
-        plan_key,
-    )
-    .await?;
-    let meta = Meta::fresh(&t.backend, Timestamp::now());
-    let body = render::page(page, &scope, meta.clone(), |p| render::plan(p, &meta));
-    Ok(render::json(StatusCode::OK, &body))
+                OpKind::ListPlans,
+                |query| {
+                    let op = Operation::ListPlans {
+                        org: native.clone(),
+                        query,
+                    };
+                    call(&entry, &rid, include_raw, op, Output::into_plans)
+                },
+                plan_key,
+            )
+            .await?;
+            Ok(Rendered(Box::new(move |cache, at| {
+                let meta = Meta::of(&entry, at, cache);
+                to_body(&render::page(page.clone(), &scope, meta.clone(), |p| {
+                    render::plan(p, &meta)
+                }))
+            })))
+        }
+    });
+    app.cache
+        .serve(&t.backend, read, &headers, &rid, fill)
+        .await
 }
 
 /// `PUT /v1/orgs/{org}/plans/{plan}`
@@ -281,6 +357,7 @@ pub async fn put_plan(
         make_default,
     };
     let plan = call(&t.backend, &rid, include_raw, op, Output::into_plan).await?;
+    app.cache.wrote(&t.backend.name, &[&t.native_id], false);
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(StatusCode::OK, &render::plan(plan, &meta)))
 }
@@ -307,6 +384,7 @@ fn check_plan_name(plan: &str) -> Result<(), ApiError> {
     params(doc::OrgPlanPath),
     responses((status = 204, description = "dissociated"), doc::DeleteErrors))]
 pub async fn delete_plan(
+    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgAndParam,
     RawQuery(q): RawQuery,
@@ -319,6 +397,7 @@ pub async fn delete_plan(
         plan,
     };
     call(&t.backend, &rid, false, op, Output::into_done).await?;
+    app.cache.wrote(&t.backend.name, &[&t.native_id], false);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -327,21 +406,39 @@ pub async fn delete_plan(
     params(doc::OrgPath, doc::IncludeQuery),
     responses((status = 200, description = "the org's current counters", body = UsageBody), doc::ReadErrors))]
 pub async fn get_usage(
+    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::GetUsage)?;
     let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
-    let op = Operation::GetUsage {
-        org: t.native_id.clone(),
+    let read = Read {
+        class: Class::Usage,
+        orgs: vec![t.native_id.clone()],
+        lists_orgs: false,
+        what: String::new(),
+        include_raw,
     };
-    let u = call(&t.backend, &rid, include_raw, op, Output::into_usage).await?;
-    let meta = Meta::fresh(&t.backend, Timestamp::now());
-    Ok(render::json(
-        StatusCode::OK,
-        &render::usage(t.backend.org_ref(&t.native_id), u, meta),
-    ))
+    let (e, native) = (t.backend.clone(), t.native_id.clone());
+    let fill = fill_fn(move |rid| {
+        let (entry, native) = (e.clone(), native.clone());
+        async move {
+            let op = Operation::GetUsage {
+                org: native.clone(),
+            };
+            let u = call(&entry, &rid, include_raw, op, Output::into_usage).await?;
+            let org_ref = entry.org_ref(&native);
+            Ok(Rendered(Box::new(move |cache, at| {
+                let meta = Meta::of(&entry, at, cache);
+                to_body(&render::usage(org_ref.clone(), u.clone(), meta))
+            })))
+        }
+    });
+    app.cache
+        .serve(&t.backend, read, &headers, &rid, fill)
+        .await
 }
 
 /// `GET /v1/orgs/{org}/usage/{metric}`
@@ -349,9 +446,11 @@ pub async fn get_usage(
     params(doc::OrgMetricPath, doc::SeriesQueryParams),
     responses((status = 200, description = "the series", body = SeriesBody), doc::ReadErrors))]
 pub async fn get_series(
+    State(app): Shared,
     Extension(rid): Extension<RequestId>,
     OrgAndParam(t, metric): OrgAndParam,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let caps: &Capabilities = t.backend.adapter.capabilities();
     // A backend without series offers no metric: 501 listing none, like any metric it lacks.
@@ -365,19 +464,44 @@ pub async fn get_series(
     let include_raw = params.include_raw()?;
     let s = params::series(&params, &support, Timestamp::now())
         .map_err(|e| e.with_backend(&t.backend.name))?;
-    let op = Operation::GetUsageSeries {
-        org: t.native_id.clone(),
-        metric: support.metric,
-        interval: s.interval,
-        range: s.range,
-        options: s.options,
+    // The range as the caller wrote it: a default range ends "now", which moves with every
+    // request, so it is keyed as the default, not as the instants it came to.
+    let read = Read {
+        class: Class::Series,
+        orgs: vec![t.native_id.clone()],
+        lists_orgs: false,
+        what: format!(
+            "{:?}|{:?}|from={:?}|to={:?}|{:?}",
+            support.metric,
+            s.interval,
+            params.get("from"),
+            params.get("to"),
+            s.options
+        ),
+        include_raw,
     };
-    let series = call(&t.backend, &rid, include_raw, op, Output::into_series).await?;
-    let meta = Meta::fresh(&t.backend, Timestamp::now());
-    Ok(render::json(
-        StatusCode::OK,
-        &render::series(t.backend.org_ref(&t.native_id), series, meta),
-    ))
+    let (e, native) = (t.backend.clone(), t.native_id.clone());
+    let fill = fill_fn(move |rid| {
+        let (entry, native) = (e.clone(), native.clone());
+        async move {
+            let op = Operation::GetUsageSeries {
+                org: native.clone(),
+                metric: support.metric,
+                interval: s.interval,
+                range: s.range,
+                options: s.options,
+            };
+            let series = call(&entry, &rid, include_raw, op, Output::into_series).await?;
+            let org_ref = entry.org_ref(&native);
+            Ok(Rendered(Box::new(move |cache, at| {
+                let meta = Meta::of(&entry, at, cache);
+                to_body(&render::series(org_ref.clone(), series.clone(), meta))
+            })))
+        }
+    });
+    app.cache
+        .serve(&t.backend, read, &headers, &rid, fill)
+        .await
 }
 
 /// `GET /v1/orgs/{org}/customers`
@@ -389,6 +513,7 @@ pub async fn list_customers(
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::ListCustomers)?;
     let params = Params::parse(q.as_deref(), &CUSTOMER_PARAMS)?;
@@ -403,26 +528,44 @@ pub async fn list_customers(
     );
     let query = params::list_query(&params, &list_name)?;
     let scope = cursor_scope(&list_name, query.sort);
-    let page = list(
-        &t.backend,
-        query,
-        OpKind::ListCustomers,
-        |query| {
-            let op = Operation::ListCustomers {
-                org: t.native_id.clone(),
+    let read = Read {
+        class: Class::Customers,
+        orgs: vec![t.native_id.clone()],
+        lists_orgs: true,
+        what: format!("{query:?}|{filter:?}"),
+        include_raw,
+    };
+    let (a, e, native) = (app.clone(), t.backend.clone(), t.native_id.clone());
+    let fill = fill_fn(move |rid| {
+        let (app, entry, native) = (a.clone(), e.clone(), native.clone());
+        let (query, scope, filter) = (query.clone(), scope.clone(), filter.clone());
+        async move {
+            let page = list(
+                &entry,
                 query,
-                filter: filter.clone(),
-            };
-            call(&t.backend, &rid, include_raw, op, Output::into_orgs)
-        },
-        org_key,
-    )
-    .await?;
-    let meta = Meta::fresh(&t.backend, Timestamp::now());
-    let body = render::page(page, &scope, meta.clone(), |o| {
-        render::org(&app.routing, &t.backend, o, &meta)
+                OpKind::ListCustomers,
+                |query| {
+                    let op = Operation::ListCustomers {
+                        org: native.clone(),
+                        query,
+                        filter: filter.clone(),
+                    };
+                    call(&entry, &rid, include_raw, op, Output::into_orgs)
+                },
+                org_key,
+            )
+            .await?;
+            Ok(Rendered(Box::new(move |cache, at| {
+                let meta = Meta::of(&entry, at, cache);
+                to_body(&render::page(page.clone(), &scope, meta.clone(), |o| {
+                    render::org(&app.routing, &entry, o, &meta)
+                }))
+            })))
+        }
     });
-    Ok(render::json(StatusCode::OK, &body))
+    app.cache
+        .serve(&t.backend, read, &headers, &rid, fill)
+        .await
 }
 
 /// `POST /v1/orgs/{org}/customers`
@@ -451,6 +594,7 @@ pub async fn create_customer(
         name,
     };
     let org = call(&t.backend, &rid, include_raw, op, Output::into_org).await?;
+    app.cache.wrote(&t.backend.name, &[&t.native_id], true);
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     let body = render::org(&app.routing, &t.backend, *org, &meta);
     let location = format!(
@@ -473,6 +617,7 @@ pub async fn list_subscriptions(
     Extension(rid): Extension<RequestId>,
     org: OrgAndParam,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (t, cust) = org.serving(OpKind::ListSubscriptions)?;
     let customer = customer_of(&app, &t, &cust)?;
@@ -485,32 +630,44 @@ pub async fn list_subscriptions(
     );
     let query = params::list_query(&params, &list_name)?;
     let scope = cursor_scope(&list_name, query.sort);
-    let page = list(
-        &t.backend,
-        query,
-        OpKind::ListSubscriptions,
-        |query| {
-            let op = Operation::ListSubscriptions {
-                org: t.native_id.clone(),
-                customer: customer.clone(),
+    let read = Read {
+        class: Class::Subscriptions,
+        orgs: vec![t.native_id.clone(), customer.clone()],
+        lists_orgs: false,
+        what: format!("{query:?}"),
+        include_raw,
+    };
+    let (e, native) = (t.backend.clone(), t.native_id.clone());
+    let fill = fill_fn(move |rid| {
+        let (entry, native, customer) = (e.clone(), native.clone(), customer.clone());
+        let (query, scope) = (query.clone(), scope.clone());
+        async move {
+            let page = list(
+                &entry,
                 query,
-            };
-            call(
-                &t.backend,
-                &rid,
-                include_raw,
-                op,
-                Output::into_subscriptions,
+                OpKind::ListSubscriptions,
+                |query| {
+                    let op = Operation::ListSubscriptions {
+                        org: native.clone(),
+                        customer: customer.clone(),
+                        query,
+                    };
+                    call(&entry, &rid, include_raw, op, Output::into_subscriptions)
+                },
+                subscription_key,
             )
-        },
-        subscription_key,
-    )
-    .await?;
-    let meta = Meta::fresh(&t.backend, Timestamp::now());
-    let body = render::page(page, &scope, meta.clone(), |s| {
-        render::subscription(&t.backend, s, &meta)
+            .await?;
+            Ok(Rendered(Box::new(move |cache, at| {
+                let meta = Meta::of(&entry, at, cache);
+                to_body(&render::page(page.clone(), &scope, meta.clone(), |s| {
+                    render::subscription(&entry, s, &meta)
+                }))
+            })))
+        }
     });
-    Ok(render::json(StatusCode::OK, &body))
+    app.cache
+        .serve(&t.backend, read, &headers, &rid, fill)
+        .await
 }
 
 /// `POST /v1/orgs/{org}/customers/{customer}/subscriptions`
@@ -537,11 +694,13 @@ pub async fn create_subscription(
     let name = body::optional_name(&m, "name")?;
     let op = Operation::CreateSubscription {
         org: t.native_id.clone(),
-        customer,
+        customer: customer.clone(),
         plan_id,
         name,
     };
     let s = call(&t.backend, &rid, include_raw, op, Output::into_subscription).await?;
+    app.cache
+        .wrote(&t.backend.name, &[&t.native_id, &customer], false);
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::CREATED,

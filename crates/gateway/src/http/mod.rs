@@ -48,6 +48,8 @@ use crate::telemetry::Metrics;
 pub struct App {
     /// Backends (each with its outbound client) and aliases.
     pub routing: Routing,
+    /// The read cache (`cache.rs`): every read goes through it, a bypass without `[cache]`.
+    pub cache: Arc<crate::cache::Cache>,
     pub metrics: Arc<Metrics>,
     pub body_limit: usize,
     /// How long a request's body may take to arrive (`408 request_timeout` after).
@@ -137,6 +139,11 @@ pub fn app(state: Arc<App>) -> Router {
             "/v1/orgs/{org}/customers/{customer}/subscriptions",
             get(list_subscriptions).post(create_subscription),
         )
+        .route(
+            "/v1/cache/backends/{backend}",
+            axum::routing::delete(purge_backend),
+        )
+        .route("/v1/cache/orgs/{org}", axum::routing::delete(purge_org))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -477,6 +477,24 @@ impl IntoResponses for AdminErrors {
     }
 }
 
+/// The errors of the purge routes: a malformed or unknown backend or org, a query.
+#[derive(Debug)]
+pub struct PurgeErrors;
+
+impl IntoResponses for PurgeErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [
+            error_response(
+                400,
+                "`bad_request` or `invalid_org_ref`: a malformed org reference, or a query parameter (these routes take none)",
+            ),
+            error_response(404, "`not_found`: no such backend or alias"),
+        ]
+        .into_iter()
+        .collect()
+    }
+}
+
 // --- Request bodies, as strict as `body.rs`: unknown fields are refused, names are not blank.
 
 fn closed_object() -> ObjectBuilder {
@@ -625,6 +643,8 @@ impl ToSchema for NewSubscriptionDoc {}
         handlers::list_subscriptions,
         handlers::create_subscription,
         admin::list_backends,
+        admin::purge_backend,
+        admin::purge_org,
     ),
     components(schemas(ErrorDoc)),
     modifiers(&OptionalPlanBody),
@@ -669,7 +689,7 @@ mod tests {
     #[test]
     fn each_operation_declares_the_query_its_handler_accepts() {
         let doc = doc();
-        let accepted: [(&str, &[&str]); 14] = [
+        let accepted: [(&str, &[&str]); 16] = [
             ("get_org", &INCLUDE_PARAMS),
             ("patch_org", &INCLUDE_PARAMS),
             ("delete_org", &NO_PARAMS),
@@ -684,6 +704,8 @@ mod tests {
             ("list_subscriptions", &LIST_PARAMS),
             ("create_subscription", &INCLUDE_PARAMS),
             ("list_backends", &NO_PARAMS),
+            ("purge_backend", &NO_PARAMS),
+            ("purge_org", &NO_PARAMS),
         ];
         let mut seen = 0;
         for item in doc["paths"].as_object().unwrap().values() {

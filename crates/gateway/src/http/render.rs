@@ -32,11 +32,16 @@ pub struct Meta {
 impl Meta {
     /// The meta of an answer fetched from the backend just now, without a cache.
     pub fn fresh(entry: &BackendEntry, fetched_at: Timestamp) -> Meta {
+        Self::of(entry, fetched_at, "bypass")
+    }
+
+    /// The meta of an answer fetched at `fetched_at`, answered as `cache` says.
+    pub fn of(entry: &BackendEntry, fetched_at: Timestamp, cache: &'static str) -> Meta {
         Meta {
             backend: entry.name.clone(),
             kind: entry.kind.name(),
             fetched_at,
-            cache: "bypass",
+            cache,
         }
     }
 }

@@ -1,0 +1,806 @@
+//! The read cache (docs/API.md §7): the one place that computes cache keys and decides what a
+//! read answers from memory.
+//!
+//! It sits in the request path after the org is resolved and its parameters checked (and, once
+//! callers are authenticated, after they are authorized), before the per-backend stack: a hit
+//! never reaches a backend, and never skips a check a miss would make.
+//!
+//! - **Bounded in bytes.** moka's future cache with a weigher counting each entry's bodies, key
+//!   and bookkeeping, up to `[cache] max_bytes`; the least useful entries are evicted first.
+//! - **Keys** are the backend, the identity of the credential the gateway uses for it (a
+//!   fingerprint, never the secret), the generation of every org the read touches (see
+//!   invalidation), whether `include=raw` was asked, and the read with its parameters as parsed
+//!   (`?limit=50&sort=name` and `?sort=name` parse to the same query, so they are one key).
+//! - **One fill per key.** Concurrent misses of a key share one backend call, run as a task of
+//!   its own so that it completes (and fills the cache) even when every caller gives up.
+//!   Errors are never stored.
+//! - **stale-while-revalidate.** Within `stale_while_revalidate_ms` after its time to live, an
+//!   entry is answered at once, marked stale, while exactly one refresh runs in the background.
+//! - **stale-if-error.** Past that window a read waits for a refresh; when the backend fails
+//!   (a 5xx-class answer, a timeout, unreachable), the entry is still answered, marked stale,
+//!   up to `stale_if_error_ms` after its time to live. After that, the error.
+//! - **Invalidation by generation.** Every org and every backend has a generation, part of the
+//!   key of each read that touches it. A successful write bumps the generation of the orgs it
+//!   touched and of the backend's lists before its answer is sent, so no read after it can find
+//!   an entry from before; a failed write bumps nothing. The orphaned entries are never answered
+//!   again and age out or are evicted. An operator's purge bumps an org's or a whole backend's.
+//! - **HTTP.** A strong `ETag` computed from the answer's content (its `meta` left out, so a
+//!   refill with the same content keeps it), `If-None-Match` answered `304`, `Cache-Control:
+//!   private, max-age=<seconds left>`, `X-Cache`, RFC 9211 `Cache-Status`, and `meta.cache` in
+//!   the body. A caller's `Cache-Control: no-cache` skips the lookup and refreshes the entry.
+//!
+//! Bodies are rendered when an entry is filled — once for a hit, once for a stale answer —
+//! so a hit serializes nothing.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::Shared;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use orgway_core::Timestamp;
+use serde::Serialize;
+
+use crate::config::{CacheConfig, CacheTtls, Config};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::RequestId;
+use crate::routing::BackendEntry;
+use crate::telemetry::{CacheLabels, Metrics};
+
+/// A class of read, each with its own time to live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// `GET /v1/orgs/{org}`.
+    Org,
+    /// `GET /v1/backends/{b}/orgs`.
+    Orgs,
+    /// `GET /v1/orgs/{org}/plans`.
+    Plans,
+    /// `GET /v1/orgs/{org}/usage`.
+    Usage,
+    /// `GET /v1/orgs/{org}/usage/{metric}`.
+    Series,
+    /// `GET /v1/orgs/{org}/customers`.
+    Customers,
+    /// `GET /v1/orgs/{org}/customers/{customer}/subscriptions`.
+    Subscriptions,
+}
+
+impl Class {
+    /// Every class, in the order `[cache.ttl_ms]` documents them.
+    pub const ALL: [Class; 7] = [
+        Class::Org,
+        Class::Orgs,
+        Class::Plans,
+        Class::Usage,
+        Class::Series,
+        Class::Customers,
+        Class::Subscriptions,
+    ];
+
+    /// Its key in `[cache.ttl_ms]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Org => "org",
+            Class::Orgs => "orgs",
+            Class::Plans => "plans",
+            Class::Usage => "usage",
+            Class::Series => "series",
+            Class::Customers => "customers",
+            Class::Subscriptions => "subscriptions",
+        }
+    }
+
+    /// The time to live when `[cache.ttl_ms]` does not name the class.
+    fn default_ttl(self) -> Duration {
+        Duration::from_secs(match self {
+            Class::Usage => 15,
+            Class::Plans | Class::Series => 60,
+            _ => 30,
+        })
+    }
+
+    fn pick(self, t: &CacheTtls) -> Option<Duration> {
+        match self {
+            Class::Org => t.org,
+            Class::Orgs => t.orgs,
+            Class::Plans => t.plans,
+            Class::Usage => t.usage,
+            Class::Series => t.series,
+            Class::Customers => t.customers,
+            Class::Subscriptions => t.subscriptions,
+        }
+    }
+}
+
+/// What a read is, for its key and its invalidation.
+#[derive(Debug)]
+pub struct Read {
+    pub class: Class,
+    /// The native ids of the orgs it touches: an entry is dropped when any of them is written.
+    pub orgs: Vec<String>,
+    /// Whether it lists orgs (a backend's, an org's customers): dropped by any write that can
+    /// add, rename or remove an org of the backend.
+    pub lists_orgs: bool,
+    /// The read and its parameters as parsed (a `Debug` of the normalized values).
+    pub what: String,
+    pub include_raw: bool,
+}
+
+/// Renders an answer's body for a `meta.cache` value and a `meta.fetchedAt`.
+pub type RenderFn = dyn Fn(&'static str, Timestamp) -> Result<Vec<u8>, ApiError> + Send + Sync;
+
+/// A read's outcome, ready to render.
+pub struct Rendered(pub Box<RenderFn>);
+
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rendered")
+    }
+}
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Performs a read against the backend (through its policy stack) with a request id.
+pub type FillFn = Arc<dyn Fn(RequestId) -> BoxFuture<Result<Rendered, ApiError>> + Send + Sync>;
+
+/// A cached answer.
+#[derive(Debug)]
+struct Entry {
+    /// The body with `meta.cache` = `hit`.
+    hit: Bytes,
+    /// The body with `meta.cache` = `stale`.
+    stale: Bytes,
+    etag: HeaderValue,
+    stored: Instant,
+    ttl: Duration,
+    weight: u32,
+}
+
+/// A fill's result: the entry, and the body its own callers get (`meta.cache` = `miss`).
+#[derive(Debug)]
+struct Filled {
+    entry: Arc<Entry>,
+    miss: Bytes,
+}
+
+type FillResult = Result<Arc<Filled>, ApiError>;
+type SharedFill = Shared<BoxFuture<FillResult>>;
+
+/// Per-backend settings and counters.
+#[derive(Debug)]
+struct BackendState {
+    /// Time to live per class, resolved (backend over `[cache.ttl_ms]` over the defaults).
+    ttl: [Duration; 7],
+    /// The credential's identity, part of every key.
+    credential: String,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    stale: AtomicU64,
+    collapsed: AtomicU64,
+}
+
+/// Per-entry lifetime: the time to live plus the longest window it may still be answered in.
+struct Lifetime {
+    extra: Duration,
+}
+
+impl moka::Expiry<Arc<str>, Arc<Entry>> for Lifetime {
+    fn expire_after_create(
+        &self,
+        _key: &Arc<str>,
+        value: &Arc<Entry>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(value.ttl + self.extra)
+    }
+}
+
+/// The read cache of a gateway.
+pub struct Cache {
+    store: Option<moka::future::Cache<Arc<str>, Arc<Entry>>>,
+    config: Option<CacheConfig>,
+    backends: HashMap<String, BackendState>,
+    /// Generation of each (backend, org) and of each backend as a whole (`None`); lists of a
+    /// backend's orgs use the org id [`LISTS`].
+    generations: Mutex<HashMap<(String, Option<String>), u64>>,
+    inflight: Mutex<HashMap<Arc<str>, SharedFill>>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("enabled", &self.store.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The pseudo-org whose generation every list of a backend's orgs carries.
+const LISTS: &str = "\u{0}lists";
+
+/// Bytes of bookkeeping counted for each entry besides its bodies and key.
+const ENTRY_OVERHEAD: usize = 256;
+
+/// A caller's request to skip the cache and refresh it.
+fn no_cache(headers: &HeaderMap) -> bool {
+    let says = |name: header::HeaderName| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str().is_ok_and(|s| {
+                s.split(',')
+                    .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+            })
+        })
+    };
+    says(header::CACHE_CONTROL) || says(header::PRAGMA)
+}
+
+/// Whether `If-None-Match` names this entity tag (`*` names any).
+fn none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    headers.get_all(header::IF_NONE_MATCH).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',').any(|t| {
+                let t = t.trim();
+                let t = t.strip_prefix("W/").unwrap_or(t);
+                t == "*" || t.as_bytes() == etag.as_bytes()
+            })
+        })
+    })
+}
+
+/// A strong entity tag for a body: 128 bits of two SipHash digests.
+fn etag_of(body: &[u8]) -> HeaderValue {
+    let digest = |salt: u64| {
+        #[allow(deprecated)]
+        let mut h = std::hash::SipHasher::new_with_keys(salt, !salt);
+        body.hash(&mut h);
+        h.finish()
+    };
+    let tag = format!(
+        "\"{:016x}{:016x}\"",
+        digest(0x6f72_6777_6179),
+        digest(0x0063_6163_6865)
+    );
+    HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// Whether a failure is the backend's (so a stale answer may stand in for it).
+fn backend_failed(e: &ApiError) -> bool {
+    matches!(
+        e.code,
+        ErrorCode::BackendError
+            | ErrorCode::BackendBadResponse
+            | ErrorCode::BackendTimeout
+            | ErrorCode::BackendUnavailable
+            | ErrorCode::BackendAuthFailed
+    )
+}
+
+/// How an answer was made, for its headers and `meta.cache`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum How {
+    Hit,
+    /// Filled by this request (or, `collapsed`, by another it waited for).
+    Miss {
+        collapsed: bool,
+        forced: bool,
+    },
+    /// An expired entry answered at once while a refresh runs.
+    StaleWhileRevalidate,
+    /// An expired entry answered because the refresh failed with this status.
+    StaleIfError(u16),
+}
+
+impl Cache {
+    /// The cache a configuration asks for; without `[cache]` every read is a bypass.
+    pub fn new(config: &Config, backends: &[Arc<BackendEntry>], metrics: Arc<Metrics>) -> Cache {
+        let states = backends
+            .iter()
+            .map(|b| {
+                let own = config
+                    .backends
+                    .iter()
+                    .find(|c| c.name == b.name)
+                    .map(|c| c.cache_ttl)
+                    .unwrap_or_default();
+                let ttl = Class::ALL.map(|class| {
+                    class
+                        .pick(&own)
+                        .or_else(|| config.cache.as_ref().and_then(|c| class.pick(&c.ttl)))
+                        .unwrap_or_else(|| class.default_ttl())
+                });
+                (
+                    b.name.clone(),
+                    BackendState {
+                        ttl,
+                        credential: b.adapter.credential_identity(),
+                        hits: AtomicU64::new(0),
+                        misses: AtomicU64::new(0),
+                        stale: AtomicU64::new(0),
+                        collapsed: AtomicU64::new(0),
+                    },
+                )
+            })
+            .collect();
+        let store = config.cache.as_ref().map(|c| build_store(c, &metrics));
+        Cache {
+            store,
+            config: config.cache.clone(),
+            backends: states,
+            generations: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    fn generations(&self) -> MutexGuard<'_, HashMap<(String, Option<String>), u64>> {
+        self.generations.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn inflight(&self) -> MutexGuard<'_, HashMap<Arc<str>, SharedFill>> {
+        self.inflight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count(&self, backend: &str, result: &'static str) {
+        self.metrics
+            .cache_lookups
+            .get_or_create(&CacheLabels {
+                backend: backend.to_owned(),
+                result,
+            })
+            .inc();
+        if let Some(s) = self.backends.get(backend) {
+            let c = match result {
+                "hit" => &s.hits,
+                "miss" => &s.misses,
+                "stale" => &s.stale,
+                "collapsed" => &s.collapsed,
+                _ => return,
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The key of a read: see the module doc.
+    fn key(&self, backend: &str, state: &BackendState, read: &Read) -> Arc<str> {
+        use std::fmt::Write;
+        let gens = self.generations();
+        let generation = |org: Option<&str>| {
+            gens.get(&(backend.to_owned(), org.map(str::to_owned)))
+                .copied()
+                .unwrap_or(0)
+        };
+        let mut k = String::with_capacity(96 + read.what.len());
+        let _ = write!(
+            k,
+            "{backend}\u{1f}{}\u{1f}{}",
+            state.credential,
+            generation(None)
+        );
+        for org in &read.orgs {
+            let _ = write!(k, "\u{1f}{org}={}", generation(Some(org)));
+        }
+        if read.lists_orgs {
+            let _ = write!(k, "\u{1f}lists={}", generation(Some(LISTS)));
+        }
+        let _ = write!(
+            k,
+            "\u{1f}{}\u{1f}{}\u{1f}{}",
+            read.class.as_str(),
+            read.include_raw,
+            read.what
+        );
+        Arc::from(k)
+    }
+
+    fn bump(&self, backend: &str, org: Option<&str>) {
+        *self
+            .generations()
+            .entry((backend.to_owned(), org.map(str::to_owned)))
+            .or_insert(0) += 1;
+    }
+
+    /// A write to a backend succeeded: no read after this finds an entry of the orgs it
+    /// touched, nor (when `lists_orgs`) a list of the backend's orgs from before it.
+    pub fn wrote(&self, backend: &str, orgs: &[&str], lists_orgs: bool) {
+        for org in orgs {
+            self.bump(backend, Some(org));
+        }
+        if lists_orgs {
+            self.bump(backend, Some(LISTS));
+        }
+    }
+
+    /// Drops every entry of one org (and the backend's org lists).
+    pub fn purge_org(&self, backend: &str, org: &str) {
+        self.wrote(backend, &[org], true);
+    }
+
+    /// Drops every entry of a backend.
+    pub fn purge_backend(&self, backend: &str) {
+        self.bump(backend, None);
+    }
+
+    /// A cache of `config` serving no backend, for measuring the store alone
+    /// (`tests/cache_memory.rs`).
+    #[doc(hidden)]
+    pub fn standalone(config: &CacheConfig, metrics: Arc<Metrics>) -> Cache {
+        Cache {
+            store: Some(build_store(config, &metrics)),
+            config: Some(config.clone()),
+            backends: HashMap::new(),
+            generations: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    /// Stores an answer under `key` as a fill would (`tests/cache_memory.rs`).
+    #[doc(hidden)]
+    pub async fn store_answer(&self, key: &str, body: Bytes, ttl: Duration) {
+        let Some(store) = &self.store else { return };
+        let weight = u32::try_from(2 * body.len() + key.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
+        let entry = Arc::new(Entry {
+            hit: body.clone(),
+            stale: body,
+            etag: HeaderValue::from_static("\"0\""),
+            stored: Instant::now(),
+            ttl,
+            weight,
+        });
+        store.insert(Arc::from(key), entry).await;
+    }
+
+    /// Bytes held, after pending evictions.
+    pub async fn weighted_size(&self) -> u64 {
+        match &self.store {
+            Some(s) => {
+                s.run_pending_tasks().await;
+                s.weighted_size()
+            }
+            None => 0,
+        }
+    }
+
+    /// What `GET /v1/backends` shows of one backend's cache.
+    pub fn report(&self, backend: &str) -> CacheReport {
+        let state = self.backends.get(backend);
+        let load =
+            |f: fn(&BackendState) -> &AtomicU64| state.map_or(0, |s| f(s).load(Ordering::Relaxed));
+        CacheReport {
+            enabled: self.store.is_some(),
+            ttl_ms: Class::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let ms = match (&self.store, state) {
+                        (Some(_), Some(s)) => s.ttl[i].as_millis() as u64,
+                        _ => 0,
+                    };
+                    (c.as_str(), ms)
+                })
+                .collect(),
+            hits: load(|s| &s.hits),
+            misses: load(|s| &s.misses),
+            stale: load(|s| &s.stale),
+            collapsed: load(|s| &s.collapsed),
+        }
+    }
+
+    /// Answers a read: from the cache when it may, else through `fill` (see the module doc).
+    pub async fn serve(
+        self: &Arc<Self>,
+        backend: &Arc<BackendEntry>,
+        read: Read,
+        headers: &HeaderMap,
+        rid: &RequestId,
+        fill: FillFn,
+    ) -> Result<Response, ApiError> {
+        let name = backend.name.as_str();
+        let (store, config, state) = match (&self.store, &self.config, self.backends.get(name)) {
+            (Some(store), Some(config), Some(state)) => (store, config, state),
+            _ => return self.bypass(name, rid, &fill).await,
+        };
+        let ttl = state.ttl[Class::ALL
+            .iter()
+            .position(|c| *c == read.class)
+            .unwrap_or(0)];
+        if ttl.is_zero() {
+            return self.bypass(name, rid, &fill).await;
+        }
+        let key = self.key(name, state, &read);
+        let forced = no_cache(headers);
+        if !forced && let Some(entry) = store.get(&key).await {
+            let age = entry.stored.elapsed();
+            if age < entry.ttl {
+                self.count(name, "hit");
+                return Ok(respond(&entry, None, How::Hit, headers));
+            }
+            if age < entry.ttl + config.stale_while_revalidate {
+                self.count(name, "stale");
+                self.refresh_in_background(&key, ttl, &fill);
+                return Ok(respond(&entry, None, How::StaleWhileRevalidate, headers));
+            }
+            return match self.fill(&key, ttl, rid, &fill).await {
+                (Ok(filled), collapsed) => {
+                    self.count(name, if collapsed { "collapsed" } else { "miss" });
+                    Ok(respond(
+                        &filled.entry,
+                        Some(&filled.miss),
+                        How::Miss {
+                            collapsed,
+                            forced: false,
+                        },
+                        headers,
+                    ))
+                }
+                (Err(e), _) if backend_failed(&e) && age < entry.ttl + config.stale_if_error => {
+                    self.count(name, "stale");
+                    tracing::info!(
+                        backend = name,
+                        code = e.code.as_str(),
+                        age_ms = age.as_millis() as u64,
+                        "backend failed: answering from the cache, stale"
+                    );
+                    Ok(respond(
+                        &entry,
+                        None,
+                        How::StaleIfError(e.code.status().as_u16()),
+                        headers,
+                    ))
+                }
+                (Err(e), _) => Err(e),
+            };
+        }
+        let (filled, collapsed) = self.fill(&key, ttl, rid, &fill).await;
+        let filled = filled?;
+        self.count(name, if collapsed { "collapsed" } else { "miss" });
+        Ok(respond(
+            &filled.entry,
+            Some(&filled.miss),
+            How::Miss { collapsed, forced },
+            headers,
+        ))
+    }
+
+    /// A read the cache does not hold: straight through, `meta.cache` = `bypass`.
+    async fn bypass(
+        &self,
+        backend: &str,
+        rid: &RequestId,
+        fill: &FillFn,
+    ) -> Result<Response, ApiError> {
+        self.count(backend, "bypass");
+        let rendered = fill(rid.clone()).await?;
+        let body = (rendered.0)("bypass", Timestamp::now())?;
+        let mut resp = (StatusCode::OK, body).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert("x-cache", HeaderValue::from_static("bypass"));
+        Ok(resp)
+    }
+
+    /// The one fill of `key`, started by this call or joined; `true` when joined.
+    async fn fill(
+        self: &Arc<Self>,
+        key: &Arc<str>,
+        ttl: Duration,
+        rid: &RequestId,
+        fill: &FillFn,
+    ) -> (FillResult, bool) {
+        let (shared, joined) = {
+            let mut inflight = self.inflight();
+            match inflight.get(key) {
+                Some(s) => (s.clone(), true),
+                None => {
+                    let s = self.start_fill(key.clone(), ttl, rid.clone(), fill.clone());
+                    inflight.insert(key.clone(), s.clone());
+                    (s, false)
+                }
+            }
+        };
+        (shared.await, joined)
+    }
+
+    /// Starts a fill as a task of its own, so it completes and fills the cache whatever
+    /// becomes of the requests waiting for it.
+    fn start_fill(
+        self: &Arc<Self>,
+        key: Arc<str>,
+        ttl: Duration,
+        rid: RequestId,
+        fill: FillFn,
+    ) -> SharedFill {
+        let cache = self.clone();
+        let task = tokio::spawn(async move {
+            let result = cache.run_fill(&key, ttl, rid, &fill).await;
+            cache.inflight().remove(&key);
+            result
+        });
+        let fut: BoxFuture<FillResult> = Box::pin(async move {
+            task.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "a cache fill panicked");
+                Err(ApiError::internal())
+            })
+        });
+        fut.shared()
+    }
+
+    async fn run_fill(
+        &self,
+        key: &Arc<str>,
+        ttl: Duration,
+        rid: RequestId,
+        fill: &FillFn,
+    ) -> FillResult {
+        let rendered = fill(rid).await?;
+        let now = Timestamp::now();
+        let render = &rendered.0;
+        let miss = Bytes::from(render("miss", now)?);
+        let hit = Bytes::from(render("hit", now)?);
+        let stale = Bytes::from(render("stale", now)?);
+        // The content's tag: its `meta` neutral, so the same content keeps its tag.
+        let etag = etag_of(&render("", Timestamp::EPOCH)?);
+        let weight =
+            u32::try_from(hit.len() + stale.len() + key.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
+        let entry = Arc::new(Entry {
+            hit,
+            stale,
+            etag,
+            stored: Instant::now(),
+            ttl,
+            weight,
+        });
+        if let Some(store) = &self.store {
+            store.insert(key.clone(), entry.clone()).await;
+        }
+        Ok(Arc::new(Filled { entry, miss }))
+    }
+
+    /// Starts the one background refresh of a stale entry, unless one runs.
+    fn refresh_in_background(self: &Arc<Self>, key: &Arc<str>, ttl: Duration, fill: &FillFn) {
+        let mut inflight = self.inflight();
+        if inflight.contains_key(key) {
+            return;
+        }
+        let rid = RequestId(crate::http::new_request_id());
+        let shared = self.start_fill(key.clone(), ttl, rid, fill.clone());
+        inflight.insert(key.clone(), shared);
+    }
+}
+
+/// The store: bounded in bytes, each entry living its time to live plus the longest stale window.
+fn build_store(c: &CacheConfig, metrics: &Metrics) -> moka::future::Cache<Arc<str>, Arc<Entry>> {
+    let evictions = metrics.cache_evictions.clone();
+    moka::future::Cache::builder()
+        .max_capacity(c.max_bytes)
+        .weigher(|_k: &Arc<str>, v: &Arc<Entry>| v.weight)
+        .expire_after(Lifetime {
+            extra: c.stale_while_revalidate.max(c.stale_if_error),
+        })
+        .eviction_listener(move |_k, _v, cause| {
+            if cause == moka::notification::RemovalCause::Size {
+                evictions.inc();
+            }
+        })
+        .build()
+}
+
+/// The HTTP answer for an entry.
+fn respond(entry: &Entry, miss: Option<&Bytes>, how: How, req: &HeaderMap) -> Response {
+    let left = entry.ttl.saturating_sub(entry.stored.elapsed());
+    let (x_cache, max_age, status) = match how {
+        How::Hit => (
+            "hit",
+            left.as_secs(),
+            format!("orgway; hit; ttl={}", left.as_secs()),
+        ),
+        How::Miss { collapsed, forced } => (
+            "miss",
+            entry.ttl.as_secs(),
+            format!(
+                "orgway; fwd={}; stored{}",
+                if forced { "request" } else { "uri-miss" },
+                if collapsed { "; collapsed" } else { "" }
+            ),
+        ),
+        How::StaleWhileRevalidate => {
+            let over = entry.stored.elapsed().saturating_sub(entry.ttl).as_secs();
+            (
+                "stale",
+                0,
+                format!("orgway; hit; ttl=-{over}; detail=stale-while-revalidate"),
+            )
+        }
+        How::StaleIfError(s) => {
+            let over = entry.stored.elapsed().saturating_sub(entry.ttl).as_secs();
+            (
+                "stale",
+                0,
+                format!("orgway; fwd=stale; fwd-status={s}; ttl=-{over}"),
+            )
+        }
+    };
+    let mut resp = if none_match(req, &entry.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let body = match how {
+            How::Hit => entry.hit.clone(),
+            How::Miss { .. } => miss.cloned().unwrap_or_else(|| entry.hit.clone()),
+            How::StaleWhileRevalidate | How::StaleIfError(_) => entry.stale.clone(),
+        };
+        let mut r = (StatusCode::OK, body).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r
+    };
+    let h = resp.headers_mut();
+    h.insert(header::ETAG, entry.etag.clone());
+    if let Ok(v) = HeaderValue::from_str(&format!("private, max-age={max_age}")) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    h.insert("x-cache", HeaderValue::from_static(x_cache));
+    if let Ok(v) = HeaderValue::from_str(&status) {
+        h.insert("cache-status", v);
+    }
+    resp
+}
+
+/// One backend's cache, as `GET /v1/backends` shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheReport {
+    /// Whether the gateway has a `[cache]`.
+    pub enabled: bool,
+    /// Time to live of each class of read, in milliseconds (0: not cached).
+    pub ttl_ms: std::collections::BTreeMap<&'static str, u64>,
+    pub hits: u64,
+    pub misses: u64,
+    pub stale: u64,
+    /// Requests that waited for another's fill instead of calling the backend.
+    pub collapsed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_cache_and_if_none_match_are_read_as_http_says() {
+        let mut h = HeaderMap::new();
+        assert!(!no_cache(&h));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=0, No-Cache"),
+        );
+        assert!(no_cache(&h));
+        let tag = etag_of(b"{\"a\":1}");
+        assert_eq!(tag, etag_of(b"{\"a\":1}"));
+        assert_ne!(tag, etag_of(b"{\"a\":2}"));
+        assert_eq!(tag.len(), 34);
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_str(&format!("\"x\", W/{}", tag.to_str().unwrap())).unwrap(),
+        );
+        assert!(none_match(&h, &tag));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+        assert!(none_match(&h, &tag));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"other\""));
+        assert!(!none_match(&h, &tag));
+    }
+}

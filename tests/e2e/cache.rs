@@ -1,0 +1,419 @@
+//! The read cache end to end (docs/API.md §7): one fill per key, stale-while-revalidate without
+//! waiting, stale-if-error, invalidation on write, keys kept apart per credential, and the
+//! HTTP headers. The simulators count the calls they receive.
+
+use std::time::{Duration, Instant};
+
+use http::Method;
+use orgway_sim::FaultPlan;
+
+use crate::harness::{Answer, Demo, Gateway, Http};
+
+const ORG: &str = "/v1/orgs/losant:575ed6e87ae143cd83dc4aa8";
+
+/// Calls to the Losant simulator for one org (its instance-org GET).
+fn org_reads(d: &Demo) -> usize {
+    d.losant()
+        .server()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/orgs/575ed6e87ae143cd83dc4aa8"))
+        .count()
+}
+
+/// `n` concurrent GETs of `path`, with each one's latency. Each burst has a client of its own
+/// (new connections): reusing a thousand pooled connections that sat idle for a second costs
+/// the test client hundreds of milliseconds on its own, whatever the server.
+async fn burst(d: &Demo, n: usize, path: &str) -> Vec<(Answer, Duration)> {
+    let client = Http::new();
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (http, url) = (client.clone(), d.gw.url(path));
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let a = http.send(Method::GET, &url, &[], None).await;
+            (a, started.elapsed())
+        }));
+    }
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+fn p99(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[(v.len() * 99 / 100).min(v.len() - 1)]
+}
+
+fn header<'a>(a: &'a Answer, name: &str) -> &'a str {
+    a.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_misses_make_one_backend_call() {
+    let d = Demo::start_cached(|t| t).await;
+    // The vendor takes two seconds, so callers arrive while the one fill runs.
+    d.losant().server().faults().set(FaultPlan {
+        latency_ms: 2000,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    let answers = burst(&d, 1000, ORG).await;
+    assert_eq!(org_reads(&d), 1, "one fill for a thousand callers");
+    // The same answer for all: the same content, fetched once (the same `fetchedAt`); only
+    // `meta.cache` tells a caller that waited for the fill (`miss`) from one that came after
+    // it (`hit`).
+    let content = |a: &Answer| {
+        let mut v = a.json();
+        let how = v["meta"]["cache"].take();
+        (v, how)
+    };
+    let (first, _) = content(&answers[0].0);
+    let mut waited = 0;
+    for (a, _) in &answers {
+        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+        let (v, how) = content(a);
+        assert_eq!(v, first, "identical answers");
+        assert_eq!(how, header(a, "x-cache"));
+        if header(a, "cache-status").ends_with("; collapsed") {
+            waited += 1;
+        }
+    }
+    assert!(
+        waited > 500,
+        "most callers waited for the one fill: {waited}"
+    );
+    // Then a hit, with its headers.
+    let hit = d.get(ORG).await;
+    assert_eq!(header(&hit, "x-cache"), "hit");
+    assert!(header(&hit, "cache-status").starts_with("orgway; hit; ttl="));
+    assert!(header(&hit, "cache-control").starts_with("private, max-age="));
+    assert_eq!(hit.json()["meta"]["cache"], "hit");
+    assert_eq!(org_reads(&d), 1);
+    let backends = d.get("/v1/backends").await.json();
+    let losant = backends["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "losant")
+        .unwrap()
+        .clone();
+    assert_eq!(losant["cache"]["enabled"], true);
+    assert_eq!(losant["cache"]["collapsed"], 999);
+    assert_eq!(losant["cache"]["hits"], 1);
+}
+
+#[tokio::test]
+async fn stale_entries_are_answered_at_once_while_one_refresh_runs() {
+    let d = Demo::start_cached(|t| {
+        t.replace("org = 10000", "org = 1000").replace(
+            "stale_while_revalidate_ms = 5000",
+            "stale_while_revalidate_ms = 60000",
+        )
+    })
+    .await;
+    assert_eq!(d.get(ORG).await.status, 200);
+    let hits: Vec<Duration> = burst(&d, 1000, ORG)
+        .await
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    let hit_p99 = p99(hits);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The refresh now takes a second: anyone waiting for it would show.
+    d.losant().server().faults().set(FaultPlan {
+        latency_ms: 1000,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    let before = org_reads(&d);
+    let answers = burst(&d, 1000, ORG).await;
+    for (a, _) in &answers {
+        assert_eq!(a.status, 200);
+        assert_eq!(header(a, "x-cache"), "stale");
+        assert_eq!(a.json()["meta"]["cache"], "stale");
+    }
+    let stale_p99 = p99(answers.into_iter().map(|(_, t)| t).collect());
+    assert!(
+        stale_p99 <= hit_p99 * 2 + Duration::from_millis(20),
+        "nobody waited for the refresh: stale p99 {stale_p99:?}, hit p99 {hit_p99:?}"
+    );
+    // Exactly one refresh ran; once it is in, answers are fresh again.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(org_reads(&d) - before, 1, "one background refresh");
+    let fresh = d.get(ORG).await;
+    assert_eq!(header(&fresh, "x-cache"), "hit");
+}
+
+#[tokio::test]
+async fn writes_invalidate_and_failed_writes_do_not() {
+    let d = Demo::start_cached(|t| t).await;
+    let name = d.get("/v1/orgs/acme").await.json()["name"].clone();
+    assert_eq!(header(&d.get("/v1/orgs/acme").await, "x-cache"), "hit");
+
+    // A failed PATCH changes nothing: the entry is still answered, without a backend call.
+    d.losant().server().faults().set(FaultPlan {
+        status: Some(500),
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    d.send_json(Method::PATCH, "/v1/orgs/acme", r#"{"name":"Never"}"#)
+        .await
+        .error(502, "backend_error");
+    let before = org_reads(&d);
+    let still = d.get("/v1/orgs/acme").await;
+    assert_eq!(header(&still, "x-cache"), "hit");
+    assert_eq!(still.json()["name"], name);
+    assert_eq!(org_reads(&d), before);
+
+    // A PATCH, then a GET: the new name, never the cached old one.
+    let a = d
+        .send_json(Method::PATCH, "/v1/orgs/acme", r#"{"name":"Renamed"}"#)
+        .await;
+    assert_eq!(a.status, 200);
+    let after = d.get("/v1/orgs/acme").await;
+    assert_eq!(after.json()["name"], "Renamed");
+    assert_eq!(header(&after, "x-cache"), "miss");
+    // The backend's org list was dropped too.
+    let listed = d.get("/v1/backends/losant/orgs?limit=100").await.json();
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["name"] == "Renamed")
+    );
+
+    // A DELETE, then a GET: 404.
+    assert_eq!(d.get("/v1/orgs/acme").await.status, 200);
+    let del = d
+        .client
+        .send(Method::DELETE, &d.gw.url("/v1/orgs/acme"), &[], None)
+        .await;
+    assert_eq!(del.status, 204);
+    d.get("/v1/orgs/acme").await.error(404, "not_found");
+}
+
+#[tokio::test]
+async fn stale_if_error_then_the_error() {
+    let d = Demo::start_cached(|t| {
+        t.replace("org = 10000", "org = 500")
+            .replace(
+                "stale_while_revalidate_ms = 5000",
+                "stale_while_revalidate_ms = 0",
+            )
+            .replace("stale_if_error_ms = 60000", "stale_if_error_ms = 1500")
+    })
+    .await;
+    let name = d.get(ORG).await.json()["name"].clone();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The backend is down: its connections drop.
+    d.losant().server().faults().set(FaultPlan {
+        drop_connection: true,
+        ..FaultPlan::default()
+    });
+    let stale = d.get(ORG).await;
+    assert_eq!(stale.status, 200);
+    assert_eq!(header(&stale, "x-cache"), "stale");
+    assert!(
+        header(&stale, "cache-status").contains("fwd=stale; fwd-status=502"),
+        "{}",
+        header(&stale, "cache-status")
+    );
+    let v = stale.json();
+    assert_eq!(v["name"], name);
+    assert_eq!(v["meta"]["cache"], "stale");
+    // Past the stale limit: the documented error.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    d.get(ORG).await.error(502, "backend_error");
+    d.losant().server().faults().clear();
+    assert_eq!(header(&d.get(ORG).await, "x-cache"), "miss");
+}
+
+#[tokio::test]
+async fn etags_and_no_cache() {
+    let d = Demo::start_cached(|t| t).await;
+    let first = d.get(ORG).await;
+    let etag = header(&first, "etag").to_owned();
+    assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+    // If-None-Match: 304, no body, no backend call.
+    let before = org_reads(&d);
+    let not_modified = d
+        .client
+        .send(
+            Method::GET,
+            &d.gw.url(ORG),
+            &[("if-none-match", &etag)],
+            None,
+        )
+        .await;
+    assert_eq!(not_modified.status, 304);
+    assert!(not_modified.body.is_empty());
+    assert_eq!(header(&not_modified, "etag"), etag);
+    assert_eq!(org_reads(&d), before);
+    // Cache-Control: no-cache reads the backend and refreshes the entry; the content is the
+    // same, so is its tag.
+    let forced = d
+        .client
+        .send(
+            Method::GET,
+            &d.gw.url(ORG),
+            &[("cache-control", "no-cache")],
+            None,
+        )
+        .await;
+    assert_eq!(forced.status, 200);
+    assert_eq!(header(&forced, "x-cache"), "miss");
+    assert!(header(&forced, "cache-status").contains("fwd=request"));
+    assert_eq!(org_reads(&d), before + 1);
+    assert_eq!(header(&forced, "etag"), etag, "same content, same tag");
+    assert_eq!(header(&d.get(ORG).await, "x-cache"), "hit");
+    // `include=raw` is another entry; `?limit=50&sort=name` and `?sort=name` are one.
+    assert_eq!(
+        header(&d.get(&format!("{ORG}?include=raw")).await, "x-cache"),
+        "miss"
+    );
+    let a = d.get("/v1/backends/losant/orgs?sort=name").await;
+    let b = d.get("/v1/backends/losant/orgs?limit=50&sort=name").await;
+    assert_eq!(
+        (header(&a, "x-cache"), header(&b, "x-cache")),
+        ("miss", "hit")
+    );
+    // Purges.
+    let purged = d
+        .client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/cache/orgs/losant:575ed6e87ae143cd83dc4aa8"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(purged.status, 204);
+    assert_eq!(header(&d.get(ORG).await, "x-cache"), "miss");
+    let purged = d
+        .client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/cache/backends/losant"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(purged.status, 204);
+    assert_eq!(header(&d.get(ORG).await, "x-cache"), "miss");
+    d.client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/cache/backends/nope"),
+            &[],
+            None,
+        )
+        .await
+        .error(404, "not_found");
+    // The counters are on /metrics.
+    let metrics = String::from_utf8_lossy(&d.get("/metrics").await.body).into_owned();
+    assert!(
+        metrics.contains("orgway_cache_lookups_total{backend=\"losant\",result=\"hit\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("orgway_cache_bytes "), "{metrics}");
+}
+
+#[tokio::test]
+async fn backends_with_different_credentials_never_share_an_entry() {
+    use orgway_sim::losant::{DEMO_TOKEN, LosantConfig, LosantSim};
+    let sim = LosantSim::start(LosantConfig {
+        tokens: vec![DEMO_TOKEN.to_owned(), "second-token".to_owned()],
+        ..LosantConfig::default()
+    })
+    .await
+    .unwrap();
+    let backend = |name: &str, token: &str| {
+        format!(
+            "[[backends]]\nname = \"{name}\"\nkind = \"losant\"\nbase_url = \"{}\"\ninstance_id = \"575ec8687ae143cd83dc4a97\"\ntoken = \"${{{token}}}\"\n",
+            sim.base_url()
+        )
+    };
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n{}\n{}\n[cache]\n[cache.ttl_ms]\norg = 60000\n",
+        backend("a", "TOKEN_A"),
+        backend("b", "TOKEN_B")
+    );
+    let config =
+        orgway::Config::parse(
+            &text,
+            "t.toml",
+            std::path::Path::new("."),
+            &|n: &str| match n {
+                "TOKEN_A" => Some(DEMO_TOKEN.to_owned()),
+                "TOKEN_B" => Some("second-token".to_owned()),
+                _ => None,
+            },
+        )
+        .unwrap();
+    let gw = Gateway::start(config).await;
+    let http = Http::new();
+    let get = |b: &str| {
+        let (http, url) = (
+            http.clone(),
+            gw.url(&format!("/v1/orgs/{b}:575ed6e87ae143cd83dc4aa8")),
+        );
+        async move { http.send(Method::GET, &url, &[], None).await }
+    };
+    let a = get("a").await;
+    assert_eq!(header(&a, "x-cache"), "miss");
+    // The data changes behind the gateway: backend `b` must see it, not `a`'s entry.
+    let auth = format!("Bearer {DEMO_TOKEN}");
+    let patched = http
+        .send(
+            Method::PATCH,
+            &format!(
+                "{}/instances/575ec8687ae143cd83dc4a97/orgs/575ed6e87ae143cd83dc4aa8",
+                sim.base_url()
+            ),
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            Some(br#"{"name":"Changed Behind"}"#.to_vec()),
+        )
+        .await;
+    assert_eq!(
+        patched.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&patched.body)
+    );
+    let b = get("b").await;
+    assert_eq!(header(&b, "x-cache"), "miss");
+    assert_eq!(b.json()["name"], "Changed Behind");
+    assert_ne!(a.json()["name"], "Changed Behind");
+    assert_eq!(header(&get("a").await, "x-cache"), "hit");
+    let tokens: Vec<String> = sim
+        .server()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .filter_map(|r| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == "authorization")
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    assert_eq!(
+        tokens,
+        [
+            format!("Bearer {DEMO_TOKEN}"),
+            "Bearer second-token".to_owned()
+        ]
+    );
+    gw.stop().await.unwrap();
+    sim.shutdown().await;
+}
