@@ -417,3 +417,35 @@ async fn backends_with_different_credentials_never_share_an_entry() {
     gw.stop().await.unwrap();
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_backend_can_turn_a_class_off() {
+    // Losant's org reads are not cached (its own `cache_ttl_ms`); its usage still is.
+    let d = Demo::start_cached(|t| {
+        t.replace(
+            "instance_id = \"575ec8687ae143cd83dc4a97\"",
+            "instance_id = \"575ec8687ae143cd83dc4a97\"\ncache_ttl_ms = { org = 0 }",
+        )
+    })
+    .await;
+    for _ in 0..2 {
+        let a = d.get(ORG).await;
+        assert_eq!(header(&a, "x-cache"), "bypass");
+        assert_eq!(a.json()["meta"]["cache"], "bypass");
+        assert!(a.headers.get("etag").is_none());
+    }
+    assert_eq!(org_reads(&d), 2);
+    let usage = "/v1/orgs/acme/usage";
+    assert_eq!(header(&d.get(usage).await, "x-cache"), "miss");
+    assert_eq!(header(&d.get(usage).await, "x-cache"), "hit");
+    let backends = d.get("/v1/backends").await.json();
+    let losant = backends["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "losant")
+        .unwrap()
+        .clone();
+    assert_eq!(losant["cache"]["ttlMs"]["org"], 0);
+    assert_eq!(losant["cache"]["ttlMs"]["usage"], 5000);
+}
