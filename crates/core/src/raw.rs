@@ -1,7 +1,7 @@
 //! What `include=raw` never shows (docs/API.md §8): the members of a vendor's records an adapter
 //! declares secret or personal ([`Capabilities::raw_redactions`](crate::Capabilities)), removed
-//! from every raw record before the answer leaves the adapter, so they are neither cached nor
-//! rendered.
+//! from every raw record of every answer by the gateway's policy stack, as the answer comes out
+//! of the adapter, so they are neither cached nor rendered.
 //!
 //! A declared name is a member (key) name, removed wherever it appears: at any depth, in
 //! objects nested in objects and in arrays, compared without regard to ASCII case. So a name

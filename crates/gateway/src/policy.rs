@@ -79,7 +79,13 @@ impl Service<BackendCall> for AdapterService {
 
     fn call(&mut self, req: BackendCall) -> Self::Future {
         let adapter = self.adapter.clone();
-        Box::pin(async move { adapter.call(&req.cx, req.op).await })
+        Box::pin(async move {
+            let mut out = adapter.call(&req.cx, req.op).await?;
+            // What the adapter declares secret or personal leaves no raw record it returned,
+            // before anything is cached or rendered (docs/API.md §8).
+            adapter.capabilities().redact_raw(&mut out);
+            Ok(out)
+        })
     }
 }
 
