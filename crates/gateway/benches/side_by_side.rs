@@ -524,6 +524,20 @@ impl FixedServer {
     fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
     }
+
+    /// The request count once it has stopped moving: a proxy may still finish calls wrk gave
+    /// up on when its run ended, and those belong to that run, not to the next.
+    fn settled(&self) -> u64 {
+        let mut last = self.served();
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.served();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    }
 }
 
 impl Drop for FixedServer {
@@ -908,9 +922,9 @@ fn measure(
     for round in 0..settings.rounds {
         for i in 0..n {
             let t = &mut targets[(round + i) % n];
-            let before = vendor.served();
+            let before = vendor.settled();
             let mut run = wrk(&t.url, settings.seconds)?;
-            run.to_vendor = vendor.served() - before;
+            run.to_vendor = vendor.settled() - before;
             t.runs.push(run);
         }
     }
