@@ -1,0 +1,965 @@
+//! The gateway side by side with the servers the cache and performance issues compare it to, in
+//! one run, each driven by `wrk`: `cargo bench -p orgway --bench side_by_side`.
+//!
+//! Every server gets one worker thread and binds loopback; `wrk -t1 -c64 -d<N>s --latency`
+//! drives each in turn, in alternating rounds (the order rotates every round) so that a busy
+//! machine slows every side alike. Three groups:
+//! - **A, a translated miss**: the vendor (a bare hyper server answering every request with the
+//!   Losant simulator's demo org record), nginx `proxy_pass` in front of it (keep-alive upstream),
+//!   and `orgway serve` with one Losant backend on the vendor, `GET /v1/orgs/losant:<id>`, no
+//!   cache: every request is translated, sent to the vendor and translated back.
+//! - **B, `/healthz`**: the gateway's against a bare hyper server answering the same bytes.
+//! - **C, a cache hit** (only when `orgway check` accepts [`CACHE_TABLE`]): the gateway answering
+//!   the org from its cache, a bare hyper server answering the very same bytes, and nginx
+//!   `proxy_cache` in front of the vendor.
+//!
+//! It prints, per target, the median over the rounds of requests per second and of wrk's p50 and
+//! p99 latency, how many vendor calls each request caused, and the ratios the issues ask for.
+//! Nothing is asserted: ratios are read, not timed in tests.
+//!
+//! Why a bench target: `cargo bench` builds this file and the `orgway` binary with optimisations
+//! in one command and hands over the binary's path (`CARGO_BIN_EXE_orgway`), so the gateway runs
+//! as operators run it (`orgway serve`, its own process); the bare servers are this process's
+//! threads, one current-thread runtime each, and nothing new ships in the package.
+//!
+//! Knobs: `ORGWAY_BENCH_SECONDS` (per wrk run, default 5) and `ORGWAY_BENCH_ROUNDS` (default 3).
+//! Without `wrk` it says how to install it and exits 0; without `nginx` the nginx targets are
+//! skipped. Temporary files (routing files, nginx's configuration and cache, logs) live in one
+//! temporary folder, removed at the end with every server stopped.
+
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, header};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use orgway_sim::losant::{DEMO_INSTANCE_ID, DEMO_ORG_ID, LosantConfig, LosantSim};
+
+/// The `[cache]` table appended to the gateway's routing file for group C. Edit it here when the
+/// cache's keys change: if `orgway check` refuses it, group C is skipped and says why.
+const CACHE_TABLE: &str = r#"
+[cache]
+max_bytes = 16777216    # 16 MiB
+org_ttl_ms = 3600000    # an hour: after the first request, every org read of the run is a hit
+"#;
+
+/// wrk's open connections.
+const CONNECTIONS: usize = 64;
+/// Seconds per measured wrk run, unless `ORGWAY_BENCH_SECONDS` says otherwise.
+const DEFAULT_SECONDS: u64 = 5;
+/// Measured runs per target, unless `ORGWAY_BENCH_ROUNDS` says otherwise.
+const DEFAULT_ROUNDS: usize = 3;
+/// The unmeasured run each target gets first (connections, pools, caches, lazily built state).
+const WARMUP_SECONDS: u64 = 1;
+/// The environment variable the gateway's routing file reads the Losant token from (the vendor
+/// here answers whatever the token).
+const TOKEN_ENV: &str = "ORGWAY_BENCH_LOSANT_TOKEN";
+/// The bytes the gateway's `/healthz` answers; checked, then served by the bare server.
+const HEALTHZ_BODY: &[u8] = br#"{"status":"ok"}"#;
+
+fn main() -> ExitCode {
+    // `cargo test --benches` runs bench targets without `--bench`: nothing to measure there.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("side_by_side: run it with `cargo bench -p orgway --bench side_by_side`");
+        return ExitCode::SUCCESS;
+    }
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("side_by_side: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let Some(wrk_version) = wrk_version() else {
+        println!(
+            "side_by_side: skipped, `wrk` is not installed. Install it (Debian/Ubuntu: \
+             `apt-get install -y wrk`; macOS: `brew install wrk`) and run again; nginx \
+             (`apt-get install -y nginx`) adds the nginx targets."
+        );
+        return Ok(());
+    };
+    let settings = Settings::from_env()?;
+    let nginx = find_nginx();
+    let dir = TempDir::new()?;
+    let setup = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+
+    // The vendor's answer: the demo org as the Losant simulator returns it to the gateway's GET
+    // (no `payloadCount` asked for, so none included).
+    let record = setup.block_on(async {
+        let sim = LosantSim::start(LosantConfig::default()).await?;
+        let org = sim.org(DEMO_ORG_ID);
+        sim.shutdown().await;
+        Ok::<_, std::io::Error>(org)
+    })?;
+    let record = Bytes::from(serde_json::to_vec(
+        &record.context("the Losant simulator has no demo org")?,
+    )?);
+    let vendor = FixedServer::start("vendor", record.clone())?;
+
+    // The gateway, as operators run it, with one Losant backend on the vendor.
+    let orgway = Path::new(env!("CARGO_BIN_EXE_orgway"));
+    let miss_config = dir.write("orgway.toml", &routing_file(vendor.addr))?;
+    let gateway = Gateway::start(orgway, &miss_config, &dir.0.join("orgway.log"), &setup)?;
+    let org_path = format!("/v1/orgs/losant:{DEMO_ORG_ID}");
+    let miss = fetch(&setup, &format!("{}{org_path}", gateway.base))?;
+    if miss.status != StatusCode::OK || !contains(&miss.body, DEMO_ORG_ID.as_bytes()) {
+        bail!(
+            "the gateway answered {} to GET {org_path}: {}",
+            miss.status,
+            String::from_utf8_lossy(&miss.body)
+        );
+    }
+    // What the gateway asked the vendor: the path the vendor and nginx targets are sent.
+    let vendor_path = vendor
+        .first_uri
+        .get()
+        .cloned()
+        .context("the gateway answered without calling the vendor")?;
+    let healthz = fetch(&setup, &format!("{}/healthz", gateway.base))?;
+    if healthz.body.as_ref() != HEALTHZ_BODY {
+        println!(
+            "note: the gateway's /healthz answered {:?}; the bare server answers the same bytes",
+            String::from_utf8_lossy(&healthz.body)
+        );
+    }
+    let bare_healthz = FixedServer::start("bare-healthz", healthz.body.clone())?;
+
+    // Without nginx, or when it does not start, its targets are skipped and the reason printed.
+    let (nginx, no_nginx) = match nginx {
+        None => (None, "nginx is not installed".to_owned()),
+        Some(bin) => match Nginx::start(&bin, &dir, vendor.addr, &vendor_path, &setup) {
+            Ok(n) => (Some(n), String::new()),
+            Err(e) => (None, format!("nginx did not start ({e:#})")),
+        },
+    };
+
+    // The cache, if this build of the gateway has one.
+    let cache_config = dir.write(
+        "orgway-cache.toml",
+        &format!("{}{CACHE_TABLE}", routing_file(vendor.addr)),
+    )?;
+    let cached = match check(orgway, &cache_config)? {
+        // The file's folder is gone by the time anyone reads this: name the file alone.
+        Err(refusal) => Err(refusal.replace(&format!("{}/", dir.0.display()), "")),
+        Ok(()) => {
+            let gw = Gateway::start(
+                orgway,
+                &cache_config,
+                &dir.0.join("orgway-cache.log"),
+                &setup,
+            )?;
+            let url = format!("{}{org_path}", gw.base);
+            fetch(&setup, &url)?; // the miss that fills the cache
+            let hit = fetch(&setup, &url)?;
+            if hit.status != StatusCode::OK {
+                bail!(
+                    "the cached gateway answered {} to GET {org_path}",
+                    hit.status
+                );
+            }
+            let bare = FixedServer::start("bare-hit", hit.body.clone())?;
+            Ok((gw, hit, bare))
+        }
+    };
+
+    println!("orgway side by side");
+    println!(
+        "  {wrk_version}: wrk -t1 -c{CONNECTIONS} -d{}s --latency per run; {} measured run(s) per target \
+         after a {WARMUP_SECONDS}s warm-up, targets alternating (order rotated every round); \
+         figures are the median over the runs",
+        settings.seconds, settings.rounds
+    );
+    println!(
+        "  every server has one worker thread and binds 127.0.0.1; the machine has {} core(s), \
+         shared with wrk (and with whatever else runs)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "  vendor record: the Losant simulator's demo org {DEMO_ORG_ID}, {} bytes, application/json",
+        record.len()
+    );
+    println!(
+        "  gateway: {} (release), log_level = \"warn\"",
+        orgway.display()
+    );
+    println!(
+        "  ratios: throughput is subject ÷ baseline (above 1: the subject serves more); latency \
+         is subject ÷ baseline (above 1: the subject is slower)"
+    );
+
+    // A. A translated miss.
+    let mut group_a = vec![Target::new(
+        "vendor (bare hyper)",
+        format!("http://{}{vendor_path}", vendor.addr),
+    )];
+    if let Some(n) = &nginx {
+        group_a.push(Target::new(
+            "nginx proxy_pass -> vendor",
+            format!("http://{}{vendor_path}", n.pass),
+        ));
+    }
+    group_a.push(Target::new(
+        "orgway, translated miss",
+        format!("{}{org_path}", gateway.base),
+    ));
+    println!(
+        "\nA. a translated miss: GET {org_path} ({} bytes out) and the vendor GET it makes",
+        miss.body.len()
+    );
+    let a = measure(group_a, &vendor, &settings)?;
+    let a_gw = a.last().expect("orgway target");
+    match &nginx {
+        Some(_) => ratio("orgway miss vs nginx proxy_pass", a_gw, &a[1]),
+        None => println!("  {no_nginx}: the proxy_pass comparison was skipped"),
+    }
+    ratio("orgway miss vs the vendor itself", a_gw, &a[0]);
+
+    // B. /healthz.
+    println!(
+        "\nB. /healthz ({} bytes) against a bare hyper server answering the same bytes",
+        healthz.body.len()
+    );
+    let b = measure(
+        vec![
+            Target::new("orgway /healthz", format!("{}/healthz", gateway.base)),
+            Target::new(
+                "bare hyper, same bytes",
+                format!("http://{}/healthz", bare_healthz.addr),
+            ),
+        ],
+        &vendor,
+        &settings,
+    )?;
+    ratio("orgway /healthz vs bare", &b[0], &b[1]);
+
+    // C. A cache hit.
+    match &cached {
+        Err(refusal) => println!(
+            "\nC. cache hit: skipped, `orgway check` refuses the [cache] table (CACHE_TABLE in \
+             crates/gateway/benches/side_by_side.rs): {refusal}"
+        ),
+        Ok((gw, hit, bare)) => {
+            let shown: Vec<String> = ["x-cache", "cache-status"]
+                .iter()
+                .filter_map(|h| {
+                    let v = hit.headers.get(*h)?.to_str().ok()?;
+                    Some(format!("{h}: {v}"))
+                })
+                .collect();
+            println!(
+                "\nC. a cache hit: GET {org_path} ({} bytes{}{}) against a bare hyper server \
+                 answering the same bytes and nginx proxy_cache",
+                hit.body.len(),
+                if shown.is_empty() { "" } else { "; " },
+                shown.join(", ")
+            );
+            let mut group_c = vec![
+                Target::new("orgway, cache hit", format!("{}{org_path}", gw.base)),
+                Target::new(
+                    "bare hyper, same bytes",
+                    format!("http://{}{org_path}", bare.addr),
+                ),
+            ];
+            if let Some(n) = &nginx {
+                group_c.push(Target::new(
+                    "nginx proxy_cache -> vendor",
+                    format!("http://{}{vendor_path}", n.cache),
+                ));
+            }
+            let c = measure(group_c, &vendor, &settings)?;
+            for s in c
+                .iter()
+                .filter(|s| s.to_vendor > 0 && s.label != "bare hyper, same bytes")
+            {
+                println!(
+                    "  warning: {} reached the vendor {} times in {} requests: not every \
+                     request was a hit",
+                    s.label, s.to_vendor, s.requests
+                );
+            }
+            ratio("orgway hit vs bare", &c[0], &c[1]);
+            match &nginx {
+                Some(_) => ratio("orgway hit vs nginx proxy_cache", &c[0], &c[2]),
+                None => {
+                    println!("  {no_nginx}: the proxy_cache comparison was skipped")
+                }
+            }
+        }
+    }
+
+    // Stopped in reverse order of start; the temporary folder goes last.
+    drop(cached);
+    drop(nginx);
+    drop(bare_healthz);
+    drop(gateway);
+    drop(vendor);
+    drop(dir);
+    Ok(())
+}
+
+/// How long and how often.
+struct Settings {
+    seconds: u64,
+    rounds: usize,
+}
+
+impl Settings {
+    fn from_env() -> anyhow::Result<Settings> {
+        fn var<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+            match std::env::var(name) {
+                Ok(v) => v
+                    .parse()
+                    .ok()
+                    .with_context(|| format!("{name}={v} is not a positive whole number")),
+                Err(_) => Ok(default),
+            }
+        }
+        let s = Settings {
+            seconds: var("ORGWAY_BENCH_SECONDS", DEFAULT_SECONDS)?,
+            rounds: var("ORGWAY_BENCH_ROUNDS", DEFAULT_ROUNDS)?,
+        };
+        if s.seconds == 0 || s.rounds == 0 {
+            bail!("ORGWAY_BENCH_SECONDS and ORGWAY_BENCH_ROUNDS must be at least 1");
+        }
+        Ok(s)
+    }
+}
+
+/// The routing file of the gateway under test: one worker thread, one Losant backend on the
+/// vendor, logs at `warn` (no access log line per request, as nginx runs with `access_log off`).
+fn routing_file(vendor: SocketAddr) -> String {
+    format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+worker_threads = 1
+log_level = "warn"
+shutdown_delay_ms = 0
+shutdown_grace_ms = 1000
+
+[[backends]]
+name = "losant"
+kind = "losant"
+base_url = "http://{vendor}"
+instance_id = "{DEMO_INSTANCE_ID}"
+token = "${{{TOKEN_ENV}}}"
+"#
+    )
+}
+
+/// `wrk`'s version line, or `None` when it is not installed.
+fn wrk_version() -> Option<String> {
+    // `wrk -v` prints its version and usage, and exits 1.
+    let out = Command::new("wrk").arg("-v").output().ok()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let first = text.lines().next().unwrap_or("wrk").trim();
+    Some(first.split(" [").next().unwrap_or(first).to_owned())
+}
+
+/// The nginx binary, from `PATH` or where distributions put it.
+fn find_nginx() -> Option<PathBuf> {
+    ["nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| {
+            Command::new(p)
+                .arg("-v")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+}
+
+/// `orgway check`: `Err` with its first complaint when it refuses the routing file.
+fn check(orgway: &Path, config: &Path) -> anyhow::Result<Result<(), String>> {
+    let out = Command::new(orgway)
+        .arg("check")
+        .arg("--config")
+        .arg(config)
+        .env(TOKEN_ENV, "bench-token")
+        .output()
+        .context("running orgway check")?;
+    if out.status.success() {
+        return Ok(Ok(()));
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Ok(Err(stderr
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no message")
+        .trim()
+        .to_owned()))
+}
+
+/// The bench's temporary folder, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> std::io::Result<TempDir> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "orgway-side-by-side-{}-{stamp}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+
+    fn write(&self, name: &str, text: &str) -> std::io::Result<PathBuf> {
+        let path = self.0.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
+    /// A folder inside, writable by anyone: nginx's worker may run as another user.
+    fn open_dir(&self, name: &str) -> std::io::Result<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.0.join(name);
+        std::fs::create_dir_all(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))?;
+        Ok(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A free loopback port: bound to `127.0.0.1:0`, then released for a child process to bind.
+fn free_port() -> std::io::Result<SocketAddr> {
+    StdListener::bind(("127.0.0.1", 0))?.local_addr()
+}
+
+/// A bare hyper server on a thread of its own (a current-thread runtime: one worker thread),
+/// answering every request with the same bytes as `application/json`. It counts the requests
+/// and keeps the first one's path and query.
+struct FixedServer {
+    addr: SocketAddr,
+    served: Arc<AtomicU64>,
+    first_uri: Arc<OnceLock<String>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FixedServer {
+    fn start(name: &str, body: Bytes) -> anyhow::Result<FixedServer> {
+        let listener = StdListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let served = Arc::new(AtomicU64::new(0));
+        let first_uri = Arc::new(OnceLock::new());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (count, first) = (served.clone(), first_uri.clone());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => return eprintln!("bare server: {e}"),
+                    };
+                    let accept = async {
+                        loop {
+                            let Ok((stream, _)) = listener.accept().await else {
+                                continue;
+                            };
+                            let _ = stream.set_nodelay(true);
+                            let (body, count, first) = (body.clone(), count.clone(), first.clone());
+                            tokio::spawn(async move {
+                                let svc = service_fn(move |req: http::Request<_>| {
+                                    count.fetch_add(1, Ordering::Relaxed);
+                                    if first.get().is_none() {
+                                        let _ = first.set(req.uri().to_string());
+                                    }
+                                    let resp = http::Response::builder()
+                                        .header(header::CONTENT_TYPE, "application/json")
+                                        .body(Full::new(body.clone()))
+                                        .expect("a fixed response");
+                                    async move { Ok::<_, Infallible>(resp) }
+                                });
+                                let _ = hyper::server::conn::http1::Builder::new()
+                                    .serve_connection(TokioIo::new(stream), svc)
+                                    .await;
+                            });
+                        }
+                    };
+                    tokio::select! {
+                        _ = stopped => {}
+                        () = accept => {}
+                    }
+                });
+                // Dropping the runtime here closes every connection still open.
+            })?;
+        Ok(FixedServer {
+            addr,
+            served,
+            first_uri,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// The request count once it has stopped moving: a proxy may still finish calls wrk gave
+    /// up on when its run ended, and those belong to that run, not to the next.
+    fn settled(&self) -> u64 {
+        let mut last = self.served();
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.served();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    }
+}
+
+impl Drop for FixedServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A child process, stopped with SIGTERM when dropped (SIGKILL if still running 5 s later).
+struct Process {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn spawn(mut cmd: Command, log: &Path) -> anyhow::Result<Process> {
+        let out = std::fs::File::create(log)?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+        Ok(Process {
+            child,
+            log: log.to_owned(),
+        })
+    }
+
+    /// Waits until `url` answers 2xx, failing with the log when the process exits first.
+    fn wait_ready(&mut self, setup: &tokio::runtime::Runtime, url: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("{url}: the server exited ({status}): {}", self.log_text());
+            }
+            if fetch(setup, url).is_ok_and(|r| r.status.is_success()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{url} did not answer within 15 s: {}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `orgway serve` on a free loopback port.
+struct Gateway {
+    base: String,
+    _process: Process,
+}
+
+impl Gateway {
+    fn start(
+        orgway: &Path,
+        config: &Path,
+        log: &Path,
+        setup: &tokio::runtime::Runtime,
+    ) -> anyhow::Result<Gateway> {
+        let addr = free_port()?;
+        let mut cmd = Command::new(orgway);
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(config)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .env(TOKEN_ENV, "bench-token")
+            .env_remove("ORGWAY_LOG");
+        let mut process = Process::spawn(cmd, log)?;
+        let base = format!("http://{addr}");
+        process.wait_ready(setup, &format!("{base}/healthz"))?;
+        Ok(Gateway {
+            base,
+            _process: process,
+        })
+    }
+}
+
+/// One nginx (master and one worker) with two servers in front of the vendor: `pass`
+/// (`proxy_pass`, keep-alive upstream) and `cache` (the same with `proxy_cache`, everything kept
+/// for the run).
+struct Nginx {
+    pass: SocketAddr,
+    cache: SocketAddr,
+    _process: Process,
+}
+
+impl Nginx {
+    fn start(
+        bin: &Path,
+        dir: &TempDir,
+        vendor: SocketAddr,
+        vendor_path: &str,
+        setup: &tokio::runtime::Runtime,
+    ) -> anyhow::Result<Nginx> {
+        let (pass, cache) = (free_port()?, free_port()?);
+        let tmp = dir.open_dir("nginx-tmp")?;
+        let cache_dir = dir.open_dir("nginx-cache")?;
+        let d = dir.0.display();
+        let (tmp, cache_dir) = (tmp.display(), cache_dir.display());
+        let conf = format!(
+            r#"daemon off;
+master_process on;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    keepalive_requests 1000000;
+    # Cached answers are files; keep them open between hits.
+    open_file_cache max=1000 inactive=1h;
+    open_file_cache_valid 1h;
+    upstream vendor {{
+        server {vendor};
+        keepalive 64;
+        keepalive_requests 1000000;
+    }}
+    proxy_cache_path {cache_dir} levels=1:2 keys_zone=orgs:1m max_size=16m inactive=1h use_temp_path=off;
+    server {{
+        listen {pass};
+        location / {{
+            proxy_pass http://vendor;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+    server {{
+        listen {cache};
+        location / {{
+            proxy_pass http://vendor;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache orgs;
+            proxy_cache_valid 200 1h;
+            proxy_cache_lock on;
+            add_header X-Cache-Status $upstream_cache_status;
+        }}
+    }}
+}}
+"#
+        );
+        let conf = dir.write("nginx.conf", &conf)?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("-p")
+            .arg(&dir.0)
+            .arg("-e")
+            .arg(dir.0.join("nginx-error.log"))
+            .arg("-c")
+            .arg(&conf);
+        let mut process = Process::spawn(cmd, &dir.0.join("nginx.log"))?;
+        process.wait_ready(setup, &format!("http://{pass}{vendor_path}"))?;
+        process.wait_ready(setup, &format!("http://{cache}{vendor_path}"))?;
+        Ok(Nginx {
+            pass,
+            cache,
+            _process: process,
+        })
+    }
+}
+
+/// An answer read whole.
+struct Fetched {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// One GET, for setting up and checking (wrk does the measuring).
+fn fetch(setup: &tokio::runtime::Runtime, url: &str) -> anyhow::Result<Fetched> {
+    setup.block_on(async {
+        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+        let req = http::Request::get(url).body(Empty::new())?;
+        let resp = tokio::time::timeout(Duration::from_secs(5), client.request(req))
+            .await
+            .map_err(|_| anyhow!("GET {url}: no answer within 5 s"))??;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok(Fetched {
+            status,
+            headers,
+            body,
+        })
+    })
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// One measured wrk run.
+struct Run {
+    requests: u64,
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    /// Non-2xx/3xx answers plus socket errors.
+    errors: u64,
+    /// Requests the vendor served during the run.
+    to_vendor: u64,
+}
+
+/// Runs wrk against `url` and reads its report.
+fn wrk(url: &str, seconds: u64) -> anyhow::Result<Run> {
+    let out = Command::new("wrk")
+        .arg("-t1")
+        .arg(format!("-c{CONNECTIONS}"))
+        .arg(format!("-d{seconds}s"))
+        .arg("--latency")
+        .arg(url)
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!(
+            "wrk {url} failed ({}): {text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    parse_wrk(&text).with_context(|| format!("reading wrk's report for {url}:\n{text}"))
+}
+
+/// Reads `Requests/sec`, the request count, the 50% and 99% lines of `--latency`'s
+/// distribution, and the error lines from wrk's report.
+fn parse_wrk(text: &str) -> anyhow::Result<Run> {
+    let mut run = Run {
+        requests: 0,
+        rps: f64::NAN,
+        p50: Duration::ZERO,
+        p99: Duration::ZERO,
+        errors: 0,
+        to_vendor: 0,
+    };
+    let (mut p50, mut p99) = (None, None);
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let Some(v) = line.strip_prefix("Requests/sec:") {
+            run.rps = v.trim().parse()?;
+        } else if words.get(1..3) == Some(&["requests", "in"]) {
+            run.requests = words[0].parse()?;
+        } else if words.first() == Some(&"50%") && words.len() == 2 {
+            p50 = Some(wrk_duration(words[1])?);
+        } else if words.first() == Some(&"99%") && words.len() == 2 {
+            p99 = Some(wrk_duration(words[1])?);
+        } else if let Some(v) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            run.errors += v.trim().parse::<u64>()?;
+        } else if let Some(v) = line.strip_prefix("Socket errors:") {
+            // "connect 0, read 0, write 0, timeout 0"
+            for part in v.split(',') {
+                if let Some(n) = part.split_whitespace().nth(1) {
+                    run.errors += n.parse::<u64>()?;
+                }
+            }
+        }
+    }
+    run.p50 = p50.context("no 50% line")?;
+    run.p99 = p99.context("no 99% line")?;
+    if run.rps.is_nan() {
+        bail!("no Requests/sec line");
+    }
+    Ok(run)
+}
+
+/// A wrk duration: `812.00us`, `1.23ms`, `2.01s`, `1.50m`.
+fn wrk_duration(s: &str) -> anyhow::Result<Duration> {
+    let split = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .with_context(|| format!("`{s}` has no unit"))?;
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse()?;
+    let secs = match unit {
+        "us" => n / 1e6,
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => bail!("`{s}`: unknown unit"),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A URL to drive and its runs.
+struct Target {
+    label: &'static str,
+    url: String,
+    runs: Vec<Run>,
+}
+
+impl Target {
+    fn new(label: &'static str, url: String) -> Target {
+        Target {
+            label,
+            url,
+            runs: Vec::new(),
+        }
+    }
+}
+
+/// A target's runs summed up: medians of throughput and latency, totals of the rest.
+struct Summary {
+    label: &'static str,
+    rps: f64,
+    rps_min: f64,
+    rps_max: f64,
+    p50: Duration,
+    p99: Duration,
+    requests: u64,
+    to_vendor: u64,
+    errors: u64,
+}
+
+fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+    v[v.len() / 2]
+}
+
+impl Summary {
+    fn of(t: &Target) -> Summary {
+        let rps: Vec<f64> = t.runs.iter().map(|r| r.rps).collect();
+        Summary {
+            label: t.label,
+            rps: median(rps.clone()),
+            rps_min: rps.iter().copied().fold(f64::INFINITY, f64::min),
+            rps_max: rps.iter().copied().fold(0.0, f64::max),
+            p50: median(t.runs.iter().map(|r| r.p50).collect()),
+            p99: median(t.runs.iter().map(|r| r.p99).collect()),
+            requests: t.runs.iter().map(|r| r.requests).sum(),
+            to_vendor: t.runs.iter().map(|r| r.to_vendor).sum(),
+            errors: t.runs.iter().map(|r| r.errors).sum(),
+        }
+    }
+}
+
+/// Warms every target, then runs them in alternating rounds and prints one line each.
+fn measure(
+    mut targets: Vec<Target>,
+    vendor: &FixedServer,
+    settings: &Settings,
+) -> anyhow::Result<Vec<Summary>> {
+    for t in &targets {
+        wrk(&t.url, WARMUP_SECONDS)?;
+    }
+    let n = targets.len();
+    for round in 0..settings.rounds {
+        for i in 0..n {
+            let t = &mut targets[(round + i) % n];
+            let before = vendor.settled();
+            let mut run = wrk(&t.url, settings.seconds)?;
+            run.to_vendor = vendor.settled() - before;
+            t.runs.push(run);
+        }
+    }
+    println!(
+        "  {:<30} {:>9}  {:>17}  {:>9}  {:>9}  {:>13}",
+        "target", "req/s", "(min-max)", "p50", "p99", "vendor calls"
+    );
+    let summaries: Vec<Summary> = targets.iter().map(Summary::of).collect();
+    for s in &summaries {
+        println!(
+            "  {:<30} {:>9.0}  {:>17}  {:>9}  {:>9}  {:>9.2}/req{}",
+            s.label,
+            s.rps,
+            format!("({:.0}-{:.0})", s.rps_min, s.rps_max),
+            format!("{:.2?}", s.p50),
+            format!("{:.2?}", s.p99),
+            s.to_vendor as f64 / s.requests.max(1) as f64,
+            if s.errors > 0 {
+                format!("  ({} errors: non-2xx or socket)", s.errors)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(summaries)
+}
+
+/// Prints `subject` against `baseline`: throughput and latency ratios, and both p99s.
+fn ratio(name: &str, subject: &Summary, baseline: &Summary) {
+    println!(
+        "  {name}: throughput {:.2}, p50 {:.2}, p99 {:.2} (p99 {:.2?} vs {:.2?})",
+        subject.rps / baseline.rps,
+        subject.p50.as_secs_f64() / baseline.p50.as_secs_f64(),
+        subject.p99.as_secs_f64() / baseline.p99.as_secs_f64(),
+        subject.p99,
+        baseline.p99
+    );
+}
