@@ -49,7 +49,8 @@ use orgway_sim::losant::{DEMO_INSTANCE_ID, DEMO_ORG_ID, LosantConfig, LosantSim}
 const CACHE_TABLE: &str = r#"
 [cache]
 max_bytes = 16777216    # 16 MiB
-org_ttl_ms = 3600000    # an hour: after the first request, every org read of the run is a hit
+[cache.ttl_ms]
+org = 3600000           # an hour: after the first request, every org read of the run is a hit
 "#;
 
 /// wrk's open connections.
