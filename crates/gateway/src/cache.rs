@@ -209,9 +209,8 @@ pub struct Cache {
     store: Option<moka::future::Cache<Arc<str>, Arc<Entry>>>,
     config: Option<CacheConfig>,
     backends: HashMap<String, BackendState>,
-    /// Generation of each (backend, org) and of each backend as a whole (`None`); lists of a
-    /// backend's orgs use the org id [`LISTS`].
-    generations: Mutex<HashMap<(String, Option<String>), u64>>,
+    /// Generations, by backend: see [`Generations`].
+    generations: Mutex<HashMap<String, Generations>>,
     inflight: Mutex<HashMap<Arc<str>, SharedFill>>,
     metrics: Arc<Metrics>,
 }
@@ -223,6 +222,14 @@ impl std::fmt::Debug for Cache {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
+}
+
+/// The generations of one backend: of the backend as a whole, and of each org written (lists
+/// of the backend's orgs use the org id [`LISTS`]). A read's key carries those it touches.
+#[derive(Debug, Default)]
+struct Generations {
+    all: u64,
+    orgs: HashMap<String, u64>,
 }
 
 /// The pseudo-org whose generation every list of a backend's orgs carries.
@@ -342,7 +349,7 @@ impl Cache {
         }
     }
 
-    fn generations(&self) -> MutexGuard<'_, HashMap<(String, Option<String>), u64>> {
+    fn generations(&self) -> MutexGuard<'_, HashMap<String, Generations>> {
         self.generations.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -374,10 +381,11 @@ impl Cache {
     fn key(&self, backend: &str, state: &BackendState, read: &Read) -> Arc<str> {
         use std::fmt::Write;
         let gens = self.generations();
-        let generation = |org: Option<&str>| {
-            gens.get(&(backend.to_owned(), org.map(str::to_owned)))
-                .copied()
-                .unwrap_or(0)
+        let mine = gens.get(backend);
+        let generation = |org: Option<&str>| match (mine, org) {
+            (None, _) => 0,
+            (Some(g), None) => g.all,
+            (Some(g), Some(org)) => g.orgs.get(org).copied().unwrap_or(0),
         };
         let mut k = String::with_capacity(96 + read.what.len());
         let _ = write!(
@@ -403,10 +411,12 @@ impl Cache {
     }
 
     fn bump(&self, backend: &str, org: Option<&str>) {
-        *self
-            .generations()
-            .entry((backend.to_owned(), org.map(str::to_owned)))
-            .or_insert(0) += 1;
+        let mut gens = self.generations();
+        let mine = gens.entry(backend.to_owned()).or_default();
+        match org {
+            None => mine.all += 1,
+            Some(org) => *mine.orgs.entry(org.to_owned()).or_insert(0) += 1,
+        }
     }
 
     /// A write to a backend succeeded: no read after this finds an entry of the orgs it

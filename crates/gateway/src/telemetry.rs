@@ -51,7 +51,7 @@ pub fn init_tracing(format: LogFormat, level: &str) {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -164,17 +164,16 @@ impl Metrics {
     }
 
     /// Counts one answered HTTP request.
-    pub fn http(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        self.http_requests
-            .get_or_create(&HttpLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-                status,
-            })
-            .inc();
+    pub fn http(&self, method: &'static str, route: String, status: u16, seconds: f64) {
+        let labels = HttpLabels {
+            method,
+            route,
+            status,
+        };
+        self.http_requests.get_or_create(&labels).inc();
         self.http_duration
             .get_or_create(&RouteLabels {
-                route: route.to_owned(),
+                route: labels.route,
             })
             .observe(seconds);
     }

@@ -176,7 +176,8 @@ async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Resp
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let path = req.uri().path().to_owned();
+    // The access log's path, kept only when the access log is on.
+    let path = tracing::enabled!(tracing::Level::INFO).then(|| req.uri().path().to_owned());
 
     let declared = req
         .headers()
@@ -202,8 +203,10 @@ async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Resp
     let status = resp.status().as_u16();
     let secs = started.elapsed().as_secs_f64();
     app.metrics
-        .http(metric_method(&method), &route, status, secs);
-    tracing::info!(request_id = %rid, method = %method, path = %path, status, ms = secs * 1000.0, "request");
+        .http(metric_method(&method), route, status, secs);
+    if let Some(path) = path {
+        tracing::info!(request_id = %rid, method = %method, path = %path, status, ms = secs * 1000.0, "request");
+    }
     resp
 }
 
