@@ -203,10 +203,7 @@ impl Call {
 #[derive(Clone)]
 pub struct Answer {
     pub status: u16,
-    pub content_type: Option<String>,
-    /// The `Retry-After` header, read as seconds or as an HTTP date.
-    pub retry_after: Option<std::time::Duration>,
-    /// Every header of the answer (a session cookie's `Set-Cookie`, …).
+    /// Every header of the answer (its content type, a session cookie's `Set-Cookie`, …).
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -216,7 +213,6 @@ impl fmt::Debug for Answer {
         let names: Vec<&str> = self.headers.keys().map(|k| k.as_str()).collect();
         f.debug_struct("Answer")
             .field("status", &self.status)
-            .field("content_type", &self.content_type)
             .field("headers", &names)
             .field("body_bytes", &self.body.len())
             .finish()
@@ -245,6 +241,21 @@ impl Answer {
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// The `Content-Type` header, when it is text.
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The `Retry-After` header, read as seconds or as an HTTP date measured from `now`.
+    pub fn retry_after(&self, now: crate::Timestamp) -> Option<std::time::Duration> {
+        self.headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, now))
     }
 
     /// The cookie called `name` that this answer sets, if any (the last one, when it is set
@@ -299,21 +310,9 @@ pub async fn send(
         .send(req)
         .await
         .map_err(|e| e.into_backend_error(backend))?;
-    let content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let retry_after = resp
-        .headers()
-        .get(header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| retry_after(v, crate::Timestamp::now()));
     let (parts, body) = resp.into_parts();
     Ok(Answer {
         status: parts.status.as_u16(),
-        content_type,
-        retry_after,
         headers: parts.headers,
         body,
     })
@@ -342,10 +341,15 @@ impl Answer {
     /// A 429 as the rate limit it is (`ErrorKind::RateLimited` with the vendor's
     /// `Retry-After`), for every dialect alike; `None` for any other answer.
     pub fn rate_limit(&self, backend: &str) -> Option<BackendError> {
+        self.rate_limit_at(backend, crate::Timestamp::now())
+    }
+
+    /// [`Answer::rate_limit`], an HTTP-date `Retry-After` measured from `now`.
+    pub fn rate_limit_at(&self, backend: &str, now: crate::Timestamp) -> Option<BackendError> {
         (self.status == 429).then(|| {
             BackendError::rate_limited(
                 format!("{backend} is rate limiting the gateway"),
-                self.retry_after,
+                self.retry_after(now),
             )
             .with_status(429)
         })
@@ -470,8 +474,6 @@ mod tests {
         assert!(d.contains("authtoken") && d.contains("body_bytes"), "{d}");
         let a = Answer {
             status: 200,
-            content_type: None,
-            retry_after: None,
             headers: HeaderMap::new(),
             body: Bytes::from_static(b"{\"token\":\"QSDK s3cret\"}"),
         };
@@ -498,14 +500,20 @@ mod tests {
         assert_eq!(secs("soon"), None);
         assert_eq!(secs("-5"), None);
         let limited = |after: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(v) = after {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+            }
             let a = Answer {
                 status: 429,
-                content_type: None,
-                retry_after: after.and_then(|v| retry_after(v, now)),
-                headers: HeaderMap::new(),
+                headers,
                 body: Bytes::new(),
             };
-            a.rate_limit("b").unwrap().retry_after.unwrap().as_secs()
+            a.rate_limit_at("b", now)
+                .unwrap()
+                .retry_after
+                .unwrap()
+                .as_secs()
         };
         assert_eq!(limited(Some("0")), 1, "clamped to at least 1 s");
         assert_eq!(limited(Some("3600")), 60, "clamped to at most 60 s");
@@ -527,8 +535,6 @@ mod tests {
         }
         let a = Answer {
             status: 200,
-            content_type: None,
-            retry_after: None,
             headers,
             body: Bytes::new(),
         };
@@ -636,7 +642,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(a.status, 503, "every status is an answer");
-        assert_eq!(a.content_type.as_deref(), Some("text/html"));
+        assert_eq!(a.content_type(), Some("text/html"));
         assert_eq!(a.body.as_ref(), b"<html/>");
         let seen = t.seen.lock().unwrap().take().unwrap();
         assert_eq!(seen.uri(), "http://vendor.test/api/x?a=1");

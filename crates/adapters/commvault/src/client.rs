@@ -40,7 +40,7 @@ pub async fn send(
 /// page, an unparseable body or a non-zero `errorCode` is an error. Any other status is
 /// classified by [`error::from_status`].
 pub fn json(cfg: &CommvaultConfig, raw: &Answer) -> Result<Option<Value>, BackendError> {
-    let ct = raw.content_type.as_deref();
+    let ct = raw.content_type();
     if let Some(limited) = raw.rate_limit(&cfg.name) {
         return Err(limited);
     }
