@@ -13,14 +13,17 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use orgway_core::{CallContext, Capabilities, OpKind, Operation, Output, Patch, Timestamp};
+use orgway_core::{
+    CallContext, Capabilities, ListQuery, OpKind, Operation, Output, Page, Patch, SortField,
+    Timestamp,
+};
 use tower::ServiceExt;
 
 use crate::cache::{Class, FillFn, Read, Rendered};
 use crate::error::ApiError;
 use crate::http::body;
 use crate::http::extract::{OrgAndParam, OrgParam, customer_of, path, require};
-use crate::http::list::{list, org_key, plan_key, subscription_key};
+use crate::http::list::{Key, list, org_key, plan_key, subscription_key};
 use crate::http::openapi as doc;
 use crate::http::params::{
     self, CUSTOMER_PARAMS, INCLUDE_PARAMS, LIST_PARAMS, NO_PARAMS, Params, SERIES_PARAMS,
@@ -60,6 +63,56 @@ where
     Fut: std::future::Future<Output = Result<Rendered, ApiError>> + Send + 'static,
 {
     Arc::new(move |rid| Box::pin(f(rid)))
+}
+
+/// An item of a list as the API shows it.
+type ItemFn<T, U> = dyn Fn(&BackendEntry, T, &Meta) -> U + Send + Sync;
+
+/// How a list read asks its backend for one page, and what it takes from the answer.
+struct ListRead<T, U> {
+    op: OpKind,
+    /// The operation of one page (the org and filters the list is of, and `query`).
+    page_op: Box<dyn Fn(ListQuery) -> Operation + Send + Sync>,
+    take: fn(Output) -> Option<Page<T>>,
+    key: fn(&T, SortField) -> Option<Key>,
+    /// An item as the API shows it.
+    item: Box<ItemFn<T, U>>,
+}
+
+/// The read of one page of a list, for the cache to perform: every page it needs through the
+/// sort and page engine (`list.rs`), rendered as the API's page with its cursor's `scope`.
+fn list_fill<T, U>(
+    entry: Arc<BackendEntry>,
+    query: ListQuery,
+    scope: String,
+    include_raw: bool,
+    read: ListRead<T, U>,
+) -> FillFn
+where
+    T: Clone + Send + Sync + 'static,
+    U: serde::Serialize + utoipa::ToSchema + 'static,
+{
+    let read = Arc::new(read);
+    fill_fn(move |rid| {
+        let (entry, query, scope, read) =
+            (entry.clone(), query.clone(), scope.clone(), read.clone());
+        async move {
+            let page = list(
+                &entry,
+                query,
+                read.op,
+                |query| call(&entry, &rid, include_raw, (read.page_op)(query), read.take),
+                read.key,
+            )
+            .await?;
+            Ok(Rendered(Box::new(move |cache, at| {
+                let meta = Meta::of(&entry, at, cache);
+                to_body(&render::page(page.clone(), &scope, meta.clone(), |i| {
+                    (read.item)(&entry, i, &meta)
+                }))
+            })))
+        }
+    })
 }
 
 /// Calls a backend through its policy stack and takes the answer the operation has
@@ -245,29 +298,20 @@ pub async fn list_backend_orgs(
         what: format!("{query:?}"),
         include_raw,
     };
-    let (a, e) = (app.clone(), entry.clone());
-    let fill = fill_fn(move |rid| {
-        let (app, entry, query, scope) = (a.clone(), e.clone(), query.clone(), scope.clone());
-        async move {
-            let page = list(
-                &entry,
-                query,
-                OpKind::ListOrgs,
-                |query| {
-                    let op = Operation::ListOrgs { query };
-                    call(&entry, &rid, include_raw, op, Output::into_orgs)
-                },
-                org_key,
-            )
-            .await?;
-            Ok(Rendered(Box::new(move |cache, at| {
-                let meta = Meta::of(&entry, at, cache);
-                to_body(&render::page(page.clone(), &scope, meta.clone(), |o| {
-                    render::org(&app.routing, &entry, o, &meta)
-                }))
-            })))
-        }
-    });
+    let routing = app.clone();
+    let fill = list_fill(
+        entry.clone(),
+        query,
+        scope,
+        include_raw,
+        ListRead {
+            op: OpKind::ListOrgs,
+            page_op: Box::new(|query| Operation::ListOrgs { query }),
+            take: Output::into_orgs,
+            key: org_key,
+            item: Box::new(move |entry, o, meta| render::org(&routing.routing, entry, o, meta)),
+        },
+    );
     app.cache.serve(&entry, read, &headers, &rid, fill).await
 }
 
@@ -295,33 +339,23 @@ pub async fn list_plans(
         what: format!("{query:?}"),
         include_raw,
     };
-    let (e, native) = (t.backend.clone(), t.native_id.clone());
-    let fill = fill_fn(move |rid| {
-        let (entry, native, query, scope) =
-            (e.clone(), native.clone(), query.clone(), scope.clone());
-        async move {
-            let page = list(
-                &entry,
+    let native = t.native_id.clone();
+    let fill = list_fill(
+        t.backend.clone(),
+        query,
+        scope,
+        include_raw,
+        ListRead {
+            op: OpKind::ListPlans,
+            page_op: Box::new(move |query| Operation::ListPlans {
+                org: native.clone(),
                 query,
-                OpKind::ListPlans,
-                |query| {
-                    let op = Operation::ListPlans {
-                        org: native.clone(),
-                        query,
-                    };
-                    call(&entry, &rid, include_raw, op, Output::into_plans)
-                },
-                plan_key,
-            )
-            .await?;
-            Ok(Rendered(Box::new(move |cache, at| {
-                let meta = Meta::of(&entry, at, cache);
-                to_body(&render::page(page.clone(), &scope, meta.clone(), |p| {
-                    render::plan(p, &meta)
-                }))
-            })))
-        }
-    });
+            }),
+            take: Output::into_plans,
+            key: plan_key,
+            item: Box::new(|_, p, meta| render::plan(p, meta)),
+        },
+    );
     app.cache
         .serve(&t.backend, read, &headers, &rid, fill)
         .await
@@ -535,34 +569,24 @@ pub async fn list_customers(
         what: format!("{query:?}|{filter:?}"),
         include_raw,
     };
-    let (a, e, native) = (app.clone(), t.backend.clone(), t.native_id.clone());
-    let fill = fill_fn(move |rid| {
-        let (app, entry, native) = (a.clone(), e.clone(), native.clone());
-        let (query, scope, filter) = (query.clone(), scope.clone(), filter.clone());
-        async move {
-            let page = list(
-                &entry,
+    let (routing, native) = (app.clone(), t.native_id.clone());
+    let fill = list_fill(
+        t.backend.clone(),
+        query,
+        scope,
+        include_raw,
+        ListRead {
+            op: OpKind::ListCustomers,
+            page_op: Box::new(move |query| Operation::ListCustomers {
+                org: native.clone(),
                 query,
-                OpKind::ListCustomers,
-                |query| {
-                    let op = Operation::ListCustomers {
-                        org: native.clone(),
-                        query,
-                        filter: filter.clone(),
-                    };
-                    call(&entry, &rid, include_raw, op, Output::into_orgs)
-                },
-                org_key,
-            )
-            .await?;
-            Ok(Rendered(Box::new(move |cache, at| {
-                let meta = Meta::of(&entry, at, cache);
-                to_body(&render::page(page.clone(), &scope, meta.clone(), |o| {
-                    render::org(&app.routing, &entry, o, &meta)
-                }))
-            })))
-        }
-    });
+                filter: filter.clone(),
+            }),
+            take: Output::into_orgs,
+            key: org_key,
+            item: Box::new(move |entry, o, meta| render::org(&routing.routing, entry, o, meta)),
+        },
+    );
     app.cache
         .serve(&t.backend, read, &headers, &rid, fill)
         .await
@@ -637,34 +661,24 @@ pub async fn list_subscriptions(
         what: format!("{query:?}"),
         include_raw,
     };
-    let (e, native) = (t.backend.clone(), t.native_id.clone());
-    let fill = fill_fn(move |rid| {
-        let (entry, native, customer) = (e.clone(), native.clone(), customer.clone());
-        let (query, scope) = (query.clone(), scope.clone());
-        async move {
-            let page = list(
-                &entry,
+    let native = t.native_id.clone();
+    let fill = list_fill(
+        t.backend.clone(),
+        query,
+        scope,
+        include_raw,
+        ListRead {
+            op: OpKind::ListSubscriptions,
+            page_op: Box::new(move |query| Operation::ListSubscriptions {
+                org: native.clone(),
+                customer: customer.clone(),
                 query,
-                OpKind::ListSubscriptions,
-                |query| {
-                    let op = Operation::ListSubscriptions {
-                        org: native.clone(),
-                        customer: customer.clone(),
-                        query,
-                    };
-                    call(&entry, &rid, include_raw, op, Output::into_subscriptions)
-                },
-                subscription_key,
-            )
-            .await?;
-            Ok(Rendered(Box::new(move |cache, at| {
-                let meta = Meta::of(&entry, at, cache);
-                to_body(&render::page(page.clone(), &scope, meta.clone(), |s| {
-                    render::subscription(&entry, s, &meta)
-                }))
-            })))
-        }
-    });
+            }),
+            take: Output::into_subscriptions,
+            key: subscription_key,
+            item: Box::new(render::subscription),
+        },
+    );
     app.cache
         .serve(&t.backend, read, &headers, &rid, fill)
         .await
