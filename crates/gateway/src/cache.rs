@@ -74,7 +74,8 @@ pub enum Class {
 }
 
 impl Class {
-    /// Every class, in the order `[cache.ttl_ms]` documents them.
+    /// Every class, in the order `[cache.ttl_ms]` documents them, which is their declaration
+    /// order: `class as usize` is a class's place here (a test checks it).
     pub const ALL: [Class; 7] = [
         Class::Org,
         Class::Orgs,
@@ -520,10 +521,7 @@ impl Cache {
             (Some(store), Some(config), Some(state)) => (store, config, state),
             _ => return self.bypass(name, rid, &fill).await,
         };
-        let ttl = state.ttl[Class::ALL
-            .iter()
-            .position(|c| *c == read.class)
-            .unwrap_or(0)];
+        let ttl = state.ttl[read.class as usize];
         if ttl.is_zero() {
             return self.bypass(name, rid, &fill).await;
         }
@@ -788,6 +786,13 @@ pub struct CacheReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_class_is_its_place_in_all() {
+        for (i, c) in Class::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{c:?}");
+        }
+    }
 
     #[test]
     fn no_cache_and_if_none_match_are_read_as_http_says() {
