@@ -450,3 +450,110 @@ async fn a_backend_can_turn_a_class_off() {
     assert_eq!(losant["cache"]["ttlMs"]["org"], 0);
     assert_eq!(losant["cache"]["ttlMs"]["usage"], 5000);
 }
+
+/// The front door (`cache.rs`, "The front index"): a repeated `GET` is answered before routing,
+/// with the very answer a routed hit gives, and steps aside as soon as anything could make the
+/// routed read answer otherwise.
+#[tokio::test]
+async fn the_front_door_answers_repeats_as_the_router_would_and_steps_aside_after_writes() {
+    let d = Demo::start_cached(|t| t).await;
+    // The alias and the org id are one entry; the first read of each target is routed.
+    assert_eq!(header(&d.get("/v1/orgs/acme").await, "x-cache"), "miss");
+    let routed = d.get(ORG).await;
+    assert_eq!(header(&routed, "x-cache"), "hit");
+    // Repeats: the same answer (the request id aside), no backend call.
+    let reads = org_reads(&d);
+    for _ in 0..3 {
+        let front = d.get(ORG).await;
+        assert_eq!(front.status, 200);
+        assert_eq!(front.body, routed.body);
+        for h in ["content-type", "etag", "x-cache"] {
+            assert_eq!(header(&front, h), header(&routed, h), "{h}");
+        }
+        assert!(header(&front, "cache-status").starts_with("orgway; hit; ttl="));
+        assert!(header(&front, "cache-control").starts_with("private, max-age="));
+        assert_eq!(header(&front, "x-request-id").len(), 32);
+    }
+    // A caller's request id is echoed there too, and `If-None-Match` is honoured.
+    let mine = d
+        .client
+        .send(
+            Method::GET,
+            &d.gw.url(ORG),
+            &[
+                ("x-request-id", "front-door-1"),
+                ("if-none-match", header(&routed, "etag")),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (mine.status.as_u16(), header(&mine, "x-request-id")),
+        (304, "front-door-1")
+    );
+    assert_eq!(org_reads(&d), reads);
+    // Front answers are counted as hits, on the route they came from.
+    let backends = d.get("/v1/backends").await.json();
+    let losant = backends["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "losant")
+        .unwrap()
+        .clone();
+    assert!(losant["cache"]["hits"].as_u64().unwrap() >= 5, "{losant}");
+    let metrics = String::from_utf8_lossy(&d.get("/metrics").await.body).into_owned();
+    assert!(
+        metrics.contains("route=\"/v1/orgs/{org}\",status=\"304\""),
+        "{metrics}"
+    );
+
+    // A write to another org of the backend: the front door steps aside, the routed read still
+    // finds the entry (its org was not written), and the door opens again after it.
+    let other = d.get("/v1/backends/losant/orgs?limit=100").await.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .find(|id| !id.ends_with("575ed6e87ae143cd83dc4aa8"))
+        .unwrap();
+    let patched = d
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/orgs/{other}"),
+            r#"{"name":"Elsewhere"}"#,
+        )
+        .await;
+    assert_eq!(
+        patched.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&patched.body)
+    );
+    assert_eq!(header(&d.get(ORG).await, "x-cache"), "hit");
+    assert_eq!(header(&d.get(ORG).await, "x-cache"), "hit");
+    assert_eq!(org_reads(&d), reads);
+
+    // A write to the org itself: the next read is a miss with the new name, through the door.
+    d.send_json(Method::PATCH, "/v1/orgs/acme", r#"{"name":"Front"}"#)
+        .await;
+    let after = d.get(ORG).await;
+    assert_eq!(
+        (header(&after, "x-cache"), after.json()["name"].as_str()),
+        ("miss", Some("Front"))
+    );
+    assert_eq!(header(&d.get(ORG).await, "x-cache"), "hit");
+    // An operator's purge, and a caller's no-cache, are never answered by the door.
+    let purged = d
+        .client
+        .send(Method::DELETE, &d.gw.url("/v1/cache/orgs/acme"), &[], None)
+        .await;
+    assert_eq!(purged.status, 204);
+    assert_eq!(header(&d.get(ORG).await, "x-cache"), "miss");
+    assert_eq!(header(&d.get(ORG).await, "x-cache"), "hit");
+    let forced = d
+        .client
+        .send(Method::GET, &d.gw.url(ORG), &[("pragma", "no-cache")], None)
+        .await;
+    assert_eq!(header(&forced, "x-cache"), "miss");
+}

@@ -29,22 +29,33 @@
 //!   private, max-age=<seconds left>`, `X-Cache`, RFC 9211 `Cache-Status`, and `meta.cache` in
 //!   the body. A caller's `Cache-Control: no-cache` skips the lookup and refreshes the entry.
 //!
+//! - **The front index.** A read that found (or filled) a fresh entry also records its request
+//!   target as received (`/v1/orgs/acme?include=raw`) against that entry, with the backend's
+//!   write epoch at the time. The next `GET` of the same target is answered from the entry
+//!   before routing ([`Cache::front`]) when nothing could make the slow path answer otherwise:
+//!   the entry is still alive and fresh, no write or purge touched its backend since (any write
+//!   bumps the epoch, so a front answer is never older than a slow one), and the caller did not
+//!   ask for `no-cache`. Anything else falls through to the router, which does the whole read
+//!   and records the target again. The index holds weak references (an evicted entry is not
+//!   kept alive by it) within a sixteenth of `max_bytes`, taken from the store's share. Series
+//!   reads are not indexed: their parameters are checked against the current time.
+//!
 //! Bodies are rendered when an entry is filled — once for a hit, once for a stale answer —
-//! so a hit serializes nothing.
+//! so a hit serializes nothing; its headers are made once per entry and second.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::Shared;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use orgway_core::Timestamp;
 use serde::Serialize;
 
@@ -53,6 +64,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::RequestId;
 use crate::routing::BackendEntry;
 use crate::telemetry::{CacheLabels, Metrics};
+use prometheus_client::metrics::counter::Counter;
 
 /// A class of read, each with its own time to live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,6 +108,19 @@ impl Class {
             Class::Series => "series",
             Class::Customers => "customers",
             Class::Subscriptions => "subscriptions",
+        }
+    }
+
+    /// The route template its reads come from (its HTTP metrics label).
+    pub fn route(self) -> &'static str {
+        match self {
+            Class::Org => "/v1/orgs/{org}",
+            Class::Orgs => "/v1/backends/{backend}/orgs",
+            Class::Plans => "/v1/orgs/{org}/plans",
+            Class::Usage => "/v1/orgs/{org}/usage",
+            Class::Series => "/v1/orgs/{org}/usage/{metric}",
+            Class::Customers => "/v1/orgs/{org}/customers",
+            Class::Subscriptions => "/v1/orgs/{org}/customers/{customer}/subscriptions",
         }
     }
 
@@ -164,7 +189,64 @@ struct Entry {
     stored: Instant,
     ttl: Duration,
     weight: u32,
+    /// A hit's `Cache-Control` and `Cache-Status`, for the whole second left they were made for.
+    hit_headers: Mutex<Option<HitHeaders>>,
 }
+
+#[derive(Debug, Clone)]
+struct HitHeaders {
+    seconds_left: u64,
+    cache_control: HeaderValue,
+    cache_status: HeaderValue,
+}
+
+impl Entry {
+    fn new(hit: Bytes, stale: Bytes, etag: HeaderValue, ttl: Duration, weight: u32) -> Entry {
+        Entry {
+            hit,
+            stale,
+            etag,
+            stored: Instant::now(),
+            ttl,
+            weight,
+            hit_headers: Mutex::new(None),
+        }
+    }
+
+    /// A hit's `Cache-Control` and `Cache-Status` with `left` whole seconds to live.
+    fn hit_headers(&self, left: u64) -> (HeaderValue, HeaderValue) {
+        let mut memo = self.hit_headers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = memo.as_ref().filter(|h| h.seconds_left == left) {
+            return (h.cache_control.clone(), h.cache_status.clone());
+        }
+        let h = HitHeaders {
+            seconds_left: left,
+            cache_control: header_value(format!("private, max-age={left}")),
+            cache_status: header_value(format!("orgway; hit; ttl={left}")),
+        };
+        let out = (h.cache_control.clone(), h.cache_status.clone());
+        *memo = Some(h);
+        out
+    }
+}
+
+/// A header value made of visible ASCII (numbers and fixed words).
+fn header_value(s: String) -> HeaderValue {
+    HeaderValue::try_from(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The front index's record of a request target: see the module doc.
+#[derive(Debug)]
+struct Front {
+    entry: Weak<Entry>,
+    backend: Arc<BackendState>,
+    /// The backend's write epoch when the read that recorded it computed its key.
+    epoch: u64,
+    route: &'static str,
+}
+
+/// Bytes counted for each front index record besides its key.
+const FRONT_OVERHEAD: usize = 96;
 
 /// A fill's result: the entry, and the body its own callers get (`meta.cache` = `miss`).
 #[derive(Debug)]
@@ -187,6 +269,55 @@ struct BackendState {
     misses: AtomicU64,
     stale: AtomicU64,
     collapsed: AtomicU64,
+    /// Bumped by every write and purge of the backend (under the generations lock, after the
+    /// generations): a front index record from before it is not used.
+    epoch: AtomicU64,
+    /// `orgway_cache_lookups` of this backend, by result ([`Lookup`]), resolved once.
+    lookups: [Counter; 5],
+}
+
+/// A lookup's result, as `orgway_cache_lookups` labels it.
+#[derive(Debug, Clone, Copy)]
+enum Lookup {
+    Hit,
+    Miss,
+    Stale,
+    Collapsed,
+    Bypass,
+}
+
+impl Lookup {
+    const ALL: [Lookup; 5] = [
+        Lookup::Hit,
+        Lookup::Miss,
+        Lookup::Stale,
+        Lookup::Collapsed,
+        Lookup::Bypass,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Lookup::Hit => "hit",
+            Lookup::Miss => "miss",
+            Lookup::Stale => "stale",
+            Lookup::Collapsed => "collapsed",
+            Lookup::Bypass => "bypass",
+        }
+    }
+}
+
+impl BackendState {
+    fn count(&self, result: Lookup) {
+        self.lookups[result as usize].inc();
+        let c = match result {
+            Lookup::Hit => &self.hits,
+            Lookup::Miss => &self.misses,
+            Lookup::Stale => &self.stale,
+            Lookup::Collapsed => &self.collapsed,
+            Lookup::Bypass => return,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Per-entry lifetime: the time to live plus the longest window it may still be answered in.
@@ -208,12 +339,13 @@ impl moka::Expiry<Arc<str>, Arc<Entry>> for Lifetime {
 /// The read cache of a gateway.
 pub struct Cache {
     store: Option<moka::future::Cache<Arc<str>, Arc<Entry>>>,
+    /// The front index (module doc), present with the store.
+    front: Option<moka::future::Cache<Arc<str>, Arc<Front>>>,
     config: Option<CacheConfig>,
-    backends: HashMap<String, BackendState>,
+    backends: HashMap<String, Arc<BackendState>>,
     /// Generations, by backend: see [`Generations`].
     generations: Mutex<HashMap<String, Generations>>,
     inflight: Mutex<HashMap<Arc<str>, SharedFill>>,
-    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -326,27 +458,38 @@ impl Cache {
                         .or_else(|| config.cache.as_ref().and_then(|c| class.pick(&c.ttl)))
                         .unwrap_or_else(|| class.default_ttl())
                 });
+                let lookups = Lookup::ALL.map(|result| {
+                    metrics
+                        .cache_lookups
+                        .get_or_create(&CacheLabels {
+                            backend: b.name.clone(),
+                            result: result.as_str(),
+                        })
+                        .clone()
+                });
                 (
                     b.name.clone(),
-                    BackendState {
+                    Arc::new(BackendState {
                         ttl,
                         credential: b.adapter.credential_identity(),
                         hits: AtomicU64::new(0),
                         misses: AtomicU64::new(0),
                         stale: AtomicU64::new(0),
                         collapsed: AtomicU64::new(0),
-                    },
+                        epoch: AtomicU64::new(0),
+                        lookups,
+                    }),
                 )
             })
             .collect();
         let store = config.cache.as_ref().map(|c| build_store(c, &metrics));
         Cache {
             store,
+            front: config.cache.as_ref().map(build_front),
             config: config.cache.clone(),
             backends: states,
             generations: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
-            metrics,
         }
     }
 
@@ -358,30 +501,11 @@ impl Cache {
         self.inflight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn count(&self, backend: &str, result: &'static str) {
-        self.metrics
-            .cache_lookups
-            .get_or_create(&CacheLabels {
-                backend: backend.to_owned(),
-                result,
-            })
-            .inc();
-        if let Some(s) = self.backends.get(backend) {
-            let c = match result {
-                "hit" => &s.hits,
-                "miss" => &s.misses,
-                "stale" => &s.stale,
-                "collapsed" => &s.collapsed,
-                _ => return,
-            };
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// The key of a read: see the module doc.
-    fn key(&self, backend: &str, state: &BackendState, read: &Read) -> Arc<str> {
+    /// The key of a read (see the module doc), and the backend's write epoch it was made in.
+    fn key(&self, backend: &str, state: &BackendState, read: &Read) -> (Arc<str>, u64) {
         use std::fmt::Write;
         let gens = self.generations();
+        let epoch = state.epoch.load(Ordering::Acquire);
         let mine = gens.get(backend);
         let generation = |org: Option<&str>| match (mine, org) {
             (None, _) => 0,
@@ -408,7 +532,7 @@ impl Cache {
             read.include_raw,
             read.what
         );
-        Arc::from(k)
+        (Arc::from(k), epoch)
     }
 
     fn bump(&self, backend: &str, org: Option<&str>) {
@@ -417,6 +541,9 @@ impl Cache {
         match org {
             None => mine.all += 1,
             Some(org) => *mine.orgs.entry(org.to_owned()).or_insert(0) += 1,
+        }
+        if let Some(state) = self.backends.get(backend) {
+            state.epoch.fetch_add(1, Ordering::Release);
         }
     }
 
@@ -447,44 +574,66 @@ impl Cache {
     pub fn standalone(config: &CacheConfig, metrics: Arc<Metrics>) -> Cache {
         Cache {
             store: Some(build_store(config, &metrics)),
+            front: Some(build_front(config)),
             config: Some(config.clone()),
             backends: HashMap::new(),
             generations: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
-            metrics,
         }
     }
 
-    /// Stores an answer under `key` as a fill would (`tests/cache_memory.rs`).
+    /// Stores an answer under `key` as a fill would, and records `target` for it in the front
+    /// index as a routed read would (`tests/cache_memory.rs`).
     #[doc(hidden)]
-    pub async fn store_answer(&self, key: &str, body: Bytes, ttl: Duration) {
-        let Some(store) = &self.store else { return };
+    pub async fn store_answer(&self, key: &str, target: &str, body: Bytes, ttl: Duration) {
+        let (Some(store), Some(front)) = (&self.store, &self.front) else {
+            return;
+        };
         let weight = u32::try_from(2 * body.len() + key.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
-        let entry = Arc::new(Entry {
-            hit: body.clone(),
-            stale: body,
-            etag: HeaderValue::from_static("\"0\""),
-            stored: Instant::now(),
+        let entry = Arc::new(Entry::new(
+            body.clone(),
+            body,
+            HeaderValue::from_static("\"0\""),
             ttl,
             weight,
+        ));
+        let backend = Arc::new(BackendState {
+            ttl: [ttl; 7],
+            credential: String::new(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            stale: AtomicU64::new(0),
+            collapsed: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            lookups: Default::default(),
         });
+        let record = Front {
+            entry: Arc::downgrade(&entry),
+            backend,
+            epoch: 0,
+            route: Class::Org.route(),
+        };
         store.insert(Arc::from(key), entry).await;
+        front.insert(Arc::from(target), Arc::new(record)).await;
     }
 
-    /// Bytes held, after pending evictions.
+    /// Bytes held (the store's and the front index's), after pending evictions.
     pub async fn weighted_size(&self) -> u64 {
-        match &self.store {
-            Some(s) => {
-                s.run_pending_tasks().await;
-                s.weighted_size()
-            }
-            None => 0,
+        let mut held = 0;
+        if let Some(s) = &self.store {
+            s.run_pending_tasks().await;
+            held += s.weighted_size();
         }
+        if let Some(f) = &self.front {
+            f.run_pending_tasks().await;
+            held += f.weighted_size();
+        }
+        held
     }
 
     /// What `GET /v1/backends` shows of one backend's cache.
     pub fn report(&self, backend: &str) -> CacheReport {
-        let state = self.backends.get(backend);
+        let state = self.backends.get(backend).map(|s| &**s);
         let load =
             |f: fn(&BackendState) -> &AtomicU64| state.map_or(0, |s| f(s).load(Ordering::Relaxed));
         CacheReport {
@@ -507,16 +656,36 @@ impl Cache {
         }
     }
 
+    /// Answers a `GET` from the front index (module doc) when it may, with the route template
+    /// it was recorded for; `None` sends the request through the router.
+    pub async fn front(
+        &self,
+        target: &str,
+        headers: &HeaderMap,
+    ) -> Option<(Response, &'static str)> {
+        let front = self.front.as_ref()?.get(target).await?;
+        if front.backend.epoch.load(Ordering::Acquire) != front.epoch || no_cache(headers) {
+            return None;
+        }
+        let entry = front.entry.upgrade()?;
+        if entry.stored.elapsed() >= entry.ttl {
+            return None;
+        }
+        front.backend.count(Lookup::Hit);
+        Some((respond(&entry, None, How::Hit, headers), front.route))
+    }
+
     /// Answers a read: from the cache when it may, else through `fill` (see the module doc).
     pub async fn serve(
         self: &Arc<Self>,
         backend: &Arc<BackendEntry>,
         read: Read,
-        headers: &HeaderMap,
+        req: &ReadRequest,
         rid: &RequestId,
         fill: FillFn,
     ) -> Result<Response, ApiError> {
         let name = backend.name.as_str();
+        let headers = &req.headers;
         let (store, config, state) = match (&self.store, &self.config, self.backends.get(name)) {
             (Some(store), Some(config), Some(state)) => (store, config, state),
             _ => return self.bypass(name, rid, &fill).await,
@@ -525,22 +694,35 @@ impl Cache {
         if ttl.is_zero() {
             return self.bypass(name, rid, &fill).await;
         }
-        let key = self.key(name, state, &read);
+        let (key, epoch) = self.key(name, state, &read);
+        let remember = |entry: &Arc<Entry>| Front {
+            entry: Arc::downgrade(entry),
+            backend: state.clone(),
+            epoch,
+            route: read.class.route(),
+        };
         let forced = no_cache(headers);
         if !forced && let Some(entry) = store.get(&key).await {
             let age = entry.stored.elapsed();
             if age < entry.ttl {
-                self.count(name, "hit");
+                state.count(Lookup::Hit);
+                self.remember(req, read.class, remember(&entry)).await;
                 return Ok(respond(&entry, None, How::Hit, headers));
             }
             if age < entry.ttl + config.stale_while_revalidate {
-                self.count(name, "stale");
+                state.count(Lookup::Stale);
                 self.refresh_in_background(&key, ttl, &fill);
                 return Ok(respond(&entry, None, How::StaleWhileRevalidate, headers));
             }
             return match self.fill(&key, ttl, rid, &fill).await {
                 (Ok(filled), collapsed) => {
-                    self.count(name, if collapsed { "collapsed" } else { "miss" });
+                    state.count(if collapsed {
+                        Lookup::Collapsed
+                    } else {
+                        Lookup::Miss
+                    });
+                    self.remember(req, read.class, remember(&filled.entry))
+                        .await;
                     Ok(respond(
                         &filled.entry,
                         Some(&filled.miss),
@@ -552,7 +734,7 @@ impl Cache {
                     ))
                 }
                 (Err(e), _) if backend_failed(&e) && age < entry.ttl + config.stale_if_error => {
-                    self.count(name, "stale");
+                    state.count(Lookup::Stale);
                     tracing::info!(
                         backend = name,
                         code = e.code.as_str(),
@@ -571,13 +753,30 @@ impl Cache {
         }
         let (filled, collapsed) = self.fill(&key, ttl, rid, &fill).await;
         let filled = filled?;
-        self.count(name, if collapsed { "collapsed" } else { "miss" });
+        state.count(if collapsed {
+            Lookup::Collapsed
+        } else {
+            Lookup::Miss
+        });
+        self.remember(req, read.class, remember(&filled.entry))
+            .await;
         Ok(respond(
             &filled.entry,
             Some(&filled.miss),
             How::Miss { collapsed, forced },
             headers,
         ))
+    }
+
+    /// Records a read's target against the fresh entry it found or filled (module doc).
+    async fn remember(&self, req: &ReadRequest, class: Class, record: Front) {
+        if let (Some(front), Some(target)) = (&self.front, req.target.path_and_query())
+            && class != Class::Series
+        {
+            front
+                .insert(Arc::from(target.as_str()), Arc::new(record))
+                .await;
+        }
     }
 
     /// A read the cache does not hold: straight through, `meta.cache` = `bypass`.
@@ -587,7 +786,9 @@ impl Cache {
         rid: &RequestId,
         fill: &FillFn,
     ) -> Result<Response, ApiError> {
-        self.count(backend, "bypass");
+        if let Some(state) = self.backends.get(backend) {
+            state.count(Lookup::Bypass);
+        }
         let rendered = fill(rid.clone()).await?;
         let body = (rendered.0)("bypass", Timestamp::now())?;
         let mut resp = (StatusCode::OK, body).into_response();
@@ -663,14 +864,7 @@ impl Cache {
         let etag = etag_of(&render("", Timestamp::EPOCH)?);
         let weight =
             u32::try_from(hit.len() + stale.len() + key.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
-        let entry = Arc::new(Entry {
-            hit,
-            stale,
-            etag,
-            stored: Instant::now(),
-            ttl,
-            weight,
-        });
+        let entry = Arc::new(Entry::new(hit, stale, etag, ttl, weight));
         if let Some(store) = &self.store {
             store.insert(key.clone(), entry.clone()).await;
         }
@@ -689,11 +883,45 @@ impl Cache {
     }
 }
 
+/// The front index's share of `max_bytes`.
+fn front_bytes(c: &CacheConfig) -> u64 {
+    c.max_bytes / 16
+}
+
+/// The front index: bounded in bytes (its records hold no bodies), each record living as long as
+/// the longest time to live an entry can have (a record outliving its entry is never used).
+fn build_front(c: &CacheConfig) -> moka::future::Cache<Arc<str>, Arc<Front>> {
+    moka::future::Cache::builder()
+        .max_capacity(front_bytes(c))
+        .weigher(|k: &Arc<str>, _v: &Arc<Front>| {
+            u32::try_from(k.len() + FRONT_OVERHEAD).unwrap_or(u32::MAX)
+        })
+        .expire_after(FrontLifetime)
+        .build()
+}
+
+/// A front index record lives as long as its entry's time to live (as long as it can be used).
+struct FrontLifetime;
+
+impl moka::Expiry<Arc<str>, Arc<Front>> for FrontLifetime {
+    fn expire_after_create(
+        &self,
+        _key: &Arc<str>,
+        value: &Arc<Front>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        value
+            .entry
+            .upgrade()
+            .map(|e| e.ttl.saturating_sub(e.stored.elapsed()))
+    }
+}
+
 /// The store: bounded in bytes, each entry living its time to live plus the longest stale window.
 fn build_store(c: &CacheConfig, metrics: &Metrics) -> moka::future::Cache<Arc<str>, Arc<Entry>> {
     let evictions = metrics.cache_evictions.clone();
     moka::future::Cache::builder()
-        .max_capacity(c.max_bytes)
+        .max_capacity(c.max_bytes - front_bytes(c))
         .weigher(|_k: &Arc<str>, v: &Arc<Entry>| v.weight)
         .expire_after(Lifetime {
             extra: c.stale_while_revalidate.max(c.stale_if_error),
@@ -710,11 +938,10 @@ fn build_store(c: &CacheConfig, metrics: &Metrics) -> moka::future::Cache<Arc<st
 fn respond(entry: &Entry, miss: Option<&Bytes>, how: How, req: &HeaderMap) -> Response {
     let left = entry.ttl.saturating_sub(entry.stored.elapsed());
     let (x_cache, max_age, status) = match how {
-        How::Hit => (
-            "hit",
-            left.as_secs(),
-            format!("orgway; hit; ttl={}", left.as_secs()),
-        ),
+        How::Hit => {
+            let (cache_control, cache_status) = entry.hit_headers(left.as_secs());
+            return with_headers(entry, req, &entry.hit, "hit", cache_control, cache_status);
+        }
         How::Miss { collapsed, forced } => (
             "miss",
             entry.ttl.as_secs(),
@@ -741,31 +968,70 @@ fn respond(entry: &Entry, miss: Option<&Bytes>, how: How, req: &HeaderMap) -> Re
             )
         }
     };
+    let body = match how {
+        How::Miss { .. } => miss.unwrap_or(&entry.hit),
+        _ => &entry.stale,
+    };
+    with_headers(
+        entry,
+        req,
+        body,
+        x_cache,
+        header_value(format!("private, max-age={max_age}")),
+        header_value(status),
+    )
+}
+
+/// An answer with `body` (or `304` when `If-None-Match` names the entry) and the cache's headers.
+fn with_headers(
+    entry: &Entry,
+    req: &HeaderMap,
+    body: &Bytes,
+    x_cache: &'static str,
+    cache_control: HeaderValue,
+    cache_status: HeaderValue,
+) -> Response {
+    // Room for these and the request id the edge adds, so the map never grows.
+    let mut h = HeaderMap::with_capacity(8);
     let mut resp = if none_match(req, &entry.etag) {
-        StatusCode::NOT_MODIFIED.into_response()
+        let mut r = Response::new(axum::body::Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
     } else {
-        let body = match how {
-            How::Hit => entry.hit.clone(),
-            How::Miss { .. } => miss.cloned().unwrap_or_else(|| entry.hit.clone()),
-            How::StaleWhileRevalidate | How::StaleIfError(_) => entry.stale.clone(),
-        };
-        let mut r = (StatusCode::OK, body).into_response();
-        r.headers_mut().insert(
+        h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        r
+        Response::new(axum::body::Body::from(body.clone()))
     };
-    let h = resp.headers_mut();
     h.insert(header::ETAG, entry.etag.clone());
-    if let Ok(v) = HeaderValue::from_str(&format!("private, max-age={max_age}")) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
+    h.insert(header::CACHE_CONTROL, cache_control);
     h.insert("x-cache", HeaderValue::from_static(x_cache));
-    if let Ok(v) = HeaderValue::from_str(&status) {
-        h.insert("cache-status", v);
-    }
+    h.insert("cache-status", cache_status);
+    *resp.headers_mut() = h;
     resp
+}
+
+/// What of a read's request the cache looks at: its target as received (for the front index)
+/// and its headers (`Cache-Control`, `Pragma`, `If-None-Match`).
+#[derive(Debug)]
+pub struct ReadRequest {
+    pub target: Uri,
+    pub headers: HeaderMap,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReadRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ReadRequest {
+            target: parts.uri.clone(),
+            headers: parts.headers.clone(),
+        })
+    }
 }
 
 /// One backend's cache, as `GET /v1/backends` shows it.

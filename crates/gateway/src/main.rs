@@ -1,6 +1,10 @@
 //! The `orgway` binary: parses arguments, loads the routing file, sets up logging and the
 //! runtime, and hands over to the library (`orgway::run`, `orgway::demo::run`).
 
+/// See the workspace manifest: the binary (not the library) picks the allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,11 +77,16 @@ fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
 }
 
 fn runtime(threads: Option<std::num::NonZeroUsize>) -> anyhow::Result<tokio::runtime::Runtime> {
-    let mut b = tokio::runtime::Builder::new_multi_thread();
+    let mut b = match threads {
+        Some(n) if n.get() == 1 => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n.get());
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     b.enable_all();
-    if let Some(n) = threads {
-        b.worker_threads(n.get());
-    }
     Ok(b.build()?)
 }
 

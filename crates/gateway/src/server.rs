@@ -16,7 +16,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
-use tower::ServiceExt;
 
 use crate::config::Config;
 use crate::conn;
@@ -52,7 +51,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = build_app(&config);
-    let router = http::app(app.clone());
+    let gateway = http::Gateway::new(app.clone());
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backends = config.backends.len(), aliases = config.orgs.len(), "orgway serving");
 
@@ -80,7 +79,7 @@ pub async fn run(
         idle_timeout: config.server.idle_timeout,
         max_connections: config.server.max_connections,
     };
-    let serve = accept_loop(listener, router, limits, stop_rx.clone());
+    let serve = accept_loop(listener, gateway, limits, stop_rx.clone());
     let grace = config.server.shutdown_grace;
     tokio::select! {
         () = serve => Ok(()),
@@ -107,7 +106,7 @@ struct ConnLimits {
 /// and returns when all have.
 async fn accept_loop(
     listener: TcpListener,
-    router: axum::Router,
+    gateway: http::Gateway,
     limits: ConnLimits,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -156,16 +155,16 @@ async fn accept_loop(
         };
         let watch = conn::Watch::new(limits.header_timeout, limits.idle_timeout);
         let io = TokioIo::new(conn::Watched::new(stream, watch.clone(), timed_out.clone()));
-        let router = router.clone();
+        let gateway = gateway.clone();
         let service_watch = watch.clone();
         let service = hyper::service::service_fn(move |req: ::http::Request<Incoming>| {
             service_watch.request_started();
-            let answered = router.clone().oneshot(req);
+            let answered = gateway.clone().handle(req);
             let w = service_watch.clone();
             async move {
                 let resp = answered.await;
                 w.request_finished();
-                resp
+                Ok::<_, std::convert::Infallible>(resp)
             }
         });
         let connection = builder.serve_connection(io, service);

@@ -52,13 +52,13 @@ pub fn init_tracing(format: LogFormat, level: &str) {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     method: &'static str,
-    route: String,
+    route: &'static str,
     status: u16,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -164,7 +164,7 @@ impl Metrics {
     }
 
     /// Counts one answered HTTP request.
-    pub fn http(&self, method: &'static str, route: String, status: u16, seconds: f64) {
+    pub fn http(&self, method: &'static str, route: &'static str, status: u16, seconds: f64) {
         let labels = HttpLabels {
             method,
             route,

@@ -32,9 +32,11 @@ async fn a_hundred_thousand_keys_stay_within_the_byte_bound() {
         let key =
             format!("losant\u{1f}fp\u{1f}0\u{1f}org\u{1f}false\u{1f}ListQuery {{ limit: {i} }}");
         // Each answer its own allocation, as fills make them.
+        // Each answer is recorded under a target of its own in the front index too.
+        let target = format!("/v1/backends/losant/orgs?limit={i}");
         let body = Bytes::from(vec![b'x'; 1024]);
         cache
-            .store_answer(&key, body, Duration::from_secs(60))
+            .store_answer(&key, &target, body, Duration::from_secs(60))
             .await;
         if i % 1000 == 0 {
             cache.weighted_size().await;

@@ -19,7 +19,7 @@ use orgway_core::{
 };
 use tower::ServiceExt;
 
-use crate::cache::{Class, FillFn, Read, Rendered};
+use crate::cache::{Class, FillFn, Read, ReadRequest, Rendered};
 use crate::error::ApiError;
 use crate::http::body;
 use crate::http::extract::{OrgAndParam, OrgParam, customer_of, path, require};
@@ -148,7 +148,7 @@ pub async fn get_org(
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    req: ReadRequest,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::GetOrg)?;
     let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
@@ -171,9 +171,7 @@ pub async fn get_org(
             })))
         }
     });
-    app.cache
-        .serve(&t.backend, read, &headers, &rid, fill)
-        .await
+    app.cache.serve(&t.backend, read, &req, &rid, fill).await
 }
 
 /// `PATCH /v1/orgs/{org}`
@@ -282,7 +280,7 @@ pub async fn list_backend_orgs(
     Extension(rid): Extension<RequestId>,
     p: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    req: ReadRequest,
 ) -> Result<Response, ApiError> {
     let entry = app.routing.backend(&path(p)?)?;
     require(&entry, OpKind::ListOrgs)?;
@@ -312,7 +310,7 @@ pub async fn list_backend_orgs(
             item: Box::new(move |entry, o, meta| render::org(&routing.routing, entry, o, meta)),
         },
     );
-    app.cache.serve(&entry, read, &headers, &rid, fill).await
+    app.cache.serve(&entry, read, &req, &rid, fill).await
 }
 
 /// `GET /v1/orgs/{org}/plans`
@@ -324,7 +322,7 @@ pub async fn list_plans(
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    req: ReadRequest,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::ListPlans)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
@@ -356,9 +354,7 @@ pub async fn list_plans(
             item: Box::new(|_, p, meta| render::plan(p, meta)),
         },
     );
-    app.cache
-        .serve(&t.backend, read, &headers, &rid, fill)
-        .await
+    app.cache.serve(&t.backend, read, &req, &rid, fill).await
 }
 
 /// `PUT /v1/orgs/{org}/plans/{plan}`
@@ -444,7 +440,7 @@ pub async fn get_usage(
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    req: ReadRequest,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::GetUsage)?;
     let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
@@ -470,9 +466,7 @@ pub async fn get_usage(
             })))
         }
     });
-    app.cache
-        .serve(&t.backend, read, &headers, &rid, fill)
-        .await
+    app.cache.serve(&t.backend, read, &req, &rid, fill).await
 }
 
 /// `GET /v1/orgs/{org}/usage/{metric}`
@@ -484,7 +478,7 @@ pub async fn get_series(
     Extension(rid): Extension<RequestId>,
     OrgAndParam(t, metric): OrgAndParam,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    req: ReadRequest,
 ) -> Result<Response, ApiError> {
     let caps: &Capabilities = t.backend.adapter.capabilities();
     // A backend without series offers no metric: 501 listing none, like any metric it lacks.
@@ -533,9 +527,7 @@ pub async fn get_series(
             })))
         }
     });
-    app.cache
-        .serve(&t.backend, read, &headers, &rid, fill)
-        .await
+    app.cache.serve(&t.backend, read, &req, &rid, fill).await
 }
 
 /// `GET /v1/orgs/{org}/customers`
@@ -547,7 +539,7 @@ pub async fn list_customers(
     Extension(rid): Extension<RequestId>,
     org: OrgParam,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    req: ReadRequest,
 ) -> Result<Response, ApiError> {
     let t = org.serving(OpKind::ListCustomers)?;
     let params = Params::parse(q.as_deref(), &CUSTOMER_PARAMS)?;
@@ -587,9 +579,7 @@ pub async fn list_customers(
             item: Box::new(move |entry, o, meta| render::org(&routing.routing, entry, o, meta)),
         },
     );
-    app.cache
-        .serve(&t.backend, read, &headers, &rid, fill)
-        .await
+    app.cache.serve(&t.backend, read, &req, &rid, fill).await
 }
 
 /// `POST /v1/orgs/{org}/customers`
@@ -641,7 +631,7 @@ pub async fn list_subscriptions(
     Extension(rid): Extension<RequestId>,
     org: OrgAndParam,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    req: ReadRequest,
 ) -> Result<Response, ApiError> {
     let (t, cust) = org.serving(OpKind::ListSubscriptions)?;
     let customer = customer_of(&app, &t, &cust)?;
@@ -679,9 +669,7 @@ pub async fn list_subscriptions(
             item: Box::new(render::subscription),
         },
     );
-    app.cache
-        .serve(&t.backend, read, &headers, &rid, fill)
-        .await
+    app.cache.serve(&t.backend, read, &req, &rid, fill).await
 }
 
 /// `POST /v1/orgs/{org}/customers/{customer}/subscriptions`
