@@ -124,6 +124,17 @@ impl Class {
         }
     }
 
+    /// The scope its reads need (docs/API.md §4).
+    pub fn scope(self) -> crate::auth::Scope {
+        use crate::auth::Scope;
+        match self {
+            Class::Org | Class::Orgs => Scope::OrgsRead,
+            Class::Plans => Scope::PlansRead,
+            Class::Usage | Class::Series => Scope::UsageRead,
+            Class::Customers | Class::Subscriptions => Scope::CustomersRead,
+        }
+    }
+
     /// The time to live when `[cache.ttl_ms]` does not name the class.
     fn default_ttl(self) -> Duration {
         Duration::from_secs(match self {
@@ -243,6 +254,11 @@ struct Front {
     /// The backend's write epoch when the read that recorded it computed its key.
     epoch: u64,
     route: &'static str,
+    /// What a caller needs to be answered from it: the route's scope, `raw:read` when the
+    /// read asked `include=raw`, and a grant of the org (`None`: of the whole backend).
+    scope: crate::auth::Scope,
+    include_raw: bool,
+    org: Option<String>,
 }
 
 /// Bytes counted for each front index record besides its key.
@@ -261,6 +277,8 @@ type SharedFill = Shared<BoxFuture<FillResult>>;
 /// Per-backend settings and counters.
 #[derive(Debug)]
 struct BackendState {
+    /// The backend's name.
+    name: String,
     /// Time to live per class, resolved (backend over `[cache.ttl_ms]` over the defaults).
     ttl: [Duration; 7],
     /// The credential's identity, part of every key.
@@ -470,6 +488,7 @@ impl Cache {
                 (
                     b.name.clone(),
                     Arc::new(BackendState {
+                        name: b.name.clone(),
                         ttl,
                         credential: b.adapter.credential_identity(),
                         hits: AtomicU64::new(0),
@@ -598,6 +617,7 @@ impl Cache {
             weight,
         ));
         let backend = Arc::new(BackendState {
+            name: String::new(),
             ttl: [ttl; 7],
             credential: String::new(),
             hits: AtomicU64::new(0),
@@ -612,6 +632,9 @@ impl Cache {
             backend,
             epoch: 0,
             route: Class::Org.route(),
+            scope: Class::Org.scope(),
+            include_raw: false,
+            org: Some(key.to_owned()),
         };
         store.insert(Arc::from(key), entry).await;
         front.insert(Arc::from(target), Arc::new(record)).await;
@@ -658,13 +681,21 @@ impl Cache {
 
     /// Answers a `GET` from the front index (module doc) when it may, with the route template
     /// it was recorded for; `None` sends the request through the router.
+    /// A caller not allowed what the record needs goes through the router, which refuses it.
     pub async fn front(
         &self,
         target: &str,
         headers: &HeaderMap,
+        caller: &crate::auth::Caller,
     ) -> Option<(Response, &'static str)> {
         let front = self.front.as_ref()?.get(target).await?;
         if front.backend.epoch.load(Ordering::Acquire) != front.epoch || no_cache(headers) {
+            return None;
+        }
+        if !caller.has(front.scope)
+            || (front.include_raw && !caller.has(crate::auth::Scope::RawRead))
+            || !caller.may_see(&front.backend.name, front.org.as_deref())
+        {
             return None;
         }
         let entry = front.entry.upgrade()?;
@@ -700,6 +731,9 @@ impl Cache {
             backend: state.clone(),
             epoch,
             route: read.class.route(),
+            scope: read.class.scope(),
+            include_raw: read.include_raw,
+            org: read.orgs.first().cloned(),
         };
         let forced = no_cache(headers);
         if !forced && let Some(entry) = store.get(&key).await {

@@ -16,6 +16,7 @@
 //! - [`server`]: [`run`], which serves a configuration on a listener until a shutdown signal.
 //! - [`demo`]: `orgway demo`, simulators plus a gateway configured for them.
 
+pub mod auth;
 pub mod cache;
 pub mod client;
 pub mod config;

@@ -27,13 +27,14 @@ use crate::telemetry::Metrics;
 /// The shared state of a gateway serving `config`.
 pub fn build_app(config: &Config) -> Arc<App> {
     let metrics = Metrics::new();
-    let routing = Routing::new(config, &metrics);
+    let routing = Arc::new(Routing::new(config, &metrics));
     let cache = Arc::new(crate::cache::Cache::new(
         config,
         routing.backends(),
         metrics.clone(),
     ));
     Arc::new(App {
+        auth: crate::auth::Auth::new(&config.auth, routing.clone()),
         routing,
         cache,
         metrics,
@@ -51,6 +52,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = build_app(&config);
+    if app.auth.is_on() {
+        app.auth.start().await;
+    } else {
+        tracing::warn!(
+            "authentication is off ([auth] mode = \"off\"): anyone who reaches the port may read, change and delete every org"
+        );
+    }
     let gateway = http::Gateway::new(app.clone());
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backends = config.backends.len(), aliases = config.orgs.len(), "orgway serving");

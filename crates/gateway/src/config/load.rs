@@ -15,11 +15,13 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::raw::{
+    AUTH_KEYS, RawAuth,
     CACHE_KEYS, COMMON_BACKEND_KEYS, RawBackendCommon, RawCache, RawOrg, RawServer, RawTtls,
     SERVER_KEYS,
 };
 use super::secrets::{Resolver, expand_env};
 use super::{
+    AuthConfig, AuthKey, JwksConfig, JwtConfig, KeyMaterial,
     BackendConfig, CacheConfig, CacheTtls, Config, ConfigIssue, DEFAULT_BODY_LIMIT,
     DEFAULT_BODY_READ_TIMEOUT_MS, DEFAULT_CACHE_MAX_BYTES, DEFAULT_HEADER_READ_TIMEOUT_MS,
     DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LISTEN, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS,
@@ -178,15 +180,17 @@ impl<'a> Loader<'a> {
         let mut backends = None;
         let mut orgs = None;
         let mut cache = None;
+        let mut auth = None;
         for (key, value) in root.into_inner() {
             match key.get_ref().as_ref() {
                 "server" => server = Some(value),
                 "backends" => backends = Some(value),
                 "orgs" => orgs = Some(value),
                 "cache" => cache = Some(value),
+                "auth" => auth = Some(value),
                 other => {
                     let msg = format!(
-                        "unknown key `{other}`, expected one of `server`, `backends`, `orgs`, `cache`"
+                        "unknown key `{other}`, expected one of `server`, `backends`, `orgs`, `cache`, `auth`"
                     );
                     self.issue(other.to_owned(), Some(&key.span()), msg);
                 }
@@ -209,13 +213,194 @@ impl<'a> Loader<'a> {
             None => Vec::new(),
         };
         let cache = cache.and_then(|c| self.cache(c));
+        let auth = match auth {
+            Some(a) => self.auth(a),
+            None => {
+                self.issue(
+                    "auth",
+                    None,
+                    "an [auth] table is required: the keys that verify callers' tokens \
+                     (issuer, audience, [[auth.keys]] or [auth.jwks]), or mode = \"off\" to let \
+                     anyone who reaches the port do anything",
+                );
+                None
+            }
+        };
         Some(Config {
             server: server?,
             backends,
             orgs,
             cache,
+            auth: auth?,
         })
     }
+
+    /// `[auth]`.
+    fn auth(&mut self, value: Spanned<DeValue<'a>>) -> Option<AuthConfig> {
+        let spans = key_spans(&value);
+        let table_span = value.span();
+        let at = |key: &str| spans.get(key).cloned().unwrap_or(table_span.clone());
+        let raw: RawAuth = self.de_table("auth", value, &AUTH_KEYS)?;
+        match raw.mode.as_deref().unwrap_or("jwt") {
+            "off" => return Some(AuthConfig::Off),
+            "jwt" => {}
+            other => {
+                self.issue(
+                    "auth.mode",
+                    Some(&at("mode")),
+                    format!("unknown mode `{other}`, expected `jwt` or `off`"),
+                );
+                return None;
+            }
+        }
+        let mut required = |key: &str, v: Option<String>| match v.filter(|s| !s.trim().is_empty())
+        {
+            Some(v) => Some(v),
+            None => {
+                self.issue(
+                    format!("auth.{key}"),
+                    Some(&at(key)),
+                    format!("`{key}` is required: every token must carry it"),
+                );
+                None
+            }
+        };
+        let issuer = required("issuer", raw.issuer);
+        let audience = required("audience", raw.audience);
+        let leeway = raw.leeway_s.unwrap_or(30);
+        if leeway > 300 {
+            self.issue(
+                "auth.leeway_s",
+                Some(&at("leeway_s")),
+                format!("{leeway} is more than 300 (five minutes)"),
+            );
+        }
+        let verified_tokens = raw.verified_tokens.unwrap_or(10_000);
+        if !(1..=10_000_000).contains(&verified_tokens) {
+            self.issue(
+                "auth.verified_tokens",
+                Some(&at("verified_tokens")),
+                format!("{verified_tokens} is not between 1 and 10000000"),
+            );
+        }
+        let dir = self.dir.clone();
+        let resolver = Resolver {
+            dir: &dir,
+            env: self.env,
+            resolved: std::cell::Cell::new(0),
+        };
+        let mut keys: Vec<AuthKey> = Vec::new();
+        for (i, k) in raw.keys.unwrap_or_default().into_iter().enumerate() {
+            let prefix = format!("auth.keys[{i}]");
+            let Ok(alg) = k.alg.parse::<jsonwebtoken::Algorithm>() else {
+                self.issue(
+                    format!("{prefix}.alg"),
+                    Some(&at("keys")),
+                    format!(
+                        "unknown algorithm `{}`, expected one of HS256, HS384, HS512, RS256, \
+                         RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA",
+                        k.alg
+                    ),
+                );
+                continue;
+            };
+            let material = match (&k.secret, &k.public_key_file) {
+                (Some(secret), None) => {
+                    match orgway_core::SecretSource::resolve(&resolver, secret) {
+                        Ok(s) => KeyMaterial::Secret(s),
+                        Err(m) => {
+                            self.issue(format!("{prefix}.secret"), Some(&at("keys")), m);
+                            continue;
+                        }
+                    }
+                }
+                (None, Some(file)) => {
+                    let p = Path::new(file);
+                    let full = if p.is_absolute() {
+                        p.to_path_buf()
+                    } else {
+                        dir.join(p)
+                    };
+                    match std::fs::read(&full) {
+                        Ok(pem) => KeyMaterial::PublicPem(pem),
+                        Err(e) => {
+                            self.issue(
+                                format!("{prefix}.public_key_file"),
+                                Some(&at("keys")),
+                                format!("cannot read {}: {e}", full.display()),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    self.issue(
+                        prefix.clone(),
+                        Some(&at("keys")),
+                        "a key has either `secret` (HS algorithms) or `public_key_file` (the others)",
+                    );
+                    continue;
+                }
+            };
+            if let Err(m) = crate::auth::static_key(alg, &material) {
+                self.issue(prefix, Some(&at("keys")), m);
+                continue;
+            }
+            if keys.iter().any(|x| x.kid == k.kid) {
+                self.issue(
+                    format!("{prefix}.kid"),
+                    Some(&at("keys")),
+                    format!("`{}` names two keys", k.kid),
+                );
+                continue;
+            }
+            keys.push(AuthKey {
+                kid: k.kid,
+                alg,
+                material,
+            });
+        }
+        let jwks = match raw.jwks {
+            None => None,
+            Some(j) => {
+                let url = expand_env(&j.url, self.env)
+                    .and_then(|u| u.parse::<http::Uri>().map_err(|e| format!("not a URL: {e}")))
+                    .and_then(|u| match u.scheme_str() {
+                        Some("https") | Some("http") if u.host().is_some() => Ok(u),
+                        _ => Err("must be an http:// or https:// URL".to_owned()),
+                    });
+                match url {
+                    Ok(url) => Some(JwksConfig {
+                        url,
+                        refresh: Duration::from_secs(j.refresh_s.unwrap_or(300).max(1)),
+                        min_refetch: Duration::from_secs(j.min_refetch_s.unwrap_or(10)),
+                        client: ClientSettings::default(),
+                    }),
+                    Err(m) => {
+                        self.issue("auth.jwks.url", Some(&at("jwks")), m);
+                        None
+                    }
+                }
+            }
+        };
+        if keys.is_empty() && jwks.is_none() && self.issues.is_empty() {
+            self.issue(
+                "auth.keys",
+                Some(&table_span),
+                "no key to verify tokens with: add [[auth.keys]] or [auth.jwks]",
+            );
+        }
+        Some(AuthConfig::Jwt(JwtConfig {
+            issuer: issuer?,
+            audience: audience?,
+            leeway: Duration::from_secs(leeway),
+            orgs_claim: raw.orgs_claim.unwrap_or_else(|| "orgs".to_owned()),
+            verified_tokens,
+            keys,
+            jwks,
+        }))
+    }
+
 
     /// `[cache]`.
     fn cache(&mut self, value: Spanned<DeValue<'a>>) -> Option<CacheConfig> {

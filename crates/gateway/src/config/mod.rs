@@ -49,6 +49,28 @@
 //! subscriptions = 30000
 //! ```
 //!
+//! ```toml
+//! [auth]                           # required: who may call the API (docs/API.md §4)
+//! mode = "jwt"                     # the default; "off" lets anyone do anything (logged at start)
+//! issuer = "https://id.example.com/"   # the `iss` every token must carry
+//! audience = "orgway"              # the `aud` every token must carry
+//! leeway_s = 30                    # clock skew allowed on exp and nbf
+//! orgs_claim = "orgs"              # the claim listing the orgs granted
+//! verified_tokens = 10000          # verified tokens remembered (each until its exp)
+//! [[auth.keys]]                    # keys named by the tokens' `kid`
+//! kid = "hs-1"
+//! alg = "HS256"                    # HS256/384/512: `secret`, by reference
+//! secret = "${ORGWAY_AUTH_SECRET}"
+//! [[auth.keys]]
+//! kid = "rs-1"
+//! alg = "RS256"                    # RS*/PS*/ES256/ES384/EdDSA: a PEM public key file
+//! public_key_file = "keys/rs-1.pem"
+//! [auth.jwks]                      # and/or keys published by the issuer
+//! url = "https://id.example.com/.well-known/jwks.json"
+//! refresh_s = 300                  # fetched at start, then this often
+//! min_refetch_s = 10               # a token with an unknown kid fetches again, at most this often
+//! ```
+//!
 //! A backend may set its own `cache_ttl_ms = { org = 0, plans = 300000 }` over `[cache.ttl_ms]`.
 //!
 //! `${NAME}` in `base_url`, `ca_file` and `connect_to` is replaced by the environment variable
@@ -170,6 +192,54 @@ pub struct Config {
     pub orgs: Vec<OrgAlias>,
     /// `[cache]`; without it nothing is cached.
     pub cache: Option<CacheConfig>,
+    /// `[auth]`.
+    pub auth: AuthConfig,
+}
+
+/// `[auth]`, validated.
+#[derive(Debug, Clone)]
+pub enum AuthConfig {
+    /// `mode = "off"`: every caller may do everything.
+    Off,
+    Jwt(JwtConfig),
+}
+
+/// `[auth]` with `mode = "jwt"`.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub leeway: Duration,
+    pub orgs_claim: String,
+    pub verified_tokens: u64,
+    pub keys: Vec<AuthKey>,
+    pub jwks: Option<JwksConfig>,
+}
+
+/// One `[[auth.keys]]` entry.
+#[derive(Debug, Clone)]
+pub struct AuthKey {
+    pub kid: String,
+    pub alg: jsonwebtoken::Algorithm,
+    pub material: KeyMaterial,
+}
+
+/// What a key verifies with.
+#[derive(Debug, Clone)]
+pub enum KeyMaterial {
+    /// An HS key's shared secret.
+    Secret(orgway_core::Secret),
+    /// A public key, PEM.
+    PublicPem(Vec<u8>),
+}
+
+/// `[auth.jwks]`.
+#[derive(Debug, Clone)]
+pub struct JwksConfig {
+    pub url: http::Uri,
+    pub refresh: Duration,
+    pub min_refetch: Duration,
+    pub client: ClientSettings,
 }
 
 /// `[cache]`, validated: the read cache (`crate::cache`).

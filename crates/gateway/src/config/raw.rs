@@ -1,6 +1,7 @@
 //! The routing file as written: serde structs with unknown keys refused, before any value is
 //! checked (`load.rs` turns them into the runtime types of `mod.rs`).
 
+use orgway_core::SecretRef;
 use serde::Deserialize;
 
 /// `[server]` as written.
@@ -132,4 +133,61 @@ pub(super) struct RawBackendCommon {
 pub(super) struct RawOrg {
     pub(super) backend: String,
     pub(super) id: String,
+}
+
+/// `[auth]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    #[serde(default)]
+    pub(super) mode: Option<String>,
+    #[serde(default)]
+    pub(super) issuer: Option<String>,
+    #[serde(default)]
+    pub(super) audience: Option<String>,
+    #[serde(default)]
+    pub(super) leeway_s: Option<u64>,
+    #[serde(default)]
+    pub(super) orgs_claim: Option<String>,
+    #[serde(default)]
+    pub(super) verified_tokens: Option<u64>,
+    #[serde(default)]
+    pub(super) keys: Option<Vec<RawAuthKey>>,
+    #[serde(default)]
+    pub(super) jwks: Option<RawJwks>,
+}
+
+/// The keys of `[auth]`.
+pub(super) const AUTH_KEYS: [&str; 8] = [
+    "mode",
+    "issuer",
+    "audience",
+    "leeway_s",
+    "orgs_claim",
+    "verified_tokens",
+    "keys",
+    "jwks",
+];
+
+/// An `[[auth.keys]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuthKey {
+    pub(super) kid: String,
+    pub(super) alg: String,
+    #[serde(default)]
+    pub(super) secret: Option<SecretRef>,
+    #[serde(default)]
+    pub(super) public_key_file: Option<String>,
+}
+
+/// `[auth.jwks]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawJwks {
+    pub(super) url: String,
+    #[serde(default)]
+    pub(super) refresh_s: Option<u64>,
+    #[serde(default)]
+    pub(super) min_refetch_s: Option<u64>,
 }

@@ -149,10 +149,9 @@ pub async fn list_backends(
     responses((status = 204, description = "purged"), crate::http::openapi::PurgeErrors))]
 pub async fn purge_backend(
     State(app): Shared,
-    p: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+    crate::http::extract::BackendParam(entry): crate::http::extract::BackendParam,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let entry = app.routing.backend(&crate::http::extract::path(p)?)?;
     Params::parse(q.as_deref(), &NO_PARAMS)?;
     app.cache.purge_backend(&entry.name);
     tracing::info!(backend = %entry.name, "cache purged for the backend");

@@ -12,6 +12,7 @@ use axum::extract::{FromRequestParts, Path};
 use http::request::Parts;
 use orgway_core::OpKind;
 
+use crate::auth::{Caller, org_not_granted};
 use crate::error::ApiError;
 use crate::http::App;
 use crate::http::params::short;
@@ -69,7 +70,52 @@ impl FromRequestParts<Arc<App>> for OrgParam {
                     e.body_text()
                 ))
             })?;
-        app.routing.resolve(&reference).map(OrgParam)
+        resolve_granted(app, parts, &reference).map(OrgParam)
+    }
+}
+
+/// The caller of a request (authenticated before routing).
+fn caller(parts: &Parts) -> Result<&Arc<Caller>, ApiError> {
+    parts
+        .extensions
+        .get::<Arc<Caller>>()
+        .ok_or_else(ApiError::internal)
+}
+
+/// An org reference resolved, if the caller is granted it: `403` otherwise, whether or not it
+/// exists (a caller learns nothing of orgs it was not granted).
+fn resolve_granted(app: &App, parts: &Parts, reference: &str) -> Result<OrgTarget, ApiError> {
+    let caller = caller(parts)?;
+    match app.routing.resolve(reference) {
+        Ok(t) if caller.may_see(&t.backend.name, Some(&t.native_id)) => Ok(t),
+        Err(e) if caller.may_ask_about(reference) => Err(e),
+        _ => Err(org_not_granted()),
+    }
+}
+
+/// A backend named in a path, if the caller is granted all of it (`backend:*` or `*`): `403`
+/// otherwise, whether or not it exists.
+pub(crate) fn backend_granted(
+    app: &App,
+    parts: &Parts,
+    name: &str,
+) -> Result<Arc<BackendEntry>, ApiError> {
+    if !caller(parts)?.may_see(name, None) {
+        return Err(org_not_granted());
+    }
+    app.routing.backend(name)
+}
+
+/// The backend of `/v1/backends/{backend}/…` and `/v1/cache/backends/{backend}`, granted.
+#[derive(Debug, Clone)]
+pub struct BackendParam(pub Arc<BackendEntry>);
+
+impl FromRequestParts<Arc<App>> for BackendParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let name = path(Path::<String>::from_request_parts(parts, app).await)?;
+        backend_granted(app, parts, &name).map(BackendParam)
     }
 }
 
@@ -93,7 +139,7 @@ impl FromRequestParts<Arc<App>> for OrgAndParam {
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
         let (org, second) = path(Path::<(String, String)>::from_request_parts(parts, app).await)?;
-        let target = app.routing.resolve(&org)?;
+        let target = resolve_granted(app, parts, &org)?;
         Ok(OrgAndParam(target, second))
     }
 }

@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use orgway_core::{
@@ -22,7 +21,7 @@ use tower::ServiceExt;
 use crate::cache::{Class, FillFn, Read, ReadRequest, Rendered};
 use crate::error::ApiError;
 use crate::http::body;
-use crate::http::extract::{OrgAndParam, OrgParam, customer_of, path, require};
+use crate::http::extract::{BackendParam, OrgAndParam, OrgParam, customer_of, require};
 use crate::http::list::{Key, list, org_key, plan_key, subscription_key};
 use crate::http::openapi as doc;
 use crate::http::params::{
@@ -278,11 +277,10 @@ pub async fn delete_org(
 pub async fn list_backend_orgs(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    p: Result<Path<String>, PathRejection>,
+    BackendParam(entry): BackendParam,
     RawQuery(q): RawQuery,
     req: ReadRequest,
 ) -> Result<Response, ApiError> {
-    let entry = app.routing.backend(&path(p)?)?;
     require(&entry, OpKind::ListOrgs)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
     let include_raw = params.include_raw()?;

@@ -50,7 +50,9 @@ use crate::telemetry::Metrics;
 #[derive(Debug)]
 pub struct App {
     /// Backends (each with its outbound client) and aliases.
-    pub routing: Routing,
+    pub routing: Arc<Routing>,
+    /// Who may call (`auth.rs`).
+    pub auth: crate::auth::Auth,
     /// The read cache (`cache.rs`): every read goes through it, a bypass without `[cache]`.
     pub cache: Arc<crate::cache::Cache>,
     pub metrics: Arc<Metrics>,
@@ -121,7 +123,7 @@ fn new_request_id_into(buf: &mut [u8; 32]) -> &str {
 
 /// Every route's template: the HTTP metrics' `route` label (a test checks it against the
 /// router and the OpenAPI document).
-pub const ROUTES: [&str; 16] = [
+pub const ROUTES: [&str; 17] = [
     "/v1/orgs/{org}",
     "/v1/backends",
     "/v1/backends/{backend}/orgs",
@@ -138,6 +140,7 @@ pub const ROUTES: [&str; 16] = [
     "/metrics",
     "/openapi.json",
     "unmatched",
+    "unauthenticated",
 ];
 
 /// The metrics label of the route a request matched.
@@ -181,40 +184,111 @@ impl Gateway {
         }
     }
 
-    /// Answers one request.
-    pub async fn handle(self, req: http::Request<hyper::body::Incoming>) -> Response {
+    /// Answers one request: authenticates a `/v1` caller (`401` here), answers from the
+    /// cache's front door what it may, and sends the rest through the router.
+    pub async fn handle(self, mut req: http::Request<hyper::body::Incoming>) -> Response {
+        let started = Instant::now();
+        let path = req.uri().path();
+        let caller = if path == "/v1" || path.starts_with("/v1/") {
+            match self.app.auth.authenticate(req.headers()).await {
+                Ok(c) => Some(c),
+                Err(e) => return self.refuse(&req, &e, started),
+            }
+        } else {
+            None
+        };
         // A request with a body goes the whole way (the edge refuses one over the limit).
-        if req.method() == http::Method::GET
+        if let Some(caller) = &caller
+            && req.method() == http::Method::GET
             && http_body::Body::is_end_stream(req.body())
             && let Some(target) = req.uri().path_and_query()
+            && let Some((mut resp, route)) = self
+                .app
+                .cache
+                .front(target.as_str(), req.headers(), caller)
+                .await
         {
-            let started = Instant::now();
-            if let Some((mut resp, route)) =
-                self.app.cache.front(target.as_str(), req.headers()).await
-            {
-                let rid = match req.headers().get(REQUEST_ID) {
-                    Some(v) if valid_request_id(v).is_some() => v.clone(),
-                    _ => new_request_id_value(),
-                };
-                let id = rid.to_str().unwrap_or("");
-                log_and_count(
-                    &self.app,
-                    id,
-                    req.method(),
-                    route,
-                    started,
-                    || req.uri().path(),
-                    &resp,
-                );
-                resp.headers_mut().insert(REQUEST_ID, rid);
-                return resp;
-            }
+            let rid = match req.headers().get(REQUEST_ID) {
+                Some(v) if valid_request_id(v).is_some() => v.clone(),
+                _ => new_request_id_value(),
+            };
+            let id = rid.to_str().unwrap_or("");
+            log_and_count(
+                &self.app,
+                id,
+                req.method(),
+                route,
+                started,
+                || req.uri().path(),
+                &resp,
+            );
+            resp.headers_mut().insert(REQUEST_ID, rid);
+            return resp;
+        }
+        if let Some(caller) = caller {
+            req.extensions_mut().insert(caller);
         }
         match tower::ServiceExt::oneshot(self.router, req).await {
             Ok(resp) => resp,
             Err(never) => match never {},
         }
     }
+
+    /// A `401` before routing, in the error shape, with `WWW-Authenticate`.
+    fn refuse<B>(&self, req: &http::Request<B>, err: &ApiError, started: Instant) -> Response {
+        let rid = req
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(valid_request_id)
+            .map(Arc::<str>::from)
+            .unwrap_or_else(new_request_id);
+        let mut resp = render(err, &rid, Response::new(axum::body::Body::empty()));
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"orgway\""),
+        );
+        log_and_count(
+            &self.app,
+            &rid,
+            req.method(),
+            "unauthenticated",
+            started,
+            || req.uri().path(),
+            &resp,
+        );
+        if let Ok(v) = HeaderValue::from_str(&rid) {
+            resp.headers_mut().insert(REQUEST_ID, v);
+        }
+        resp
+    }
+}
+
+/// Whether a query asks for `include=raw`.
+fn asks_raw(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "include" && v == "raw")
+    })
+}
+
+/// The route's scope (and `raw:read` for `include=raw`), checked after routing: `403`.
+fn authorize(req: &Request, route: &'static str) -> Result<(), ApiError> {
+    let required = crate::auth::required_scope(req.method(), route);
+    if required == crate::auth::Required::Nothing {
+        return Ok(());
+    }
+    // Every `/v1` request was authenticated before routing.
+    let Some(caller) = req.extensions().get::<Arc<crate::auth::Caller>>() else {
+        return Err(ApiError::internal());
+    };
+    if !caller.meets(required) {
+        return Err(crate::auth::scope_missing(required));
+    }
+    if asks_raw(req.uri().query()) && !caller.has(crate::auth::Scope::RawRead) {
+        return Err(crate::auth::scope_missing(crate::auth::Required::Scope(
+            crate::auth::Scope::RawRead,
+        )));
+    }
+    Ok(())
 }
 
 /// The end of every request: its metrics, and its access log line when the log is on.
@@ -307,7 +381,10 @@ async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Resp
         Some(n) if n > app.body_limit as u64 => {
             ApiError::payload_too_large(app.body_limit).into_response()
         }
-        _ => next.run(req).await,
+        _ => match authorize(&req, route) {
+            Ok(()) => next.run(req).await,
+            Err(e) => e.into_response(),
+        },
     };
 
     if let Some(err) = resp.extensions().get::<Arc<ApiError>>().cloned() {
