@@ -65,6 +65,13 @@ fi
 cp .ci/schemathesis.toml "$work/schemathesis.toml"
 # Failing cases are kept beside the venv (for `st replay`), not in the work tree.
 printf '\n[cache]\ndirectory = "%s"\n' "$target/schemathesis-cache" >>"$work/schemathesis.toml"
+# The demo's development token (printed on the line after its heading): every scope, every org.
+token="$(sed -n '/^DEVELOPMENT TOKEN/{n;s/^ *//;p;}' "$work/demo.out")"
+if [ -z "$token" ]; then
+  echo "schemathesis: orgway demo printed no development token" >&2
+  exit 1
+fi
+export ORGWAY_TOKEN="$token"
 python3 .ci/schemathesis_params.py "$base" >>"$work/schemathesis.toml"
 
 echo "schemathesis $SCHEMATHESIS_VERSION against $base/openapi.json"
@@ -72,6 +79,7 @@ status=0
 # From the temporary folder: Hypothesis keeps a folder of its own in the current one.
 (cd "$work" && SCHEMATHESIS_HOOKS="$root/.ci/schemathesis_hooks.py" \
   "$venv/bin/st" --config-file "$work/schemathesis.toml" --no-color run "$base/openapi.json" \
+  --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,positive_data_acceptance,negative_data_rejection \
   "$@") ||
   status=$?

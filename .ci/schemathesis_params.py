@@ -6,6 +6,7 @@ Usage: python3 .ci/schemathesis_params.py http://127.0.0.1:PORT
 """
 
 import json
+import os
 import sys
 import urllib.parse
 import urllib.request
@@ -30,8 +31,11 @@ ROUTES = {
 
 
 def main(base: str) -> None:
+    token = os.environ["ORGWAY_TOKEN"]
+
     def get(path):
-        with urllib.request.urlopen(base + path, timeout=10) as r:
+        req = urllib.request.Request(base + path, headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(req, timeout=10) as r:
             return json.load(r)
 
     backends = []  # (name, operations, [org references], the last org's id)

@@ -279,6 +279,10 @@ async fn streamed_bodies_over_the_limit_are_413() {
         .method(Method::PATCH)
         .uri(d.gw.url("/v1/orgs/acme"))
         .header("content-type", "application/json")
+        .header(
+            "authorization",
+            format!("Bearer {}", crate::harness::test_token()),
+        )
         .body(body)
         .unwrap();
     let resp = client.request(req).await.unwrap();

@@ -24,6 +24,9 @@ token = "${E2E_LOSANT_TOKEN}"
 [orgs.acme]
 backend = "iot-prod"
 id = "575ed6e87ae143cd83dc4aa8"
+
+[auth]
+mode = "off"
 "#;
 
 fn env() -> HashMap<&'static str, &'static str> {
@@ -271,8 +274,20 @@ fn demo_serves_prints_working_curl_lines_and_stops_on_ctrl_c() {
             (&seen[0]["meta"]["cache"], &seen[1]["meta"]["cache"]),
             (&serde_json::json!("miss"), &serde_json::json!("hit"))
         );
+        // The banner's development token, on the line after its heading.
+        let token = banner
+            .lines()
+            .skip_while(|l| !l.starts_with("DEVELOPMENT TOKEN"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no development token: {banner}"))
+            .trim();
         let renamed = std::process::Command::new("curl")
-            .args(["-s", &format!("{base}/v1/orgs/acme")])
+            .args([
+                "-s",
+                "-H",
+                &format!("authorization: Bearer {token}"),
+                &format!("{base}/v1/orgs/acme"),
+            ])
             .output()
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&renamed.stdout).unwrap();
@@ -337,7 +352,7 @@ async fn a_wrong_commvault_password_is_502_and_no_secret_is_logged() {
         .unwrap();
     let wrong = "wrong-pass-83a1f";
     let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n\
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n\
          [[backends]]\nname = \"cv-bad\"\nkind = \"commvault\"\nbase_url = \"{url}\"\nusername = \"admin\"\npassword = \"${{CV_BAD}}\"\n\n\
          [[backends]]\nname = \"cv-good\"\nkind = \"commvault\"\nbase_url = \"{url}\"\nusername = \"admin\"\npassword = \"${{CV_GOOD}}\"\n",
         url = cv.base_url()

@@ -342,7 +342,7 @@ async fn backends_with_different_credentials_never_share_an_entry() {
         )
     };
     let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n{}\n{}\n[cache]\n[cache.ttl_ms]\norg = 60000\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n{}\n{}\n[cache]\n[cache.ttl_ms]\norg = 60000\n",
         backend("a", "TOKEN_A"),
         backend("b", "TOKEN_B")
     );

@@ -95,7 +95,11 @@ async fn a_body_that_does_not_arrive_in_time_is_408() {
     let d = demo("body_read_timeout_ms = 1000").await;
     let mut s = TcpStream::connect(d.gw.addr).await.unwrap();
     s.write_all(
-        b"PATCH /v1/orgs/acme HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"name\":",
+        format!(
+            "PATCH /v1/orgs/acme HTTP/1.1\r\nHost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\":",
+            crate::harness::test_token()
+        )
+        .as_bytes(),
     )
     .await
     .unwrap();

@@ -35,7 +35,7 @@ async fn gateway_at(
     env: Vec<(&'static str, String)>,
 ) -> Gateway {
     let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"share\"\nkind = \"cocoon\"\nbase_url = \"{base_url}\"\n{credentials}\n"
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n[[backends]]\nname = \"share\"\nkind = \"cocoon\"\nbase_url = \"{base_url}\"\n{credentials}\n"
     );
     let config = orgway::Config::parse(
         &text,

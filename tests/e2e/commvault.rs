@@ -874,7 +874,7 @@ async fn idle_expiry_is_renewed_transparently() {
     .await
     .unwrap();
     let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nusername = \"admin\"\npassword = \"${{PW}}\"\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nusername = \"admin\"\npassword = \"${{PW}}\"\n",
         cv.base_url()
     );
     let config = orgway::Config::parse(&config, "t.toml", std::path::Path::new("."), &|n: &str| {
@@ -923,7 +923,7 @@ async fn a_static_authtoken_needs_no_login() {
         .unwrap();
     let token = cv.issue_token("admin").unwrap();
     let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nauthtoken = \"${{CV_TOKEN}}\"\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nauthtoken = \"${{CV_TOKEN}}\"\n",
         cv.base_url()
     );
     let t = token.clone();
@@ -962,7 +962,7 @@ async fn gateway_for(
     extra: &str,
 ) -> crate::harness::Gateway {
     let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nusername = \"admin\"\npassword = \"${{PW}}\"\n{extra}\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nusername = \"admin\"\npassword = \"${{PW}}\"\n{extra}\n",
         cv.base_url()
     );
     let config = orgway::Config::parse(
@@ -1149,7 +1149,7 @@ async fn login_refusals_answered_with_a_4xx_are_auth_failures_and_back_off() {
     cv.server().faults().clear();
     let before = login_requests(&cv);
     let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}/no/such/root\"\nusername = \"admin\"\npassword = \"${{PW}}\"\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}/no/such/root\"\nusername = \"admin\"\npassword = \"${{PW}}\"\n",
         cv.server().base_url()
     );
     let config = orgway::Config::parse(&text, "t.toml", std::path::Path::new("."), &|n: &str| {

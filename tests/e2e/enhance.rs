@@ -523,7 +523,7 @@ async fn one_login_however_many_calls_wait_and_a_lapsed_session_is_renewed() {
 /// A gateway with one Enhance backend on `sim`, its credential keys given as `creds`.
 async fn gateway_for(sim: &EnhanceSim, creds: &str) -> Gateway {
     let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"hosting\"\nkind = \"enhance\"\nbase_url = \"{}\"\norg_id = \"{DEMO_RESELLER_ID}\"\n{creds}\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n[[backends]]\nname = \"hosting\"\nkind = \"enhance\"\nbase_url = \"{}\"\norg_id = \"{DEMO_RESELLER_ID}\"\n{creds}\n",
         sim.base_url()
     );
     let config =

@@ -179,7 +179,8 @@ async fn every_fault_of_every_backend_kind_maps_to_its_documented_answer() {
             (format!("PATCH /v1/orgs/{org}"), "501", "unsupported")
         };
         let head = format!(
-            "{write} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 64\r\n\r\n{{\"name\""
+            "{write} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 64\r\n\r\n{{\"name\"",
+            crate::harness::test_token()
         );
         s.write_all(head.as_bytes()).await.unwrap();
         let mut got = vec![0u8; 4096];

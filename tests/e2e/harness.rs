@@ -111,7 +111,12 @@ impl Demo {
     async fn start_text(text: String) -> Demo {
         let sims = Sims::start().await.unwrap();
         let text = text.replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"");
-        let env = sims.env();
+        let mut env = sims.env();
+        // The demo's auth, with the secret the tests' token is signed with.
+        env.insert(
+            orgway::demo::DEMO_AUTH_SECRET_VAR.to_owned(),
+            TEST_AUTH_SECRET.to_owned(),
+        );
         let config = Config::parse(&text, "demo.toml", Path::new("."), &move |n: &str| {
             env.get(n).cloned()
         })
@@ -232,6 +237,34 @@ impl Answer {
 #[derive(Clone)]
 pub struct Http {
     client: Client<HttpConnector, Full<Bytes>>,
+    /// Sent as `Authorization: Bearer …` unless a request names its own `authorization`.
+    bearer: Option<String>,
+}
+
+/// The secret the demo setup's tokens are signed with in these tests.
+pub const TEST_AUTH_SECRET: &str = "e2e-test-secret-6c1f0a9b3d";
+
+/// A token of the demo setup signed with [`TEST_AUTH_SECRET`]: `claims` edited from one that
+/// may do everything (every scope, every org, an hour).
+pub fn token_with(edit: impl FnOnce(&mut orgway::auth::Claims)) -> String {
+    let mut claims = orgway::auth::Claims {
+        issuer: "orgway-demo".into(),
+        audience: "orgway".into(),
+        subject: "e2e".into(),
+        scopes: orgway::auth::all_scopes(),
+        orgs: vec!["*".into()],
+        orgs_claim: "orgs".into(),
+        lifetime: Duration::from_secs(3600),
+    };
+    edit(&mut claims);
+    let key = jsonwebtoken::EncodingKey::from_secret(TEST_AUTH_SECRET.as_bytes());
+    orgway::auth::mint("demo", jsonwebtoken::Algorithm::HS256, &key, &claims).unwrap()
+}
+
+/// The token every test client sends unless told otherwise.
+pub fn test_token() -> String {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| token_with(|_| {})).clone()
 }
 
 impl Default for Http {
@@ -244,6 +277,15 @@ impl Http {
     pub fn new() -> Self {
         Http {
             client: Client::builder(TokioExecutor::new()).build_http(),
+            bearer: Some(test_token()),
+        }
+    }
+
+    /// A client that sends no token of its own.
+    pub fn anonymous() -> Self {
+        Http {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            bearer: None,
         }
     }
 
@@ -258,6 +300,13 @@ impl Http {
         let mut b = Request::builder().method(method).uri(url);
         for (k, v) in headers {
             b = b.header(*k, *v);
+        }
+        if let Some(t) = &self.bearer
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        {
+            b = b.header("authorization", format!("Bearer {t}"));
         }
         let req = b
             .body(Full::new(Bytes::from(body.unwrap_or_default())))

@@ -1,6 +1,7 @@
 //! End-to-end tests, compiled as one test binary: the real gateway (in process, and the
 //! `orgway` binary) against the real simulators, over loopback sockets.
 
+mod auth;
 mod bad_input;
 mod binary;
 mod cache;

@@ -157,6 +157,7 @@ fn main() {
         let losant = sims.get::<orgway_sim::losant::LosantSim>();
         let env = sims.env();
         let text = orgway::demo::demo_config_text()
+            .replace(orgway::demo::DEMO_AUTH_CONFIG, "\n[auth]\nmode = \"off\"\n")
             .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
             .replace("log_level = \"info\"", "log_level = \"warn\"");
         let config = orgway::Config::parse(&text, "demo.toml", Path::new("."), &move |n: &str| env.get(n).cloned()).unwrap();

@@ -351,6 +351,9 @@ log_level = "warn"
 shutdown_delay_ms = 0
 shutdown_grace_ms = 1000
 
+[auth]
+mode = "off"
+
 [[backends]]
 name = "losant"
 kind = "losant"

@@ -180,12 +180,8 @@ impl Caller {
     pub fn may_see(&self, backend: &str, native_id: Option<&str>) -> bool {
         self.grants.all
             || self.grants.backends.contains(backend)
-            || native_id.is_some_and(|n| {
-                self.grants
-                    .orgs
-                    .iter()
-                    .any(|(b, o)| b == backend && o == n)
-            })
+            || native_id
+                .is_some_and(|n| self.grants.orgs.iter().any(|(b, o)| b == backend && o == n))
     }
 
     /// Whether a reference that does not resolve may be reported as such (`404`/`400`) to
@@ -279,7 +275,9 @@ impl moka::Expiry<Arc<str>, Arc<Caller>> for UntilExp {
         value: &Arc<Caller>,
         created_at: Instant,
     ) -> Option<Duration> {
-        value.expires.map(|e| e.saturating_duration_since(created_at))
+        value
+            .expires
+            .map(|e| e.saturating_duration_since(created_at))
     }
 }
 
@@ -349,7 +347,8 @@ impl Auth {
             let v = Arc::downgrade(v);
             tokio::spawn(async move {
                 loop {
-                    let Some(refresh) = v.upgrade().and_then(|v| v.jwks.as_ref().map(|j| j.refresh))
+                    let Some(refresh) =
+                        v.upgrade().and_then(|v| v.jwks.as_ref().map(|j| j.refresh))
                     else {
                         return;
                     };
@@ -432,9 +431,12 @@ impl Verifier {
             },
             // Without a `kid`, only a gateway with a single configured key knows which to use.
             None => match (self.static_keys.len(), self.jwks.is_none()) {
-                (1, true) => self.static_keys.values().next().cloned().ok_or_else(|| {
-                    unauthorized("the token has no key id")
-                })?,
+                (1, true) => self
+                    .static_keys
+                    .values()
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| unauthorized("the token has no key id"))?,
                 _ => return Err(unauthorized("the token has no key id")),
             },
         };
@@ -683,4 +685,48 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         return Err(unauthorized("the bearer token is not a well-formed JWT"));
     }
     Ok(token)
+}
+
+/// What a minted token says (`orgway token`, the demo's development token, tests).
+#[derive(Debug, Clone)]
+pub struct Claims {
+    pub issuer: String,
+    pub audience: String,
+    pub subject: String,
+    /// Scope names, as `scope` carries them (space-separated).
+    pub scopes: Vec<String>,
+    /// Org grants: refs, aliases, `backend:*`, `*`.
+    pub orgs: Vec<String>,
+    pub orgs_claim: String,
+    pub lifetime: Duration,
+}
+
+/// Signs a token for `claims` with `key` (`kid` in its header).
+pub fn mint(
+    kid: &str,
+    alg: Algorithm,
+    key: &jsonwebtoken::EncodingKey,
+    claims: &Claims,
+) -> Result<String, String> {
+    let now = now_s();
+    let mut body = serde_json::Map::new();
+    body.insert("iss".into(), claims.issuer.clone().into());
+    body.insert("aud".into(), claims.audience.clone().into());
+    body.insert("sub".into(), claims.subject.clone().into());
+    body.insert("iat".into(), now.into());
+    body.insert("nbf".into(), now.into());
+    body.insert("exp".into(), (now + claims.lifetime.as_secs()).into());
+    body.insert("scope".into(), claims.scopes.join(" ").into());
+    body.insert(
+        claims.orgs_claim.clone(),
+        serde_json::Value::Array(claims.orgs.iter().cloned().map(Into::into).collect()),
+    );
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, &body, key).map_err(|e| format!("cannot sign: {e}"))
+}
+
+/// Every scope's name, for tokens that may do everything.
+pub fn all_scopes() -> Vec<String> {
+    Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect()
 }

@@ -41,11 +41,27 @@ customers = 10000
 subscriptions = 10000
 "#;
 
-/// The demo's whole routing file: the `[server]` part, its cache, then each dialect's backend
-/// and aliases.
+/// The demo's callers: tokens signed with a secret the demo draws at random when it starts
+/// (its development token is printed in the banner).
+pub const DEMO_AUTH_CONFIG: &str = r#"
+[auth]
+issuer = "orgway-demo"
+audience = "orgway"
+[[auth.keys]]
+kid = "demo"
+alg = "HS256"
+secret = "${ORGWAY_DEMO_AUTH_SECRET}"
+"#;
+
+/// The variable the demo's auth secret is given by.
+pub const DEMO_AUTH_SECRET_VAR: &str = "ORGWAY_DEMO_AUTH_SECRET";
+
+/// The demo's whole routing file: the `[server]` part, its cache and auth, then each dialect's
+/// backend and aliases.
 pub fn demo_config_text() -> String {
     let mut text = DEMO_SERVER_CONFIG.to_owned();
     text.push_str(DEMO_CACHE_CONFIG);
+    text.push_str(DEMO_AUTH_CONFIG);
     for kind in BackendKind::all() {
         text.push_str(kind.dialect().demo.routing);
     }
@@ -56,6 +72,8 @@ pub fn demo_config_text() -> String {
 #[derive(Debug)]
 pub struct Sims {
     running: Vec<(BackendKind, Box<dyn RunningSim>)>,
+    /// The HS256 secret the demo's tokens are signed with, drawn at start.
+    auth_secret: String,
 }
 
 impl Sims {
@@ -65,7 +83,31 @@ impl Sims {
         for kind in BackendKind::all() {
             running.push((kind, (kind.dialect().demo.start_sim)().await?));
         }
-        Ok(Sims { running })
+        let mut secret = [0u8; 32];
+        rustls::crypto::ring::default_provider()
+            .secure_random
+            .fill(&mut secret)
+            .map_err(|_| std::io::Error::other("no randomness for the demo's auth secret"))?;
+        let auth_secret = secret.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Sims {
+            running,
+            auth_secret,
+        })
+    }
+
+    /// A development token for the demo's gateway: every scope on every org, 12 hours.
+    pub fn dev_token(&self) -> String {
+        let claims = crate::auth::Claims {
+            issuer: "orgway-demo".into(),
+            audience: "orgway".into(),
+            subject: "demo-developer".into(),
+            scopes: crate::auth::all_scopes(),
+            orgs: vec!["*".into()],
+            orgs_claim: "orgs".into(),
+            lifetime: std::time::Duration::from_secs(12 * 3600),
+        };
+        let key = jsonwebtoken::EncodingKey::from_secret(self.auth_secret.as_bytes());
+        crate::auth::mint("demo", jsonwebtoken::Algorithm::HS256, &key, &claims).unwrap_or_default()
     }
 
     /// The running simulators with their dialects.
@@ -84,6 +126,7 @@ impl Sims {
     /// The values the demo's `${ORGWAY_DEMO_*}` references resolve to.
     pub fn env(&self) -> HashMap<String, String> {
         let mut env = HashMap::new();
+        env.insert(DEMO_AUTH_SECRET_VAR.to_owned(), self.auth_secret.clone());
         for (kind, sim) in self.iter() {
             env.insert(demo_var(kind.name(), "URL"), sim.base_url());
             for (name, value) in sim
@@ -136,14 +179,20 @@ pub fn banner(addr: SocketAddr, sims: &Sims) -> String {
         .iter()
         .map(|(kind, sim)| format!("{} {}", kind.name(), sim.base_url()))
         .collect();
+    let token = sims.dev_token();
     let mut out = format!(
-        "orgway demo: gateway on {base}\nsimulators: {}\n\nTry:\n",
+        "orgway demo: gateway on {base}\nsimulators: {}\n\nDEVELOPMENT TOKEN (demo only: every scope on every demo org, valid 12 hours):\n  {token}\n\nTry (each line carries the token):\n",
         simulators.join(", ")
     );
+    let auth = format!("curl -H 'authorization: Bearer {token}' ");
     for kind in BackendKind::all() {
         for line in kind.dialect().demo.try_lines {
             out.push_str("  ");
-            out.push_str(&line.replace("{base}", &base));
+            let line = line.replace("{base}", &base);
+            out.push_str(&match line.strip_prefix("curl ") {
+                Some(rest) => format!("{auth}{rest}"),
+                None => line,
+            });
             out.push('\n');
         }
     }

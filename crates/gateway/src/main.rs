@@ -58,6 +58,30 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Mint a caller token with a key of the routing file's `[auth]`, and print it.
+    Token {
+        /// The TOML routing file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The key to sign with (its `kid`); the only key when there is one.
+        #[arg(long)]
+        kid: Option<String>,
+        /// The private key (PEM) of an RS, PS, ES or EdDSA key; HS keys sign with their secret.
+        #[arg(long)]
+        private_key: Option<PathBuf>,
+        /// The caller's subject (`sub`).
+        #[arg(long)]
+        sub: String,
+        /// Scopes, space-separated (e.g. "orgs:read usage:read").
+        #[arg(long)]
+        scope: String,
+        /// An org granted (a ref, an alias, `backend:*` or `*`); repeat for more.
+        #[arg(long = "org")]
+        orgs: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl_s: u64,
+    },
     /// Start the vendor simulators on loopback and a gateway configured for them.
     Demo {
         /// The gateway's address (default 127.0.0.1:8080, or a free port if that is taken).
@@ -138,6 +162,30 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Token {
+            config,
+            kid,
+            private_key,
+            sub,
+            scope,
+            orgs,
+            ttl_s,
+        } => {
+            let c = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match token(&c, kid, private_key, sub, scope, orgs, ttl_s) {
+                Ok(t) => {
+                    println!("{t}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("orgway token: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Demo { listen, log_format } => {
             orgway::telemetry::init_tracing(
                 log_format.map(LogFormat::from).unwrap_or_default(),
@@ -156,6 +204,79 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `orgway token`.
+fn token(
+    c: &Config,
+    kid: Option<String>,
+    private_key: Option<PathBuf>,
+    subject: String,
+    scope: String,
+    orgs: Vec<String>,
+    ttl_s: u64,
+) -> Result<String, String> {
+    use jsonwebtoken::{Algorithm, EncodingKey};
+    use orgway::config::{AuthConfig, KeyMaterial};
+    let AuthConfig::Jwt(auth) = &c.auth else {
+        return Err("[auth] mode is \"off\": no token is needed".into());
+    };
+    let key = match kid {
+        Some(k) => auth.keys.iter().find(|key| key.kid == k),
+        None if auth.keys.len() == 1 => auth.keys.first(),
+        None => return Err("name the key with --kid".into()),
+    }
+    .ok_or("no such key in [[auth.keys]]")?;
+    let encoding = match (&key.material, private_key) {
+        (KeyMaterial::Secret(s), None) => EncodingKey::from_secret(s.expose().as_bytes()),
+        (KeyMaterial::Secret(_), Some(_)) => {
+            return Err("an HS key signs with its secret; --private-key is not used".into());
+        }
+        (KeyMaterial::PublicPem(_), None) => {
+            return Err(
+                "this key is verified with a public key: give its private key with --private-key"
+                    .into(),
+            );
+        }
+        (KeyMaterial::PublicPem(_), Some(path)) => {
+            let pem =
+                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            match key.alg {
+                Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512 => EncodingKey::from_rsa_pem(&pem),
+                Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(&pem),
+                _ => EncodingKey::from_ed_pem(&pem),
+            }
+            .map_err(|e| {
+                format!(
+                    "{} is not a private key for {:?}: {e}",
+                    path.display(),
+                    key.alg
+                )
+            })?
+        }
+    };
+    let unknown: Vec<&str> = scope
+        .split_whitespace()
+        .filter(|s| orgway::auth::Scope::parse(s).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!("unknown scope(s): {}", unknown.join(" ")));
+    }
+    let claims = orgway::auth::Claims {
+        issuer: auth.issuer.clone(),
+        audience: auth.audience.clone(),
+        subject,
+        scopes: scope.split_whitespace().map(str::to_owned).collect(),
+        orgs,
+        orgs_claim: auth.orgs_claim.clone(),
+        lifetime: std::time::Duration::from_secs(ttl_s),
+    };
+    orgway::auth::mint(&key.kid, key.alg, &encoding, &claims)
 }
 
 fn serve(c: Config) -> anyhow::Result<()> {

@@ -15,18 +15,17 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::raw::{
-    AUTH_KEYS, RawAuth,
-    CACHE_KEYS, COMMON_BACKEND_KEYS, RawBackendCommon, RawCache, RawOrg, RawServer, RawTtls,
-    SERVER_KEYS,
+    AUTH_KEYS, CACHE_KEYS, COMMON_BACKEND_KEYS, RawAuth, RawBackendCommon, RawCache, RawOrg,
+    RawServer, RawTtls, SERVER_KEYS,
 };
 use super::secrets::{Resolver, expand_env};
 use super::{
-    AuthConfig, AuthKey, JwksConfig, JwtConfig, KeyMaterial,
-    BackendConfig, CacheConfig, CacheTtls, Config, ConfigIssue, DEFAULT_BODY_LIMIT,
-    DEFAULT_BODY_READ_TIMEOUT_MS, DEFAULT_CACHE_MAX_BYTES, DEFAULT_HEADER_READ_TIMEOUT_MS,
-    DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LISTEN, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_STALE_IF_ERROR_MS,
-    DEFAULT_STALE_WHILE_REVALIDATE_MS, DEFAULT_TIMEOUT_MS, EnvLookup, LogFormat, OrgAlias,
+    AuthConfig, AuthKey, BackendConfig, CacheConfig, CacheTtls, Config, ConfigIssue,
+    DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT_MS, DEFAULT_CACHE_MAX_BYTES,
+    DEFAULT_HEADER_READ_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_STALE_IF_ERROR_MS, DEFAULT_STALE_WHILE_REVALIDATE_MS,
+    DEFAULT_TIMEOUT_MS, EnvLookup, JwksConfig, JwtConfig, KeyMaterial, LogFormat, OrgAlias,
     ServerConfig,
 };
 use crate::client::{ClientSettings, ConnectTo, load_ca_file};
@@ -253,8 +252,7 @@ impl<'a> Loader<'a> {
                 return None;
             }
         }
-        let mut required = |key: &str, v: Option<String>| match v.filter(|s| !s.trim().is_empty())
-        {
+        let mut required = |key: &str, v: Option<String>| match v.filter(|s| !s.trim().is_empty()) {
             Some(v) => Some(v),
             None => {
                 self.issue(
@@ -364,7 +362,10 @@ impl<'a> Loader<'a> {
             None => None,
             Some(j) => {
                 let url = expand_env(&j.url, self.env)
-                    .and_then(|u| u.parse::<http::Uri>().map_err(|e| format!("not a URL: {e}")))
+                    .and_then(|u| {
+                        u.parse::<http::Uri>()
+                            .map_err(|e| format!("not a URL: {e}"))
+                    })
                     .and_then(|u| match u.scheme_str() {
                         Some("https") | Some("http") if u.host().is_some() => Ok(u),
                         _ => Err("must be an http:// or https:// URL".to_owned()),
@@ -390,7 +391,7 @@ impl<'a> Loader<'a> {
                 "no key to verify tokens with: add [[auth.keys]] or [auth.jwks]",
             );
         }
-        Some(AuthConfig::Jwt(JwtConfig {
+        Some(AuthConfig::Jwt(Box::new(JwtConfig {
             issuer: issuer?,
             audience: audience?,
             leeway: Duration::from_secs(leeway),
@@ -398,9 +399,8 @@ impl<'a> Loader<'a> {
             verified_tokens,
             keys,
             jwks,
-        }))
+        })))
     }
-
 
     /// `[cache]`.
     fn cache(&mut self, value: Spanned<DeValue<'a>>) -> Option<CacheConfig> {

@@ -201,7 +201,7 @@ pub struct Config {
 pub enum AuthConfig {
     /// `mode = "off"`: every caller may do everything.
     Off,
-    Jwt(JwtConfig),
+    Jwt(Box<JwtConfig>),
 }
 
 /// `[auth]` with `mode = "jwt"`.

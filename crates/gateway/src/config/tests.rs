@@ -26,10 +26,20 @@ token = "${TOKEN}"
 [orgs.acme]
 backend = "iot-prod"
 id = "575ED6E87AE143CD83DC4AA8"
+
+[auth]
+mode = "off"
 "#;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
-    Config::parse(text, "t.toml", Path::new("."), &env)
+    // A file that says nothing of callers is refused for that alone: the tests of other parts
+    // turn auth off, as a file must say explicitly.
+    let text = if text.contains("[auth]") {
+        text.to_owned()
+    } else {
+        format!("{text}\n[auth]\nmode = \"off\"\n")
+    };
+    Config::parse(&text, "t.toml", Path::new("."), &env)
 }
 
 fn one_issue(text: &str) -> String {
@@ -428,4 +438,43 @@ fn with_connect_to_the_address_decides_what_is_local() {
             "timeout_ms = 2500\nconnect_to = \"127.0.0.1:9\"",
         );
     parse(&local_addr).unwrap();
+}
+
+#[test]
+fn auth_is_required_explicit_when_off_and_checked_when_on() {
+    let without = GOOD.replace("[auth]\nmode = \"off\"\n", "");
+    let e = Config::parse(&without, "t.toml", Path::new("."), &env).unwrap_err();
+    assert!(
+        e.to_string().contains("auth: an [auth] table is required"),
+        "{e}"
+    );
+    let on = GOOD.replace(
+        "[auth]\nmode = \"off\"\n",
+        "[auth]\nissuer = \"i\"\naudience = \"a\"\n[[auth.keys]]\nkid = \"k\"\nalg = \"HS256\"\nsecret = \"${TOKEN}\"\n",
+    );
+    assert!(matches!(
+        parse(&on).unwrap().auth,
+        crate::config::AuthConfig::Jwt(_)
+    ));
+    for (edit, named) in [
+        ("alg = \"HS256\"", "auth.keys[0].alg"),
+        ("issuer = \"i\"\n", "auth.issuer"),
+        ("secret = \"${TOKEN}\"", "auth.keys[0]"),
+    ] {
+        let bad = match edit {
+            "alg = \"HS256\"" => on.replace(edit, "alg = \"none\""),
+            "secret = \"${TOKEN}\"" => on.replace(edit, "public_key_file = \"/no/such.pem\""),
+            _ => on.replace(edit, ""),
+        };
+        let e = parse(&bad).unwrap_err();
+        assert!(e.to_string().contains(named), "{named}: {e}");
+    }
+    // An RS key may not be given a secret: each key's algorithm decides its material.
+    let mixed = on.replace("alg = \"HS256\"", "alg = \"RS256\"");
+    assert!(
+        parse(&mixed)
+            .unwrap_err()
+            .to_string()
+            .contains("public_key_file")
+    );
 }

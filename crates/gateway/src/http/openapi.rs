@@ -390,6 +390,8 @@ fn org_error(status: u16) -> (String, RefOr<Response>) {
              another list, a reversed or too long range, another metric's unit); \
              `invalid_org_ref`: a native id of the wrong shape for its backend"
         }
+        401 => AUTH_401,
+        403 => AUTH_403,
         404 => "`not_found`: an unknown backend or alias, or the backend says it does not exist",
         409 => "`conflict`: the backend reports a duplicate",
         413 => "`payload_too_large`: the body is over the configured limit",
@@ -420,7 +422,15 @@ fn org_errors(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
 }
 
 /// Statuses of a read through a backend.
-const READ: [u16; 6] = [400, 404, 501, 502, 503, 504];
+const READ: [u16; 8] = [400, 401, 403, 404, 501, 502, 503, 504];
+
+/// `401`, on every `/v1` route.
+const AUTH_401: &str = "`unauthorized`: no bearer token, or one that is malformed, expired, not \
+     yet valid, wrongly signed, signed with a key or algorithm the gateway does not accept, or \
+     for another issuer or audience";
+/// `403`, on every `/v1` route.
+const AUTH_403: &str = "`forbidden`: the token lacks the route's scope (or `raw:read` for \
+     `include=raw`), or does not grant the org or backend (whether or not it exists)";
 
 /// The errors of a read through a backend (and of `GET /v1/backends/{backend}/orgs`).
 #[derive(Debug)]
@@ -468,10 +478,14 @@ pub struct AdminErrors;
 
 impl IntoResponses for AdminErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        [error_response(
-            400,
-            "`bad_request`: a query parameter (this route takes none)",
-        )]
+        [
+            error_response(
+                400,
+                "`bad_request`: a query parameter (this route takes none)",
+            ),
+            error_response(401, AUTH_401),
+            error_response(403, AUTH_403),
+        ]
         .into_iter()
         .collect()
     }
@@ -488,6 +502,8 @@ impl IntoResponses for PurgeErrors {
                 400,
                 "`bad_request` or `invalid_org_ref`: a malformed org reference, or a query parameter (these routes take none)",
             ),
+            error_response(401, AUTH_401),
+            error_response(403, AUTH_403),
             error_response(404, "`not_found`: no such backend or alias"),
         ]
         .into_iter()

@@ -1,0 +1,230 @@
+//! Callers (docs/API.md §4): every way a token can be wrong is refused with `401` in the error
+//! shape, a missing scope or an org not granted with `403`, and the cache never answers a caller
+//! what it would refuse them.
+
+use http::Method;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+use crate::harness::{Answer, Demo, Http, test_token, token_with};
+
+const ORG: &str = "/v1/orgs/losant:575ed6e87ae143cd83dc4aa8";
+
+/// `GET path` with `Authorization: Bearer <token>` (or none).
+async fn get_as(d: &Demo, token: Option<&str>, path: &str) -> Answer {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .as_deref()
+        .map(|b| vec![("authorization", b)])
+        .unwrap_or_default();
+    Http::anonymous()
+        .send(Method::GET, &d.gw.url(path), &headers, None)
+        .await
+}
+
+/// Signs arbitrary claims with an arbitrary header.
+fn sign(header: &Header, claims: &serde_json::Value, key: &EncodingKey) -> String {
+    jsonwebtoken::encode(header, claims, key).unwrap()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn claims() -> serde_json::Value {
+    serde_json::json!({
+        "iss": "orgway-demo", "aud": "orgway", "sub": "mallory",
+        "exp": now() + 600, "scope": "orgs:read", "orgs": ["*"],
+    })
+}
+
+fn hs_header(kid: &str) -> Header {
+    let mut h = Header::new(Algorithm::HS256);
+    h.kid = Some(kid.to_owned());
+    h
+}
+
+#[tokio::test]
+async fn every_bad_token_is_refused_with_401_in_the_error_shape() {
+    // An ES256 key beside the demo's HS256 one, for the algorithm confusion attack.
+    let pair = rcgen::KeyPair::generate().unwrap();
+    let dir = crate::harness::TempDir::new("auth");
+    let public = dir.write("es.pem", &pair.public_key_pem());
+    let d = Demo::start_with(|t| {
+        t.replace(
+            "secret = \"${ORGWAY_DEMO_AUTH_SECRET}\"\n",
+            &format!(
+                "secret = \"${{ORGWAY_DEMO_AUTH_SECRET}}\"\n[[auth.keys]]\nkid = \"es\"\nalg = \"ES256\"\npublic_key_file = \"{}\"\n",
+                public.display()
+            ),
+        )
+    })
+    .await;
+    let secret = EncodingKey::from_secret(crate::harness::TEST_AUTH_SECRET.as_bytes());
+    let calls = d.losant_calls();
+    let mut cases: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        ("garbage", Some("not-a-jwt".into())),
+        ("three garbage parts", Some("a.b.c".into())),
+    ];
+    // alg: none, unsigned.
+    let none_header = base64url(br#"{"alg":"none","typ":"JWT","kid":"demo"}"#);
+    let none_body = base64url(claims().to_string().as_bytes());
+    cases.push(("alg none", Some(format!("{none_header}.{none_body}."))));
+    // HS256 over the ES key's public PEM, naming the ES key.
+    let confused = EncodingKey::from_secret(pair.public_key_pem().as_bytes());
+    cases.push((
+        "HS256 signed with the ES public key",
+        Some(sign(&hs_header("es"), &claims(), &confused)),
+    ));
+    // The right key, wrong claims.
+    let mut c = claims();
+    c["exp"] = (now() - 3600).into();
+    cases.push(("expired", Some(sign(&hs_header("demo"), &c, &secret))));
+    let mut c = claims();
+    c["nbf"] = (now() + 3600).into();
+    cases.push(("not yet valid", Some(sign(&hs_header("demo"), &c, &secret))));
+    let mut c = claims();
+    c["iss"] = "someone-else".into();
+    cases.push(("wrong iss", Some(sign(&hs_header("demo"), &c, &secret))));
+    let mut c = claims();
+    c["aud"] = "another-api".into();
+    cases.push(("wrong aud", Some(sign(&hs_header("demo"), &c, &secret))));
+    let mut c = claims();
+    c.as_object_mut().unwrap().remove("sub");
+    cases.push(("no subject", Some(sign(&hs_header("demo"), &c, &secret))));
+    cases.push((
+        "unknown kid",
+        Some(sign(&hs_header("nobody"), &claims(), &secret)),
+    ));
+    let wrong = EncodingKey::from_secret(b"a-secret-the-gateway-does-not-have");
+    cases.push((
+        "wrong secret",
+        Some(sign(&hs_header("demo"), &claims(), &wrong)),
+    ));
+    for (what, token) in &cases {
+        let a = get_as(&d, token.as_deref(), ORG).await;
+        a.error(401, "unauthorized");
+        assert!(
+            a.headers.get("www-authenticate").is_some(),
+            "{what}: no WWW-Authenticate"
+        );
+        if let Some(t) = token {
+            let body = String::from_utf8_lossy(&a.body);
+            assert!(!body.contains(t.as_str()), "{what}: the token is echoed");
+        }
+    }
+    assert_eq!(
+        d.losant_calls(),
+        calls,
+        "no refused token reached a backend"
+    );
+    // The good token passes, and routes outside /v1 need none.
+    assert_eq!(get_as(&d, Some(&test_token()), ORG).await.status, 200);
+    assert_eq!(get_as(&d, None, "/healthz").await.status, 200);
+}
+
+#[tokio::test]
+async fn scopes_and_org_grants_are_enforced_and_the_cache_never_crosses_them() {
+    let d = Demo::start_cached(|t| t).await;
+    let reader = token_with(|c| {
+        c.scopes = vec!["orgs:read".into()];
+        c.orgs = vec!["acme".into()];
+    });
+    // Granted by alias: the org by alias and by id.
+    assert_eq!(get_as(&d, Some(&reader), "/v1/orgs/acme").await.status, 200);
+    assert_eq!(get_as(&d, Some(&reader), ORG).await.status, 200);
+    // Missing scope.
+    get_as(&d, Some(&reader), &format!("{ORG}/usage"))
+        .await
+        .error(403, "forbidden");
+    // include=raw needs raw:read.
+    get_as(&d, Some(&reader), &format!("{ORG}?include=raw"))
+        .await
+        .error(403, "forbidden");
+    // Admin routes need admin; writes need their write scope.
+    let purge = Http::anonymous()
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/cache/backends/losant"),
+            &[("authorization", &format!("Bearer {reader}"))],
+            None,
+        )
+        .await;
+    purge.error(403, "forbidden");
+    let patch = Http::anonymous()
+        .send(
+            Method::PATCH,
+            &d.gw.url("/v1/orgs/acme"),
+            &[
+                ("authorization", &format!("Bearer {reader}")),
+                ("content-type", "application/json"),
+            ],
+            Some(br#"{"name":"Taken"}"#.to_vec()),
+        )
+        .await;
+    patch.error(403, "forbidden");
+    // Another org of the same backend, by id, and unknown orgs: 403 alike, existence hidden.
+    let others = d.get("/v1/backends/losant/orgs?limit=100").await.json();
+    let other = others["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .find(|id| !id.ends_with("575ed6e87ae143cd83dc4aa8"))
+        .unwrap();
+    let exists = get_as(&d, Some(&reader), &format!("/v1/orgs/{other}")).await;
+    let missing = get_as(
+        &d,
+        Some(&reader),
+        "/v1/orgs/losant:000000000000000000000000",
+    )
+    .await;
+    let no_alias = get_as(&d, Some(&reader), "/v1/orgs/no-such-alias").await;
+    for a in [&exists, &missing, &no_alias] {
+        a.error(403, "forbidden");
+    }
+    assert_eq!(
+        exists.json()["error"]["message"],
+        missing.json()["error"]["message"]
+    );
+    // A backend's org list needs the whole backend.
+    get_as(&d, Some(&reader), "/v1/backends/losant/orgs")
+        .await
+        .error(403, "forbidden");
+    // Cross-tenant probe: A (granted) warms the cache twice, so the front door knows the
+    // target; B (not granted that org) still gets 403, by alias and by id, never the body.
+    let a = token_with(|c| {
+        c.scopes = vec!["orgs:read".into()];
+        c.orgs = vec!["losant:*".into()];
+        c.subject = "tenant-a".into();
+    });
+    let b = token_with(|c| {
+        c.scopes = vec!["orgs:read".into(), "raw:read".into()];
+        c.orgs = vec![other.clone()];
+        c.subject = "tenant-b".into();
+    });
+    for _ in 0..3 {
+        assert_eq!(get_as(&d, Some(&a), ORG).await.status, 200);
+        assert_eq!(get_as(&d, Some(&a), "/v1/orgs/acme").await.status, 200);
+    }
+    for path in [ORG, "/v1/orgs/acme"] {
+        let probe = get_as(&d, Some(&b), path).await;
+        probe.error(403, "forbidden");
+        assert!(probe.headers.get("x-cache").is_none(), "{path}");
+    }
+    // And B's own org is B's.
+    assert_eq!(
+        get_as(&d, Some(&b), &format!("/v1/orgs/{other}"))
+            .await
+            .status,
+        200
+    );
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
