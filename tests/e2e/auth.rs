@@ -228,3 +228,137 @@ fn base64url(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+/// A JWKS endpoint whose key set the test changes, counting its fetches.
+struct JwksServer {
+    addr: std::net::SocketAddr,
+    keys: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl JwksServer {
+    async fn start() -> JwksServer {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let keys = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (k, f) = (keys.clone(), fetches.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (k, f) = (k.clone(), f.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |_req| {
+                        f.fetch_add(1, Ordering::SeqCst);
+                        let body = serde_json::json!({"keys": *k.lock().unwrap()}).to_string();
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                http::Response::builder()
+                                    .header("content-type", "application/json")
+                                    .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        JwksServer {
+            addr,
+            keys,
+            fetches,
+        }
+    }
+
+    fn set(&self, keys: Vec<serde_json::Value>) {
+        *self.keys.lock().unwrap() = keys;
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// An ES256 key: its JWK (public) and a signer.
+fn es_key(kid: &str) -> (serde_json::Value, EncodingKey) {
+    let pair = rcgen::KeyPair::generate().unwrap();
+    let point = pair.public_key_raw();
+    assert_eq!(
+        (point.len(), point[0]),
+        (65, 4),
+        "an uncompressed P-256 point"
+    );
+    let jwk = serde_json::json!({
+        "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
+        "x": base64url(&point[1..33]), "y": base64url(&point[33..]),
+    });
+    let signer = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap();
+    (jwk, signer)
+}
+
+fn es_token(kid: &str, key: &EncodingKey) -> String {
+    let mut h = Header::new(Algorithm::ES256);
+    h.kid = Some(kid.to_owned());
+    sign(&h, &claims(), key)
+}
+
+#[tokio::test]
+async fn jwks_keys_are_fetched_rotated_and_unknown_kids_do_not_flood_the_issuer() {
+    let jwks = JwksServer::start().await;
+    let (a_jwk, a) = es_key("a");
+    let (b_jwk, b) = es_key("b");
+    jwks.set(vec![a_jwk.clone()]);
+    let url = format!("http://{}/jwks.json", jwks.addr);
+    let d = Demo::start_with(|t| {
+        t.replace(
+            "audience = \"orgway\"\n",
+            &format!(
+                "audience = \"orgway\"\n[auth.jwks]\nurl = \"{url}\"\nrefresh_s = 1\nmin_refetch_s = 5\n"
+            ),
+        )
+    })
+    .await;
+    // Fetched at start, before the gateway serves (the harness does not wait for that).
+    let t0 = std::time::Instant::now();
+    while jwks.fetches() == 0 && t0.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(jwks.fetches(), 1, "fetched at start");
+    assert_eq!(get_as(&d, Some(&es_token("a", &a)), ORG).await.status, 200);
+    get_as(&d, Some(&es_token("b", &b)), ORG)
+        .await
+        .error(401, "unauthorized");
+
+    // A thousand tokens with unknown kids: at most one extra fetch (min_refetch_s = 5) beside
+    // the scheduled ones (one a second).
+    let before = jwks.fetches();
+    let started = std::time::Instant::now();
+    for i in 0..1000 {
+        let t = es_token(&format!("unknown-{i}"), &a);
+        get_as(&d, Some(&t), ORG).await.error(401, "unauthorized");
+    }
+    let scheduled = started.elapsed().as_secs() as usize + 1;
+    let extra = jwks.fetches() - before;
+    assert!(
+        extra <= scheduled + 1,
+        "{extra} fetches for 1000 unknown kids in {:?}",
+        started.elapsed()
+    );
+
+    // Rotation: b is published and a withdrawn; within a refresh b is accepted, a refused (its
+    // verified tokens forgotten too).
+    let a_token = es_token("a", &a);
+    assert_eq!(get_as(&d, Some(&a_token), ORG).await.status, 200);
+    jwks.set(vec![b_jwk]);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(get_as(&d, Some(&es_token("b", &b)), ORG).await.status, 200);
+    get_as(&d, Some(&a_token), ORG)
+        .await
+        .error(401, "unauthorized");
+}

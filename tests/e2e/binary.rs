@@ -435,3 +435,119 @@ async fn a_wrong_commvault_password_is_502_and_no_secret_is_logged() {
     }
     cv.shutdown().await;
 }
+
+#[tokio::test]
+async fn orgway_token_mints_what_serve_accepts_and_no_secret_or_token_is_logged() {
+    use orgway_sim::losant::{DEMO_TOKEN, LosantConfig, LosantSim};
+    let sim = LosantSim::start(LosantConfig::default()).await.unwrap();
+    let secret = "hs-secret-7d2a91c4e5";
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nlog_level = \"debug\"\n\n\
+         [auth]\nissuer = \"https://id.test/\"\naudience = \"orgway\"\n\
+         [[auth.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"${{AUTH_SECRET}}\"\n\n\
+         [[backends]]\nname = \"iot\"\nkind = \"losant\"\nbase_url = \"{}\"\ninstance_id = \"575ec8687ae143cd83dc4a97\"\ntoken = \"${{LOSANT}}\"\n\n\
+         [orgs.acme]\nbackend = \"iot\"\nid = \"575ed6e87ae143cd83dc4aa8\"\n",
+        sim.base_url()
+    );
+    let dir = TempDir::new("token");
+    let env = HashMap::from([("AUTH_SECRET", secret), ("LOSANT", DEMO_TOKEN)]);
+    let path = dir.write("token.toml", &config);
+    let mint = |scope: &str, org: &str| {
+        let (code, out, err) = run_bin(
+            &[
+                "token",
+                "--config",
+                path.to_str().unwrap(),
+                "--sub",
+                "ci-bot",
+                "--scope",
+                scope,
+                "--org",
+                org,
+                "--ttl-s",
+                "600",
+            ],
+            &env,
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        out.trim().to_owned()
+    };
+    let reader = mint("orgs:read", "acme");
+    let outsider = mint("orgs:read", "iot:000000000000000000000000");
+    let (code, _, err) = run_bin(
+        &[
+            "token",
+            "--config",
+            path.to_str().unwrap(),
+            "--sub",
+            "x",
+            "--scope",
+            "orgs:reed",
+        ],
+        &env,
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown scope(s): orgs:reed"), "{err}");
+
+    let (mut child, addr) = serve(&dir, &config, &env);
+    wait_for_port(addr).await;
+    let http = Http::anonymous();
+    let url = format!("http://{addr}/v1/orgs/acme");
+    let as_ = |t: &str| format!("Bearer {t}");
+    let ok = http
+        .send(
+            http::Method::GET,
+            &url,
+            &[("authorization", &as_(&reader))],
+            None,
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    http.send(
+        http::Method::GET,
+        &url,
+        &[("authorization", &as_(&outsider))],
+        None,
+    )
+    .await
+    .error(403, "forbidden");
+    let forged = format!("{}x", &reader[..reader.len() - 1]);
+    http.send(
+        http::Method::GET,
+        &url,
+        &[("authorization", &as_(&forged))],
+        None,
+    )
+    .await
+    .error(401, "unauthorized");
+    http.send(http::Method::GET, &url, &[], None)
+        .await
+        .error(401, "unauthorized");
+
+    signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("orgway serving"), "{logs}");
+    for (what, s) in [
+        ("the HS secret", secret),
+        ("the Losant token", DEMO_TOKEN),
+        ("a caller token", reader.as_str()),
+        ("a forged token", forged.as_str()),
+        ("a token's signature", reader.rsplit('.').next().unwrap()),
+    ] {
+        assert!(!logs.contains(s), "{what} is in the logs");
+    }
+    sim.shutdown().await;
+}
