@@ -362,3 +362,155 @@ async fn jwks_keys_are_fetched_rotated_and_unknown_kids_do_not_flood_the_issuer(
         .await
         .error(401, "unauthorized");
 }
+
+#[tokio::test]
+async fn callers_and_backends_are_held_to_their_rates() {
+    let d = Demo::start_with(|t| {
+        t.replace(
+            "[server]\n",
+            "[server]\ncaller_rate_limit_rps = 1\ncaller_rate_limit_burst = 5\n",
+        )
+        .replace(
+            "name = \"commvault\"\n",
+            "name = \"commvault\"\nrate_limit_rps = 1\nrate_limit_burst = 2\n",
+        )
+    })
+    .await;
+    // A caller's burst, then 429 with Retry-After; another caller is not held back.
+    let alice = token_with(|c| c.subject = "alice".into());
+    let bob = token_with(|c| c.subject = "bob".into());
+    for _ in 0..5 {
+        assert_eq!(get_as(&d, Some(&alice), "/v1/orgs/acme").await.status, 200);
+    }
+    let over = get_as(&d, Some(&alice), "/v1/orgs/acme").await;
+    over.error(429, "rate_limited");
+    let wait: u64 = over.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    assert_eq!(get_as(&d, Some(&bob), "/v1/orgs/acme").await.status, 200);
+
+    // The backend's rate: two calls reach Commvault, the third is the gateway's 429, naming it,
+    // and Commvault sees nothing of it.
+    let carol = token_with(|c| c.subject = "carol".into());
+    let calls = d.commvault().server().request_count();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let a = get_as(&d, Some(&carol), "/v1/backends/commvault/orgs").await;
+        statuses.push(a.status.as_u16());
+        if a.status == 429 {
+            let e = a.error(429, "rate_limited");
+            assert_eq!(e["backend"], "commvault");
+            assert!(a.headers.contains_key("retry-after"));
+        }
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+    let reached = d.commvault().server().request_count() - calls;
+    assert!(reached >= 2, "{reached}");
+    let before = d.commvault().server().request_count();
+    get_as(&d, Some(&carol), "/v1/backends/commvault/orgs")
+        .await
+        .error(429, "rate_limited");
+    assert_eq!(d.commvault().server().request_count(), before);
+}
+
+#[tokio::test]
+async fn cors_answers_preflights_for_allowed_origins_only() {
+    let d = Demo::start_with(|t| {
+        format!("{t}\n[cors]\nallowed_origins = [\"https://app.example.com\"]\nmax_age_s = 120\n")
+    })
+    .await;
+    let preflight = |origin: &'static str, method: &'static str| {
+        let url = d.gw.url("/v1/orgs/acme");
+        async move {
+            Http::anonymous()
+                .send(
+                    Method::OPTIONS,
+                    &url,
+                    &[
+                        ("origin", origin),
+                        ("access-control-request-method", method),
+                        (
+                            "access-control-request-headers",
+                            "authorization, content-type",
+                        ),
+                    ],
+                    None,
+                )
+                .await
+        }
+    };
+    let ok = preflight("https://app.example.com", "PATCH").await;
+    assert_eq!(ok.status, 204);
+    let h = |a: &Answer, n: &str| a.headers.get(n).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        h(&ok, "access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+    assert!(
+        h(&ok, "access-control-allow-methods")
+            .unwrap()
+            .contains("PATCH")
+    );
+    assert!(
+        h(&ok, "access-control-allow-headers")
+            .unwrap()
+            .contains("authorization")
+    );
+    assert_eq!(h(&ok, "access-control-max-age").as_deref(), Some("120"));
+    // Another origin, or a method the API does not have: refused, no CORS headers.
+    for (origin, method) in [
+        ("https://evil.example", "GET"),
+        ("https://app.example.com", "TRACE"),
+    ] {
+        let no = preflight(origin, method).await;
+        no.error(403, "forbidden");
+        assert!(h(&no, "access-control-allow-origin").is_none());
+    }
+    // An actual request from the allowed origin can read the answer and its headers; from
+    // another origin it carries no CORS header; without Origin, none either.
+    let cross = d
+        .client
+        .send(
+            Method::GET,
+            &d.gw.url("/v1/orgs/acme"),
+            &[("origin", "https://app.example.com")],
+            None,
+        )
+        .await;
+    assert_eq!(cross.status, 200);
+    assert_eq!(
+        h(&cross, "access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+    assert!(
+        h(&cross, "access-control-expose-headers")
+            .unwrap()
+            .contains("etag")
+    );
+    assert!(h(&cross, "vary").unwrap().contains("origin"));
+    let evil = d
+        .client
+        .send(
+            Method::GET,
+            &d.gw.url("/v1/orgs/acme"),
+            &[("origin", "https://evil.example")],
+            None,
+        )
+        .await;
+    assert_eq!(evil.status, 200);
+    assert!(h(&evil, "access-control-allow-origin").is_none());
+    // A 401 carries CORS headers too, so a browser app can see why.
+    let unauth = Http::anonymous()
+        .send(
+            Method::GET,
+            &d.gw.url("/v1/orgs/acme"),
+            &[("origin", "https://app.example.com")],
+            None,
+        )
+        .await;
+    unauth.error(401, "unauthorized");
+    assert!(h(&unauth, "access-control-allow-origin").is_some());
+}

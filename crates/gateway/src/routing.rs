@@ -28,6 +28,8 @@ pub struct BackendEntry {
     pub health: Arc<Health>,
     pub timeout: Duration,
     pub max_concurrency: usize,
+    /// The gateway's own limit on calls to it (`rate_limit_rps`).
+    pub rate_limit: Option<Arc<crate::limits::Limit>>,
 }
 
 impl BackendEntry {
@@ -77,6 +79,7 @@ impl Routing {
                     }
                 };
                 Arc::new(BackendEntry {
+                    rate_limit: b.rate_limit.map(crate::limits::Limit::new),
                     name: b.name.clone(),
                     kind: b.kind,
                     adapter: b.adapter.clone(),

@@ -35,6 +35,11 @@ pub fn build_app(config: &Config) -> Arc<App> {
     ));
     Arc::new(App {
         auth: crate::auth::Auth::new(&config.auth, routing.clone()),
+        caller_limit: config
+            .server
+            .caller_rate_limit
+            .map(crate::limits::PerCaller::new),
+        cors: config.cors.clone(),
         routing,
         cache,
         metrics,
@@ -58,6 +63,19 @@ pub async fn run(
         tracing::warn!(
             "authentication is off ([auth] mode = \"off\"): anyone who reaches the port may read, change and delete every org"
         );
+    }
+    if app.caller_limit.is_some() {
+        // Callers whose limit is full again are forgotten, so the map holds recent callers only.
+        let app = Arc::downgrade(&app);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                match app.upgrade() {
+                    Some(a) => a.caller_limit.iter().for_each(|l| l.forget_idle()),
+                    None => return,
+                }
+            }
+        });
     }
     let gateway = http::Gateway::new(app.clone());
     let addr = listener.local_addr()?;

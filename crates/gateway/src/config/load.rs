@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,12 +15,12 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::raw::{
-    AUTH_KEYS, CACHE_KEYS, COMMON_BACKEND_KEYS, RawAuth, RawBackendCommon, RawCache, RawOrg,
-    RawServer, RawTtls, SERVER_KEYS,
+    AUTH_KEYS, CACHE_KEYS, COMMON_BACKEND_KEYS, CORS_KEYS, RawAuth, RawBackendCommon, RawCache,
+    RawCors, RawOrg, RawServer, RawTtls, SERVER_KEYS,
 };
 use super::secrets::{Resolver, expand_env};
 use super::{
-    AuthConfig, AuthKey, BackendConfig, CacheConfig, CacheTtls, Config, ConfigIssue,
+    AuthConfig, AuthKey, BackendConfig, CacheConfig, CacheTtls, Config, ConfigIssue, CorsConfig,
     DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT_MS, DEFAULT_CACHE_MAX_BYTES,
     DEFAULT_HEADER_READ_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LISTEN,
     DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES,
@@ -29,6 +29,7 @@ use super::{
     ServerConfig,
 };
 use crate::client::{ClientSettings, ConnectTo, load_ca_file};
+use crate::limits::Rate;
 use crate::registry::BackendKind;
 
 /// Validates a routing file's text: the runtime configuration, or every issue found.
@@ -180,6 +181,7 @@ impl<'a> Loader<'a> {
         let mut orgs = None;
         let mut cache = None;
         let mut auth = None;
+        let mut cors = None;
         for (key, value) in root.into_inner() {
             match key.get_ref().as_ref() {
                 "server" => server = Some(value),
@@ -187,9 +189,10 @@ impl<'a> Loader<'a> {
                 "orgs" => orgs = Some(value),
                 "cache" => cache = Some(value),
                 "auth" => auth = Some(value),
+                "cors" => cors = Some(value),
                 other => {
                     let msg = format!(
-                        "unknown key `{other}`, expected one of `server`, `backends`, `orgs`, `cache`, `auth`"
+                        "unknown key `{other}`, expected one of `server`, `backends`, `orgs`, `cache`, `auth`, `cors`"
                     );
                     self.issue(other.to_owned(), Some(&key.span()), msg);
                 }
@@ -225,12 +228,66 @@ impl<'a> Loader<'a> {
                 None
             }
         };
+        let cors = cors.and_then(|c| self.cors(c));
         Some(Config {
             server: server?,
             backends,
             orgs,
             cache,
             auth: auth?,
+            cors,
+        })
+    }
+
+    /// `[cors]`.
+    fn cors(&mut self, value: Spanned<DeValue<'a>>) -> Option<CorsConfig> {
+        let spans = key_spans(&value);
+        let table_span = value.span();
+        let at = |key: &str| spans.get(key).cloned().unwrap_or(table_span.clone());
+        let raw: RawCors = self.de_table("cors", value, &CORS_KEYS)?;
+        let mut origins = Vec::new();
+        let mut any = false;
+        for o in raw.allowed_origins.unwrap_or_default() {
+            if o == "*" {
+                any = true;
+                continue;
+            }
+            let uri = o.parse::<http::Uri>().ok();
+            let ok = uri.as_ref().is_some_and(|u| {
+                matches!(u.scheme_str(), Some("http") | Some("https"))
+                    && u.host().is_some()
+                    && u.path_and_query().is_none_or(|p| p.as_str() == "/")
+                    && !o.ends_with('/')
+            });
+            if !ok {
+                self.issue(
+                    "cors.allowed_origins",
+                    Some(&at("allowed_origins")),
+                    format!("`{o}` is not an origin (scheme://host[:port], no path) or `*`"),
+                );
+                continue;
+            }
+            origins.push(o.to_ascii_lowercase());
+        }
+        if origins.is_empty() && !any {
+            self.issue(
+                "cors.allowed_origins",
+                Some(&at("allowed_origins")),
+                "list the origins allowed (or `*`)",
+            );
+        }
+        let max_age = raw.max_age_s.unwrap_or(600);
+        if max_age > 86_400 {
+            self.issue(
+                "cors.max_age_s",
+                Some(&at("max_age_s")),
+                format!("{max_age} is more than 86400 (a day)"),
+            );
+        }
+        Some(CorsConfig {
+            origins,
+            any,
+            max_age: Duration::from_secs(max_age),
         })
     }
 
@@ -513,6 +570,12 @@ impl<'a> Loader<'a> {
             raw.idle_timeout_ms,
             DEFAULT_IDLE_TIMEOUT_MS,
         );
+        let caller_rate_limit = self.rate(
+            "server",
+            raw.caller_rate_limit_rps,
+            raw.caller_rate_limit_burst,
+            at("caller_rate_limit_rps").as_ref(),
+        );
         let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
         if !(1..=1_000_000).contains(&max_connections) {
             self.issue(
@@ -608,6 +671,7 @@ impl<'a> Loader<'a> {
             body_read_timeout,
             idle_timeout,
             max_connections,
+            caller_rate_limit,
         })
     }
 
@@ -827,6 +891,12 @@ impl<'a> Loader<'a> {
                 ),
             );
         }
+        let rate_limit = self.rate(
+            prefix,
+            raw.rate_limit_rps,
+            raw.rate_limit_burst,
+            Some(&at("rate_limit_rps")),
+        );
         let cache_ttl = match raw.cache_ttl_ms.clone() {
             Some(t) => self.ttls(&format!("{prefix}.cache_ttl_ms"), t, &at("cache_ttl_ms")),
             None => CacheTtls::default(),
@@ -846,8 +916,55 @@ impl<'a> Loader<'a> {
                 connect_to,
             },
             cache_ttl,
+            rate_limit,
             adapter,
         })
+    }
+
+    /// A rate limit of `rps` requests per second with a burst of `burst` (default: `rps`).
+    fn rate(
+        &mut self,
+        prefix: &str,
+        rps: Option<u32>,
+        burst: Option<u32>,
+        span: Option<&Range<usize>>,
+    ) -> Option<Rate> {
+        let (rps_key, burst_key) = if prefix == "server" {
+            ("caller_rate_limit_rps", "caller_rate_limit_burst")
+        } else {
+            ("rate_limit_rps", "rate_limit_burst")
+        };
+        let Some(rps) = rps else {
+            if burst.is_some() {
+                self.issue(
+                    format!("{prefix}.{burst_key}"),
+                    span,
+                    format!("a burst needs `{rps_key}`"),
+                );
+            }
+            return None;
+        };
+        let per_second = NonZeroU32::new(rps).filter(|_| rps <= 1_000_000);
+        let burst = NonZeroU32::new(burst.unwrap_or(rps)).filter(|b| b.get() <= 10_000_000);
+        match (per_second, burst) {
+            (Some(per_second), Some(burst)) => Some(Rate { per_second, burst }),
+            (None, _) => {
+                self.issue(
+                    format!("{prefix}.{rps_key}"),
+                    span,
+                    format!("{rps} is not between 1 and 1000000"),
+                );
+                None
+            }
+            (_, None) => {
+                self.issue(
+                    format!("{prefix}.{burst_key}"),
+                    span,
+                    "the burst is not between 1 and 10000000",
+                );
+                None
+            }
+        }
     }
 
     fn orgs(&mut self, value: Spanned<DeValue<'a>>, backends: &[BackendConfig]) -> Vec<OrgAlias> {

@@ -14,6 +14,8 @@
 //! body_read_timeout_ms = 30000     # a request's body must arrive within this (408 above)
 //! idle_timeout_ms = 60000          # a keep-alive connection with no request is closed after this
 //! max_connections = 10000          # open client connections; more are answered 503 and closed
+//! caller_rate_limit_rps = 100      # requests per second per caller (token subject), 429 above;
+//! caller_rate_limit_burst = 200    # default: no limit; the burst defaults to the rate
 //!
 //! [[backends]]
 //! name = "iot-prod"                # used in org references: iot-prod:<native id>
@@ -27,6 +29,8 @@
 //! ca_file = "/etc/orgway/ca.pem"   # CA certificates (PEM) trusted besides the built-in roots
 //! connect_to = "10.0.0.5:443"      # connect here whatever the URL's host; the URL's host is
 //!                                  # still sent as Host and checked against the certificate
+//! rate_limit_rps = 50              # calls per second the gateway makes to it (429 above);
+//! rate_limit_burst = 100           # default: no limit; the burst defaults to the rate
 //! # ...and the keys of the kind (see the adapter's config module), secrets by reference:
 //! instance_id = "575ec8687ae143cd83dc4a97"
 //! token = "${LOSANT_TOKEN}"
@@ -69,6 +73,12 @@
 //! url = "https://id.example.com/.well-known/jwks.json"
 //! refresh_s = 300                  # fetched at start, then this often
 //! min_refetch_s = 10               # a token with an unknown kid fetches again, at most this often
+//! ```
+//!
+//! ```toml
+//! [cors]                           # browser frontends on other origins; without it, no CORS
+//! allowed_origins = ["https://app.example.com"]   # exact origins, or "*"
+//! max_age_s = 600                  # how long a browser keeps a preflight's answer
 //! ```
 //!
 //! A backend may set its own `cache_ttl_ms = { org = 0, plans = 300000 }` over `[cache.ttl_ms]`.
@@ -156,6 +166,8 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Open client connections; more are answered `503 unavailable` and closed.
     pub max_connections: usize,
+    /// Requests per second per caller (token subject), with a burst (`429` above).
+    pub caller_rate_limit: Option<crate::limits::Rate>,
 }
 
 /// One `[[backends]]` entry, validated, with its adapter built.
@@ -173,6 +185,8 @@ pub struct BackendConfig {
     pub client: ClientSettings,
     /// Its own time to live per class of cached read (`cache_ttl_ms`), over `[cache.ttl_ms]`.
     pub cache_ttl: CacheTtls,
+    /// Calls per second to this backend, with a burst (`429` above).
+    pub rate_limit: Option<crate::limits::Rate>,
     pub adapter: Arc<dyn Backend>,
 }
 
@@ -194,6 +208,19 @@ pub struct Config {
     pub cache: Option<CacheConfig>,
     /// `[auth]`.
     pub auth: AuthConfig,
+    /// `[cors]`; without it no answer carries CORS headers.
+    pub cors: Option<CorsConfig>,
+}
+
+/// `[cors]`, validated: which browser origins may call the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsConfig {
+    /// Exact origins (`https://app.example.com`), in lowercase.
+    pub origins: Vec<String>,
+    /// `*` was listed: any origin (tokens travel in a header, never in cookies).
+    pub any: bool,
+    /// How long a browser may keep a preflight's answer.
+    pub max_age: Duration,
 }
 
 /// `[auth]`, validated.

@@ -30,10 +30,16 @@ pub(super) struct RawServer {
     pub(super) idle_timeout_ms: Option<u64>,
     #[serde(default)]
     pub(super) max_connections: Option<usize>,
+    #[serde(default)]
+    pub(super) caller_rate_limit_rps: Option<u32>,
+    #[serde(default)]
+    pub(super) caller_rate_limit_burst: Option<u32>,
 }
 
 /// The keys of `[server]`.
-pub(super) const SERVER_KEYS: [&str; 11] = [
+pub(super) const SERVER_KEYS: [&str; 13] = [
+    "caller_rate_limit_rps",
+    "caller_rate_limit_burst",
     "listen",
     "worker_threads",
     "body_limit_bytes",
@@ -91,7 +97,9 @@ pub(super) struct RawTtls {
 }
 
 /// The keys every backend has; the rest of the table belongs to the kind.
-pub(super) const COMMON_BACKEND_KEYS: [&str; 10] = [
+pub(super) const COMMON_BACKEND_KEYS: [&str; 12] = [
+    "rate_limit_rps",
+    "rate_limit_burst",
     "name",
     "kind",
     "base_url",
@@ -125,6 +133,10 @@ pub(super) struct RawBackendCommon {
     pub(super) connect_to: Option<String>,
     #[serde(default)]
     pub(super) cache_ttl_ms: Option<RawTtls>,
+    #[serde(default)]
+    pub(super) rate_limit_rps: Option<u32>,
+    #[serde(default)]
+    pub(super) rate_limit_burst: Option<u32>,
 }
 
 /// An `[orgs.<alias>]` entry as written.
@@ -191,3 +203,16 @@ pub(super) struct RawJwks {
     #[serde(default)]
     pub(super) min_refetch_s: Option<u64>,
 }
+
+/// `[cors]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCors {
+    #[serde(default)]
+    pub(super) allowed_origins: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) max_age_s: Option<u64>,
+}
+
+/// The keys of `[cors]`.
+pub(super) const CORS_KEYS: [&str; 2] = ["allowed_origins", "max_age_s"];

@@ -478,3 +478,59 @@ fn auth_is_required_explicit_when_off_and_checked_when_on() {
             .contains("public_key_file")
     );
 }
+
+#[test]
+fn rate_limits_and_cors_are_checked() {
+    let c = parse(&format!(
+        "{GOOD}\n[cors]\nallowed_origins = [\"https://App.Example.com\", \"http://localhost:3000\"]\n"
+    ))
+    .unwrap();
+    let cors = c.cors.unwrap();
+    assert_eq!(
+        cors.origins,
+        ["https://app.example.com", "http://localhost:3000"]
+    );
+    assert_eq!(cors.max_age, Duration::from_secs(600));
+    for (bad, named) in [
+        (
+            "[cors]\nallowed_origins = [\"https://a.example/path\"]\n",
+            "cors.allowed_origins",
+        ),
+        (
+            "[cors]\nallowed_origins = [\"app.example.com\"]\n",
+            "cors.allowed_origins",
+        ),
+        ("[cors]\nallowed_origins = []\n", "cors.allowed_origins"),
+        (
+            "[cors]\nallowed_origins = [\"*\"]\nmax_age_s = 999999\n",
+            "cors.max_age_s",
+        ),
+    ] {
+        let e = parse(&format!("{GOOD}\n{bad}")).unwrap_err();
+        assert!(e.to_string().contains(named), "{bad}: {e}");
+    }
+    let limited = GOOD
+        .replace("[server]\n", "[server]\ncaller_rate_limit_rps = 10\n")
+        .replace(
+            "timeout_ms = 2500\n",
+            "timeout_ms = 2500\nrate_limit_rps = 5\nrate_limit_burst = 20\n",
+        );
+    let c = parse(&limited).unwrap();
+    let caller = c.server.caller_rate_limit.unwrap();
+    assert_eq!((caller.per_second.get(), caller.burst.get()), (10, 10));
+    let backend = c.backends[0].rate_limit.unwrap();
+    assert_eq!((backend.per_second.get(), backend.burst.get()), (5, 20));
+    for (bad, named) in [
+        (
+            "caller_rate_limit_rps = 0\n",
+            "server.caller_rate_limit_rps",
+        ),
+        (
+            "caller_rate_limit_burst = 5\n",
+            "server.caller_rate_limit_burst",
+        ),
+    ] {
+        let e = parse(&GOOD.replace("[server]\n", &format!("[server]\n{bad}"))).unwrap_err();
+        assert!(e.to_string().contains(named), "{bad}: {e}");
+    }
+}

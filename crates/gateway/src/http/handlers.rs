@@ -124,6 +124,9 @@ async fn call<T>(
     take: fn(Output) -> Option<T>,
 ) -> Result<T, ApiError> {
     let operation = op.kind().as_str();
+    if let Some(limit) = &entry.rate_limit {
+        limit.check(&entry.name)?;
+    }
     let cx = CallContext::new(rid.0.clone(), include_raw, entry.transport.clone());
     let out = entry
         .service

@@ -53,6 +53,10 @@ pub struct App {
     pub routing: Arc<Routing>,
     /// Who may call (`auth.rs`).
     pub auth: crate::auth::Auth,
+    /// Requests per second per caller (`limits.rs`).
+    pub caller_limit: Option<crate::limits::PerCaller>,
+    /// Browser origins allowed (`[cors]`).
+    pub cors: Option<crate::config::CorsConfig>,
     /// The read cache (`cache.rs`): every read goes through it, a bypass without `[cache]`.
     pub cache: Arc<crate::cache::Cache>,
     pub metrics: Arc<Metrics>,
@@ -123,7 +127,7 @@ fn new_request_id_into(buf: &mut [u8; 32]) -> &str {
 
 /// Every route's template: the HTTP metrics' `route` label (a test checks it against the
 /// router and the OpenAPI document).
-pub const ROUTES: [&str; 17] = [
+pub const ROUTES: [&str; 19] = [
     "/v1/orgs/{org}",
     "/v1/backends",
     "/v1/backends/{backend}/orgs",
@@ -141,6 +145,8 @@ pub const ROUTES: [&str; 17] = [
     "/openapi.json",
     "unmatched",
     "unauthenticated",
+    "rate-limited",
+    "preflight",
 ];
 
 /// The metrics label of the route a request matched.
@@ -184,16 +190,104 @@ impl Gateway {
         }
     }
 
-    /// Answers one request: authenticates a `/v1` caller (`401` here), answers from the
-    /// cache's front door what it may, and sends the rest through the router.
-    pub async fn handle(self, mut req: http::Request<hyper::body::Incoming>) -> Response {
+    /// Answers one request: a CORS preflight here; otherwise the answer of [`Gateway::answer`],
+    /// with CORS headers for an allowed origin.
+    pub async fn handle(self, req: http::Request<hyper::body::Incoming>) -> Response {
+        let Some(cors) = &self.app.cors else {
+            return self.answer(req).await;
+        };
+        let origin = allowed_origin(cors, req.headers());
+        if req.method() == http::Method::OPTIONS
+            && req.headers().contains_key(header::ORIGIN)
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return self.preflight(cors, origin, &req);
+        }
+        let mut resp = self.answer(req).await;
+        if let Some(origin) = origin {
+            let h = resp.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            h.append(header::VARY, HeaderValue::from_static("origin"));
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(CORS_EXPOSED),
+            );
+        }
+        resp
+    }
+
+    /// A preflight: `204` with what the API allows, or `403` for an origin not allowed.
+    fn preflight<B>(
+        &self,
+        cors: &crate::config::CorsConfig,
+        origin: Option<HeaderValue>,
+        req: &http::Request<B>,
+    ) -> Response {
+        let started = Instant::now();
+        let asked = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|m| http::Method::from_bytes(m.as_bytes()).ok());
+        let method_ok = asked.is_some_and(|m| CORS_METHODS.split(", ").any(|a| a == m.as_str()));
+        let Some(origin) = origin.filter(|_| method_ok) else {
+            let e = ApiError::new(
+                crate::error::ErrorCode::Forbidden,
+                "this origin or method may not call the API from a browser",
+            );
+            return self.refuse(req, &e, started, "preflight");
+        };
+        let mut resp = Response::new(axum::body::Body::empty());
+        *resp.status_mut() = http::StatusCode::NO_CONTENT;
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(CORS_METHODS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(CORS_REQUEST_HEADERS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from(cors.max_age.as_secs()),
+        );
+        h.insert(
+            header::VARY,
+            HeaderValue::from_static(
+                "origin, access-control-request-method, access-control-request-headers",
+            ),
+        );
+        log_and_count(
+            &self.app,
+            "",
+            req.method(),
+            "preflight",
+            started,
+            || req.uri().path(),
+            &resp,
+        );
+        resp
+    }
+
+    /// Authenticates a `/v1` caller (`401` here) and holds it to its rate (`429`), answers
+    /// from the cache's front door what it may, and sends the rest through the router.
+    async fn answer(self, mut req: http::Request<hyper::body::Incoming>) -> Response {
         let started = Instant::now();
         let path = req.uri().path();
         let caller = if path == "/v1" || path.starts_with("/v1/") {
-            match self.app.auth.authenticate(req.headers()).await {
-                Ok(c) => Some(c),
-                Err(e) => return self.refuse(&req, &e, started),
+            let caller = match self.app.auth.authenticate(req.headers()).await {
+                Ok(c) => c,
+                Err(e) => return self.refuse(&req, &e, started, "unauthenticated"),
+            };
+            if let Some(limit) = &self.app.caller_limit
+                && let Err(e) = limit.check(&caller.subject)
+            {
+                return self.refuse(&req, &e, started, "rate-limited");
             }
+            Some(caller)
         } else {
             None
         };
@@ -234,8 +328,15 @@ impl Gateway {
         }
     }
 
-    /// A `401` before routing, in the error shape, with `WWW-Authenticate`.
-    fn refuse<B>(&self, req: &http::Request<B>, err: &ApiError, started: Instant) -> Response {
+    /// An error before routing (`401` with `WWW-Authenticate`, `429`, a refused preflight), in
+    /// the error shape, counted under `label`.
+    fn refuse<B>(
+        &self,
+        req: &http::Request<B>,
+        err: &ApiError,
+        started: Instant,
+        label: &'static str,
+    ) -> Response {
         let rid = req
             .headers()
             .get(REQUEST_ID)
@@ -243,15 +344,17 @@ impl Gateway {
             .map(Arc::<str>::from)
             .unwrap_or_else(new_request_id);
         let mut resp = render(err, &rid, Response::new(axum::body::Body::empty()));
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"orgway\""),
-        );
+        if err.code == crate::error::ErrorCode::Unauthorized {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"orgway\""),
+            );
+        }
         log_and_count(
             &self.app,
             &rid,
             req.method(),
-            "unauthenticated",
+            label,
             started,
             || req.uri().path(),
             &resp,
@@ -261,6 +364,23 @@ impl Gateway {
         }
         resp
     }
+}
+
+/// The methods a browser may use (a preflight's answer).
+const CORS_METHODS: &str = "GET, HEAD, PATCH, PUT, POST, DELETE";
+/// The request headers a browser may send.
+const CORS_REQUEST_HEADERS: &str = "authorization, content-type, if-none-match, idempotency-key, x-request-id, cache-control, pragma";
+/// The answer headers a browser's script may read.
+const CORS_EXPOSED: &str = "etag, x-request-id, x-cache, cache-status, retry-after, location, www-authenticate, idempotent-replayed";
+
+/// The request's `Origin`, when `[cors]` allows it.
+fn allowed_origin(
+    cors: &crate::config::CorsConfig,
+    headers: &http::HeaderMap,
+) -> Option<HeaderValue> {
+    let origin = headers.get(header::ORIGIN)?;
+    let s = origin.to_str().ok()?;
+    (cors.any || cors.origins.iter().any(|o| o.eq_ignore_ascii_case(s))).then(|| origin.clone())
 }
 
 /// Whether a query asks for `include=raw`.

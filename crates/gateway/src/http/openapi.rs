@@ -392,6 +392,7 @@ fn org_error(status: u16) -> (String, RefOr<Response>) {
         }
         401 => AUTH_401,
         403 => AUTH_403,
+        429 => LIMIT_429,
         404 => "`not_found`: an unknown backend or alias, or the backend says it does not exist",
         409 => "`conflict`: the backend reports a duplicate",
         413 => "`payload_too_large`: the body is over the configured limit",
@@ -422,7 +423,11 @@ fn org_errors(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
 }
 
 /// Statuses of a read through a backend.
-const READ: [u16; 8] = [400, 401, 403, 404, 501, 502, 503, 504];
+const READ: [u16; 9] = [400, 401, 403, 404, 429, 501, 502, 503, 504];
+
+/// `429`, on every `/v1` route.
+const LIMIT_429: &str = "`rate_limited`: the caller is over its rate, or the gateway's rate for \
+     the backend is reached; `Retry-After` says when to try again";
 
 /// `401`, on every `/v1` route.
 const AUTH_401: &str = "`unauthorized`: no bearer token, or one that is malformed, expired, not \
@@ -485,6 +490,7 @@ impl IntoResponses for AdminErrors {
             ),
             error_response(401, AUTH_401),
             error_response(403, AUTH_403),
+            error_response(429, LIMIT_429),
         ]
         .into_iter()
         .collect()
@@ -505,6 +511,7 @@ impl IntoResponses for PurgeErrors {
             error_response(401, AUTH_401),
             error_response(403, AUTH_403),
             error_response(404, "`not_found`: no such backend or alias"),
+            error_response(429, LIMIT_429),
         ]
         .into_iter()
         .collect()
