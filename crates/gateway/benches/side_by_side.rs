@@ -12,6 +12,9 @@
 //! - **C, a cache hit** (only when `orgway check` accepts [`CACHE_TABLE`]): the gateway answering
 //!   the org from its cache, a bare hyper server answering the very same bytes, and nginx
 //!   `proxy_cache` in front of the vendor.
+//! - **D, an authenticated cache hit** (with C): a gateway whose `[auth]` verifies an RS256 key
+//!   (made with `openssl`; ES256 from rcgen when openssl is missing), read with a bearer token,
+//!   against the same hit on C's gateway, whose auth is off.
 //!
 //! It prints, per target, the median over the rounds of requests per second and of wrk's p50 and
 //! p99 latency, how many vendor calls each request caused, and the ratios the issues ask for.
@@ -302,6 +305,50 @@ fn run() -> anyhow::Result<()> {
         }
     }
 
+    // D. An authenticated cache hit against an unauthenticated one.
+    match (&cached, signing_key(&dir)) {
+        (Err(_), _) => println!("\nD. authenticated cache hit: skipped with C"),
+        (_, Err(e)) => println!("\nD. authenticated cache hit: skipped, no signing key: {e:#}"),
+        (Ok((gw, _, _)), Ok(key)) => {
+            let text = format!("{}{CACHE_TABLE}", routing_file(vendor.addr))
+                .replace(AUTH_OFF, &key.auth_table());
+            let config = dir.write("orgway-auth.toml", &text)?;
+            let agw = Gateway::start(orgway, &config, &dir.0.join("orgway-auth.log"), &setup)?;
+            let header = format!("Authorization: Bearer {}", key.token()?);
+            let url = format!("{}{org_path}", agw.base);
+            fetch_with(&setup, &url, Some(&header))?; // the miss that fills the cache
+            let hit = fetch_with(&setup, &url, Some(&header))?;
+            if hit.status != StatusCode::OK
+                || hit.headers.get("x-cache").and_then(|v| v.to_str().ok()) != Some("hit")
+            {
+                bail!(
+                    "the authenticated gateway answered {} to GET {org_path}: {}",
+                    hit.status,
+                    String::from_utf8_lossy(&hit.body)
+                );
+            }
+            println!(
+                "\nD. a cache hit with a {} bearer token ({} bytes in the header) against the \
+                 same hit without auth",
+                key.alg,
+                header.len()
+            );
+            let d = measure(
+                vec![
+                    Target::new(
+                        "orgway, cache hit, auth off",
+                        format!("{}{org_path}", gw.base),
+                    ),
+                    Target::new(key.label, url).with_header(header),
+                ],
+                &vendor,
+                &settings,
+            )?;
+            ratio("authenticated hit vs unauthenticated hit", &d[1], &d[0]);
+            drop(agw);
+        }
+    }
+
     // Stopped in reverse order of start; the temporary folder goes last.
     drop(cached);
     drop(nginx);
@@ -342,6 +389,88 @@ impl Settings {
 
 /// The routing file of the gateway under test: one worker thread, one Losant backend on the
 /// vendor, logs at `warn` (no access log line per request, as nginx runs with `access_log off`).
+/// The `[auth]` table of the routing files but group D's.
+const AUTH_OFF: &str = "[auth]\nmode = \"off\"\n";
+
+/// Group D's key: RS256 from `openssl` when it is installed, else ES256 (rcgen).
+struct SigningKey {
+    alg: &'static str,
+    label: &'static str,
+    public: PathBuf,
+    encoding: jsonwebtoken::EncodingKey,
+}
+
+impl SigningKey {
+    fn auth_table(&self) -> String {
+        format!(
+            "[auth]\nissuer = \"bench\"\naudience = \"orgway\"\n[[auth.keys]]\nkid = \"bench\"\nalg = \"{}\"\npublic_key_file = \"{}\"\n",
+            self.alg,
+            self.public.display()
+        )
+    }
+
+    fn token(&self) -> anyhow::Result<String> {
+        let claims = orgway::auth::Claims {
+            issuer: "bench".into(),
+            audience: "orgway".into(),
+            subject: "bench".into(),
+            scopes: orgway::auth::all_scopes(),
+            orgs: vec!["*".into()],
+            orgs_claim: "orgs".into(),
+            lifetime: Duration::from_secs(3600),
+        };
+        let alg = self.alg.parse().map_err(|e| anyhow!("{e}"))?;
+        orgway::auth::mint("bench", alg, &self.encoding, &claims).map_err(|e| anyhow!(e))
+    }
+}
+
+fn signing_key(dir: &TempDir) -> anyhow::Result<SigningKey> {
+    let private = dir.0.join("rs256.pem");
+    let public = dir.0.join("rs256.pub.pem");
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new("openssl")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let rsa = run(&[
+        "genpkey".as_ref(),
+        "-algorithm".as_ref(),
+        "RSA".as_ref(),
+        "-pkeyopt".as_ref(),
+        "rsa_keygen_bits:2048".as_ref(),
+        "-out".as_ref(),
+        private.as_os_str(),
+    ]) && run(&[
+        "pkey".as_ref(),
+        "-pubout".as_ref(),
+        "-in".as_ref(),
+        private.as_os_str(),
+        "-out".as_ref(),
+        public.as_os_str(),
+    ]);
+    if rsa {
+        let encoding = jsonwebtoken::EncodingKey::from_rsa_pem(&std::fs::read(&private)?)?;
+        return Ok(SigningKey {
+            alg: "RS256",
+            label: "orgway, cache hit, RS256 token",
+            public,
+            encoding,
+        });
+    }
+    let pair = rcgen::KeyPair::generate()?;
+    let public = dir.write("es256.pub.pem", &pair.public_key_pem())?;
+    let encoding = jsonwebtoken::EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes())?;
+    Ok(SigningKey {
+        alg: "ES256",
+        label: "orgway, cache hit, ES256 token (no openssl for RS256)",
+        public,
+        encoding,
+    })
+}
+
 fn routing_file(vendor: SocketAddr) -> String {
     format!(
         r#"[server]
@@ -748,9 +877,22 @@ struct Fetched {
 
 /// One GET, for setting up and checking (wrk does the measuring).
 fn fetch(setup: &tokio::runtime::Runtime, url: &str) -> anyhow::Result<Fetched> {
+    fetch_with(setup, url, None)
+}
+
+/// `fetch` with one more header (`name: value`).
+fn fetch_with(
+    setup: &tokio::runtime::Runtime,
+    url: &str,
+    header: Option<&str>,
+) -> anyhow::Result<Fetched> {
     setup.block_on(async {
         let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-        let req = http::Request::get(url).body(Empty::new())?;
+        let mut req = http::Request::get(url);
+        if let Some((name, value)) = header.and_then(|h| h.split_once(": ")) {
+            req = req.header(name, value);
+        }
+        let req = req.body(Empty::new())?;
         let resp = tokio::time::timeout(Duration::from_secs(5), client.request(req))
             .await
             .map_err(|_| anyhow!("GET {url}: no answer within 5 s"))??;
@@ -782,15 +924,16 @@ struct Run {
 }
 
 /// Runs wrk against `url` and reads its report.
-fn wrk(url: &str, seconds: u64) -> anyhow::Result<Run> {
-    let out = Command::new("wrk")
-        .arg("-t1")
+fn wrk(url: &str, header: Option<&str>, seconds: u64) -> anyhow::Result<Run> {
+    let mut cmd = Command::new("wrk");
+    cmd.arg("-t1")
         .arg(format!("-c{CONNECTIONS}"))
         .arg(format!("-d{seconds}s"))
-        .arg("--latency")
-        .arg(url)
-        .output()
-        .context("running wrk")?;
+        .arg("--latency");
+    if let Some(h) = header {
+        cmd.arg("-H").arg(h);
+    }
+    let out = cmd.arg(url).output().context("running wrk")?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         bail!(
@@ -865,6 +1008,8 @@ fn wrk_duration(s: &str) -> anyhow::Result<Duration> {
 struct Target {
     label: &'static str,
     url: String,
+    /// A header every request of the target carries (`Authorization` for group D).
+    header: Option<String>,
     runs: Vec<Run>,
 }
 
@@ -873,8 +1018,14 @@ impl Target {
         Target {
             label,
             url,
+            header: None,
             runs: Vec::new(),
         }
+    }
+
+    fn with_header(mut self, header: String) -> Target {
+        self.header = Some(header);
+        self
     }
 }
 
@@ -920,14 +1071,14 @@ fn measure(
     settings: &Settings,
 ) -> anyhow::Result<Vec<Summary>> {
     for t in &targets {
-        wrk(&t.url, WARMUP_SECONDS)?;
+        wrk(&t.url, t.header.as_deref(), WARMUP_SECONDS)?;
     }
     let n = targets.len();
     for round in 0..settings.rounds {
         for i in 0..n {
             let t = &mut targets[(round + i) % n];
             let before = vendor.settled();
-            let mut run = wrk(&t.url, settings.seconds)?;
+            let mut run = wrk(&t.url, t.header.as_deref(), settings.seconds)?;
             run.to_vendor = vendor.settled() - before;
             t.runs.push(run);
         }
