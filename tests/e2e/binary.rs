@@ -359,7 +359,7 @@ async fn a_wrong_commvault_password_is_502_and_no_secret_is_logged() {
     );
     let dir = TempDir::new("cv");
     let env = HashMap::from([("CV_BAD", wrong), ("CV_GOOD", DEMO_PASSWORD)]);
-    let (mut child, addr) = serve(&dir, &config, &env);
+    let (child, addr) = serve(&dir, &config, &env);
     wait_for_port(addr).await;
     let http = Http::new();
 
@@ -397,21 +397,7 @@ async fn a_wrong_commvault_password_is_502_and_no_secret_is_logged() {
         .await;
     assert_eq!(ok.status, 200);
 
-    signal(&child, "TERM");
-    assert!(child.wait().unwrap().success());
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = stop_and_read_logs(child);
     assert!(logs.contains("backend_auth_failed"), "{logs}");
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let mut secrets = vec![
@@ -489,7 +475,7 @@ async fn orgway_token_mints_what_serve_accepts_and_no_secret_or_token_is_logged(
     assert_eq!(code, 2);
     assert!(err.contains("unknown scope(s): orgs:reed"), "{err}");
 
-    let (mut child, addr) = serve(&dir, &config, &env);
+    let (child, addr) = serve(&dir, &config, &env);
     wait_for_port(addr).await;
     let http = Http::anonymous();
     let url = format!("http://{addr}/v1/orgs/acme");
@@ -524,21 +510,7 @@ async fn orgway_token_mints_what_serve_accepts_and_no_secret_or_token_is_logged(
         .await
         .error(401, "unauthorized");
 
-    signal(&child, "TERM");
-    assert!(child.wait().unwrap().success());
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = stop_and_read_logs(child);
     assert!(logs.contains("orgway serving"), "{logs}");
     for (what, s) in [
         ("the HS secret", secret),
@@ -550,4 +522,19 @@ async fn orgway_token_mints_what_serve_accepts_and_no_secret_or_token_is_logged(
         assert!(!logs.contains(s), "{what} is in the logs");
     }
     sim.shutdown().await;
+}
+
+/// Stops a served gateway (SIGTERM, which it must exit 0 on) and returns everything it wrote.
+fn stop_and_read_logs(mut child: std::process::Child) -> String {
+    signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+    let mut logs = String::new();
+    for out in [
+        Box::new(child.stderr.take().unwrap()) as Box<dyn Read>,
+        Box::new(child.stdout.take().unwrap()),
+    ] {
+        let mut out = out;
+        out.read_to_string(&mut logs).unwrap();
+    }
+    logs
 }

@@ -750,12 +750,7 @@ impl Cache {
             }
             return match self.fill(&key, ttl, rid, &fill).await {
                 (Ok(filled), collapsed) => {
-                    state.count(if collapsed {
-                        Lookup::Collapsed
-                    } else {
-                        Lookup::Miss
-                    });
-                    self.remember(req, read.class, remember(&filled.entry))
+                    self.filled(state, collapsed, req, read.class, remember(&filled.entry))
                         .await;
                     Ok(respond(
                         &filled.entry,
@@ -787,12 +782,7 @@ impl Cache {
         }
         let (filled, collapsed) = self.fill(&key, ttl, rid, &fill).await;
         let filled = filled?;
-        state.count(if collapsed {
-            Lookup::Collapsed
-        } else {
-            Lookup::Miss
-        });
-        self.remember(req, read.class, remember(&filled.entry))
+        self.filled(state, collapsed, req, read.class, remember(&filled.entry))
             .await;
         Ok(respond(
             &filled.entry,
@@ -800,6 +790,23 @@ impl Cache {
             How::Miss { collapsed, forced },
             headers,
         ))
+    }
+
+    /// A fill this read made or waited for: counted, and its target recorded.
+    async fn filled(
+        &self,
+        state: &BackendState,
+        collapsed: bool,
+        req: &ReadRequest,
+        class: Class,
+        record: Front,
+    ) {
+        state.count(if collapsed {
+            Lookup::Collapsed
+        } else {
+            Lookup::Miss
+        });
+        self.remember(req, class, record).await;
     }
 
     /// Records a read's target against the fresh entry it found or filled (module doc).

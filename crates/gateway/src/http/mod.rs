@@ -93,6 +93,15 @@ pub fn new_request_id() -> Arc<str> {
     Arc::from(new_request_id_into(&mut buf))
 }
 
+/// A request's id: the caller's when it is valid, else a new one.
+fn request_id(headers: &http::HeaderMap) -> Arc<str> {
+    headers
+        .get(REQUEST_ID)
+        .and_then(valid_request_id)
+        .map(Arc::<str>::from)
+        .unwrap_or_else(new_request_id)
+}
+
 /// A new request id as a header value.
 fn new_request_id_value() -> HeaderValue {
     let mut buf = [0u8; 32];
@@ -337,12 +346,7 @@ impl Gateway {
         started: Instant,
         label: &'static str,
     ) -> Response {
-        let rid = req
-            .headers()
-            .get(REQUEST_ID)
-            .and_then(valid_request_id)
-            .map(Arc::<str>::from)
-            .unwrap_or_else(new_request_id);
+        let rid = request_id(req.headers());
         let mut resp = render(err, &rid, Response::new(axum::body::Body::empty()));
         if err.code == crate::error::ErrorCode::Unauthorized {
             resp.headers_mut().insert(
@@ -480,12 +484,7 @@ fn router(state: Arc<App>) -> Router {
 /// The outermost layer; see the module documentation.
 async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let rid = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(valid_request_id)
-        .map(Arc::<str>::from)
-        .unwrap_or_else(new_request_id);
+    let rid = request_id(req.headers());
     req.extensions_mut().insert(RequestId(rid.clone()));
     let method = req.method().clone();
     let route = route_label(req.extensions().get::<MatchedPath>());
