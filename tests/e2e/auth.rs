@@ -514,3 +514,51 @@ async fn cors_answers_preflights_for_allowed_origins_only() {
     unauth.error(401, "unauthorized");
     assert!(h(&unauth, "access-control-allow-origin").is_some());
 }
+
+#[tokio::test]
+async fn no_caller_credential_or_hop_by_hop_header_reaches_a_backend() {
+    let d = Demo::start().await;
+    let token = test_token();
+    let bearer = format!("Bearer {token}");
+    let a = Http::anonymous()
+        .send(
+            Method::GET,
+            &d.gw.url(ORG),
+            &[
+                ("authorization", bearer.as_str()),
+                ("cookie", "session=caller-cookie-5e1d"),
+                ("proxy-authorization", "Basic Y2FsbGVyOnNlY3JldA=="),
+                ("x-forwarded-for", "203.0.113.9"),
+                ("te", "trailers"),
+                ("x-request-id", "caller-rid-1"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 200);
+    let seen = d.losant().server().requests();
+    let call = seen
+        .iter()
+        .rev()
+        .find(|r| r.path.ends_with("/orgs/575ed6e87ae143cd83dc4aa8"))
+        .expect("the read reached Losant");
+    for (name, value) in &call.headers {
+        let n = name.to_ascii_lowercase();
+        assert!(
+            !value.contains(&token) && !value.contains("caller-cookie"),
+            "{name} carries the caller's credential"
+        );
+        assert!(
+            !["cookie", "proxy-authorization", "x-forwarded-for", "te"].contains(&n.as_str()),
+            "{name} reached the backend"
+        );
+    }
+    // The request id is the one thing of the caller's that is passed on.
+    assert!(
+        call.headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("x-request-id") && v == "caller-rid-1"),
+        "{:?}",
+        call.headers
+    );
+}
