@@ -361,6 +361,18 @@ async fn jwks_keys_are_fetched_rotated_and_unknown_kids_do_not_flood_the_issuer(
     get_as(&d, Some(&a_token), ORG)
         .await
         .error(401, "unauthorized");
+
+    // The same kid republished with other material: tokens of the old key stop passing (their
+    // verified entries are forgotten), the new key's pass.
+    let old_b = es_token("b", &b);
+    assert_eq!(get_as(&d, Some(&old_b), ORG).await.status, 200);
+    let (b2_jwk, b2) = es_key("b");
+    jwks.set(vec![b2_jwk]);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    get_as(&d, Some(&old_b), ORG)
+        .await
+        .error(401, "unauthorized");
+    assert_eq!(get_as(&d, Some(&es_token("b", &b2)), ORG).await.status, 200);
 }
 
 #[tokio::test]

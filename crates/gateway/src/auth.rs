@@ -223,6 +223,9 @@ struct Key {
     alg: Algorithm,
     decoding: DecodingKey,
     validation: Validation,
+    /// The JWK it was published as (`None` for a configured key): a key republished with other
+    /// material under the same `kid` is a change.
+    source: Option<String>,
 }
 
 /// The keys by `kid`.
@@ -384,6 +387,7 @@ impl Verifier {
                         alg: k.alg,
                         decoding,
                         validation: validation(k.alg, c),
+                        source: None,
                     }),
                 ))
             })
@@ -594,6 +598,7 @@ impl Verifier {
                     alg,
                     decoding,
                     validation: validation(alg, &self.config),
+                    source: serde_json::to_string(jwk).ok(),
                 }),
             );
         }
@@ -612,11 +617,9 @@ impl Verifier {
     }
 }
 
-/// Whether two keys verify alike (same algorithm and validation; keys from the same JWK).
+/// Whether two keys verify alike: the same algorithm, and the same JWK (or both configured).
 fn same_key(a: &Key, b: &Key) -> bool {
-    // DecodingKey has no equality; a changed key under the same kid is rare, and treating every
-    // refetch of an unchanged set as unchanged only delays forgetting by one refresh at most.
-    a.alg == b.alg && a.validation.algorithms == b.validation.algorithms
+    a.alg == b.alg && a.source == b.source
 }
 
 /// The algorithm a JWK is used with: its `alg`, else the one its key type implies.
