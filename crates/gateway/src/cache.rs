@@ -33,9 +33,10 @@
 //!   target as received (`/v1/orgs/acme?include=raw`) against that entry, with the backend's
 //!   write epoch at the time. The next `GET` of the same target is answered from the entry
 //!   before routing ([`Cache::front`]) when nothing could make the slow path answer otherwise:
-//!   the entry is still alive and fresh, no write or purge touched its backend since (any write
-//!   bumps the epoch, so a front answer is never older than a slow one), and the caller did not
-//!   ask for `no-cache`. Anything else falls through to the router, which does the whole read
+//!   the entry is still alive and fresh (or, inside the stale-while-revalidate window, stale
+//!   while the one refresh a routed read started runs), no write or purge touched its backend
+//!   since (any write bumps the epoch, so a front answer is never older than a slow one), and
+//!   the caller did not ask for `no-cache`. Anything else falls through to the router, which does the whole read
 //!   and records the target again. The index holds weak references (an evicted entry is not
 //!   kept alive by it) within a sixteenth of `max_bytes`, taken from the store's share. Series
 //!   reads are not indexed: their parameters are checked against the current time.
@@ -250,6 +251,8 @@ fn header_value(s: String) -> HeaderValue {
 #[derive(Debug)]
 struct Front {
     entry: Weak<Entry>,
+    /// The entry's key in the store (to see whether a refresh of it runs).
+    key: Arc<str>,
     backend: Arc<BackendState>,
     /// The backend's write epoch when the read that recorded it computed its key.
     epoch: u64,
@@ -629,6 +632,7 @@ impl Cache {
         });
         let record = Front {
             entry: Arc::downgrade(&entry),
+            key: Arc::from(key),
             backend,
             epoch: 0,
             route: Class::Org.route(),
@@ -699,11 +703,22 @@ impl Cache {
             return None;
         }
         let entry = front.entry.upgrade()?;
-        if entry.stored.elapsed() >= entry.ttl {
-            return None;
+        let age = entry.stored.elapsed();
+        if age < entry.ttl {
+            front.backend.count(Lookup::Hit);
+            return Some((respond(&entry, None, How::Hit, headers), front.route));
         }
-        front.backend.count(Lookup::Hit);
-        Some((respond(&entry, None, How::Hit, headers), front.route))
+        // Expired, inside the stale-while-revalidate window, with its refresh already running
+        // (a routed read started it): answered stale here, as the router would.
+        let swr = self.config.as_ref()?.stale_while_revalidate;
+        if age < entry.ttl + swr && self.inflight().contains_key(&front.key) {
+            front.backend.count(Lookup::Stale);
+            return Some((
+                respond(&entry, None, How::StaleWhileRevalidate, headers),
+                front.route,
+            ));
+        }
+        None
     }
 
     /// Answers a read: from the cache when it may, else through `fill` (see the module doc).
@@ -728,6 +743,7 @@ impl Cache {
         let (key, epoch) = self.key(name, state, &read);
         let remember = |entry: &Arc<Entry>| Front {
             entry: Arc::downgrade(entry),
+            key: key.clone(),
             backend: state.clone(),
             epoch,
             route: read.class.route(),
@@ -937,12 +953,17 @@ fn build_front(c: &CacheConfig) -> moka::future::Cache<Arc<str>, Arc<Front>> {
         .weigher(|k: &Arc<str>, _v: &Arc<Front>| {
             u32::try_from(k.len() + FRONT_OVERHEAD).unwrap_or(u32::MAX)
         })
-        .expire_after(FrontLifetime)
+        .expire_after(FrontLifetime {
+            swr: c.stale_while_revalidate,
+        })
         .build()
 }
 
-/// A front index record lives as long as its entry's time to live (as long as it can be used).
-struct FrontLifetime;
+/// A front index record lives as long as it can be used: its entry's time to live and the
+/// stale-while-revalidate window after it.
+struct FrontLifetime {
+    swr: Duration,
+}
 
 impl moka::Expiry<Arc<str>, Arc<Front>> for FrontLifetime {
     fn expire_after_create(
@@ -954,7 +975,7 @@ impl moka::Expiry<Arc<str>, Arc<Front>> for FrontLifetime {
         value
             .entry
             .upgrade()
-            .map(|e| e.ttl.saturating_sub(e.stored.elapsed()))
+            .map(|e| (e.ttl + self.swr).saturating_sub(e.stored.elapsed()))
     }
 }
 
