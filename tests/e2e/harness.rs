@@ -139,6 +139,11 @@ impl Demo {
         self.sims.get()
     }
 
+    /// The Enhance simulator.
+    pub fn enhance(&self) -> &orgway_sim::enhance::EnhanceSim {
+        self.sims.get()
+    }
+
     /// The Commvault simulator.
     pub fn commvault(&self) -> &CommvaultSim {
         self.sims.get()

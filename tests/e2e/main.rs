@@ -13,6 +13,7 @@ mod enhance;
 mod faults;
 mod harness;
 mod losant;
+mod resilience;
 mod service;
 mod tidy;
 mod watson_iot;

@@ -24,6 +24,7 @@ pub mod conn;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod limits;
 pub mod policy;
 pub mod registry;

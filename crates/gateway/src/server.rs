@@ -40,6 +40,9 @@ pub fn build_app(config: &Config) -> Arc<App> {
             .caller_rate_limit
             .map(crate::limits::PerCaller::new),
         cors: config.cors.clone(),
+        idempotency: Arc::new(crate::idempotency::MemoryStore::new(
+            config.server.idempotency_max_bytes,
+        )),
         routing,
         cache,
         metrics,

@@ -26,6 +26,9 @@ pub struct FaultPlan {
     pub truncate_body: bool,
     /// End the connection without a usable answer (the request was read).
     pub drop_connection: bool,
+    /// Serve the request (a write is applied), then end the connection without its answer:
+    /// the caller cannot know whether the write happened.
+    pub apply_then_drop: bool,
     /// Only the next this-many requests; `None` means until cleared.
     pub remaining: Option<u32>,
     /// Let this many requests through untouched before the plan applies (they do not count

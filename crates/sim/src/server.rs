@@ -392,6 +392,10 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
     let resp = next.run(Request::from_parts(parts, Body::from(body))).await;
     match plan {
         Some(FaultPlan {
+            apply_then_drop: true,
+            ..
+        }) => broken(Bytes::new(), 0),
+        Some(FaultPlan {
             malformed_body: true,
             ..
         }) => malformed(shared.style, resp.status()),

@@ -576,6 +576,15 @@ impl<'a> Loader<'a> {
             raw.caller_rate_limit_burst,
             at("caller_rate_limit_rps").as_ref(),
         );
+        let idempotency_max_bytes = raw.idempotency_max_bytes.unwrap_or(64 * 1024 * 1024);
+        if !(64 * 1024..=1 << 40).contains(&idempotency_max_bytes) {
+            self.issue(
+                "server.idempotency_max_bytes",
+                at("idempotency_max_bytes").as_ref(),
+                format!("{idempotency_max_bytes} is not between 65536 and 1099511627776"),
+            );
+        }
+        let idempotency_max_bytes = usize::try_from(idempotency_max_bytes).unwrap_or(usize::MAX);
         let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
         if !(1..=1_000_000).contains(&max_connections) {
             self.issue(
@@ -672,6 +681,7 @@ impl<'a> Loader<'a> {
             idle_timeout,
             max_connections,
             caller_rate_limit,
+            idempotency_max_bytes,
         })
     }
 

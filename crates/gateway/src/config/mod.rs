@@ -16,6 +16,7 @@
 //! max_connections = 10000          # open client connections; more are answered 503 and closed
 //! caller_rate_limit_rps = 100      # requests per second per caller (token subject), 429 above;
 //! caller_rate_limit_burst = 200    # default: no limit; the burst defaults to the rate
+//! idempotency_max_bytes = 67108864 # Idempotency-Key records (answers kept 24 h), in bytes
 //!
 //! [[backends]]
 //! name = "iot-prod"                # used in org references: iot-prod:<native id>
@@ -168,6 +169,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Requests per second per caller (token subject), with a burst (`429` above).
     pub caller_rate_limit: Option<crate::limits::Rate>,
+    /// What the `Idempotency-Key` records may hold, in bytes.
+    pub idempotency_max_bytes: usize,
 }
 
 /// One `[[backends]]` entry, validated, with its adapter built.

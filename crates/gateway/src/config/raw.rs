@@ -34,10 +34,13 @@ pub(super) struct RawServer {
     pub(super) caller_rate_limit_rps: Option<u32>,
     #[serde(default)]
     pub(super) caller_rate_limit_burst: Option<u32>,
+    #[serde(default)]
+    pub(super) idempotency_max_bytes: Option<u64>,
 }
 
 /// The keys of `[server]`.
-pub(super) const SERVER_KEYS: [&str; 13] = [
+pub(super) const SERVER_KEYS: [&str; 14] = [
+    "idempotency_max_bytes",
     "caller_rate_limit_rps",
     "caller_rate_limit_burst",
     "listen",

@@ -57,6 +57,8 @@ pub struct App {
     pub caller_limit: Option<crate::limits::PerCaller>,
     /// Browser origins allowed (`[cors]`).
     pub cors: Option<crate::config::CorsConfig>,
+    /// Writes with an `Idempotency-Key` (`idempotency.rs`).
+    pub idempotency: Arc<dyn crate::idempotency::Store>,
     /// The read cache (`cache.rs`): every read goes through it, a bypass without `[cache]`.
     pub cache: Arc<crate::cache::Cache>,
     pub metrics: Arc<Metrics>,
@@ -387,6 +389,19 @@ fn allowed_origin(
     (cors.any || cors.origins.iter().any(|o| o.eq_ignore_ascii_case(s))).then(|| origin.clone())
 }
 
+/// A `/v1` write's `Idempotency-Key` and its caller's scope (`None` for anything else).
+fn write_key(req: &Request) -> Option<Result<(Arc<str>, String), ApiError>> {
+    if matches!(
+        *req.method(),
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    ) {
+        return None;
+    }
+    let key = crate::idempotency::key_of(req.headers())?;
+    let caller = req.extensions().get::<Arc<crate::auth::Caller>>()?;
+    Some(key.map(|k| (caller.subject.clone(), k)))
+}
+
 /// Whether a query asks for `include=raw`.
 fn asks_raw(query: Option<&str>) -> bool {
     query.is_some_and(|q| {
@@ -501,8 +516,23 @@ async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Resp
             ApiError::payload_too_large(app.body_limit).into_response()
         }
         _ => match authorize(&req, route) {
-            Ok(()) => next.run(req).await,
             Err(e) => e.into_response(),
+            Ok(()) => match write_key(&req) {
+                None => next.run(req).await,
+                Some(Err(e)) => e.into_response(),
+                Some(Ok((scope, key))) => {
+                    crate::idempotency::run(
+                        app.idempotency.clone(),
+                        scope,
+                        key,
+                        req,
+                        next,
+                        app.body_limit,
+                        app.body_timeout,
+                    )
+                    .await
+                }
+            },
         },
     };
 

@@ -1,0 +1,476 @@
+//! `Idempotency-Key` on writes (docs/API.md §4).
+//!
+//! A write (`PATCH`, `PUT`, `POST`, `DELETE` of a `/v1` route) that carries a key is looked up,
+//! scoped to its caller (the token's subject; one shared scope when auth is off), with a
+//! fingerprint of its method, target, content type and body:
+//! - a key never seen: the write runs as a task of its own (so it completes, and its outcome is
+//!   recorded, even when the caller goes away) and its outcome is recorded;
+//! - the same key and fingerprint, answered: the first answer (status, body, `Content-Type`,
+//!   `Location`, `ETag`) with `Idempotent-Replayed: true`, and no backend call;
+//! - the same key with another fingerprint: `422 idempotency_key_reused`;
+//! - the same key while the first is running: `409 conflict` with `Retry-After`;
+//! - the same key after an outcome nobody knows (the backend timed out or the connection broke
+//!   after the write was sent: a `500`, `502` or `504`): `409 conflict` with
+//!   `details.outcome: "unknown"`, never sent again.
+//!
+//! Only answers that say what happened are recorded: 2xx, and 4xx but `408` and `429` (nothing
+//! was sent). A `503` (the gateway draining or shedding load, the backend unavailable, its
+//! circuit open) sent nothing either: its record is dropped and a retry runs.
+//!
+//! Records live 24 hours. The store is [`Store`]; [`MemoryStore`] keeps them in this process,
+//! bounded in bytes (oldest finished records dropped first; a record of a write still running
+//! is never dropped). A shared store (Redis) would implement the same trait.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http_body_util::BodyExt;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// The header.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// How long a record is kept.
+pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// A recorded answer.
+#[derive(Debug, Clone)]
+pub enum Stored {
+    /// A success: status, the headers that describe it, the body.
+    Answer {
+        status: StatusCode,
+        headers: Vec<(header::HeaderName, HeaderValue)>,
+        body: Bytes,
+    },
+    /// An error the gateway or the backend answered (rendered anew, with the retry's id).
+    Error(Arc<ApiError>),
+}
+
+impl Stored {
+    fn bytes(&self) -> usize {
+        match self {
+            Stored::Answer { body, headers, .. } => {
+                body.len()
+                    + headers
+                        .iter()
+                        .map(|(n, v)| n.as_str().len() + v.len())
+                        .sum::<usize>()
+            }
+            Stored::Error(e) => e.message.len() + 256,
+        }
+    }
+}
+
+/// What a write's key says.
+#[derive(Debug)]
+pub enum Begin {
+    /// Never seen: this request runs the write, and must [`Store::finish`] it.
+    Run,
+    Replay(Stored),
+    /// Seen with another fingerprint.
+    Reused,
+    InFlight,
+    Unknown,
+}
+
+/// How a write ended.
+#[derive(Debug)]
+pub enum Finish {
+    Answered(Stored),
+    /// Sent; what happened is not known.
+    Unknown,
+    /// Nothing was sent: forget the key.
+    NotSent,
+}
+
+/// Where records live.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Looks a key up, recording it as running when it is new.
+    fn begin(&self, scope: &str, key: &str, fingerprint: u128) -> Begin;
+    /// Records how the write that [`Begin::Run`] started ended.
+    fn finish(&self, scope: &str, key: &str, fingerprint: u128, how: Finish);
+}
+
+#[derive(Debug)]
+enum State {
+    Running,
+    Done(Stored),
+    Unknown,
+}
+
+#[derive(Debug)]
+struct Record {
+    fingerprint: u128,
+    state: State,
+    at: Instant,
+    bytes: usize,
+    /// Which finish of the key this is (its place in `order`).
+    seq: u64,
+}
+
+/// Bytes counted for a record besides its answer.
+const RECORD_OVERHEAD: usize = 160;
+
+/// The in-process store.
+#[derive(Debug)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    max_bytes: usize,
+}
+
+/// A record's key: the caller's scope and the key.
+type Scoped = (Arc<str>, Arc<str>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    records: HashMap<Scoped, Record>,
+    /// Keys in the order they were finished, oldest first (for eviction and expiry), with
+    /// the finish they stand for.
+    order: VecDeque<(Scoped, u64)>,
+    bytes: usize,
+    seq: u64,
+}
+
+impl MemoryStore {
+    pub fn new(max_bytes: usize) -> MemoryStore {
+        MemoryStore {
+            inner: Mutex::new(Inner::default()),
+            max_bytes,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+}
+
+impl Inner {
+    /// Drops expired records, then the oldest finished ones while over `max`.
+    fn trim(&mut self, max: usize) {
+        while let Some((k, seq)) = self.order.front().cloned() {
+            let current = self.records.get(&k).filter(|r| r.seq == seq);
+            let over = self.bytes > max;
+            let expired = current.is_none_or(|r| r.at.elapsed() > RETENTION);
+            if !over && !expired {
+                break;
+            }
+            self.order.pop_front();
+            // A record finished again since, or running again, is not this entry's to drop.
+            if let Some(r) = current
+                && !matches!(r.state, State::Running)
+            {
+                self.bytes -= r.bytes;
+                self.records.remove(&k);
+            }
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn begin(&self, scope: &str, key: &str, fingerprint: u128) -> Begin {
+        let mut inner = self.lock();
+        inner.trim(self.max_bytes);
+        let k: Scoped = (Arc::from(scope), Arc::from(key));
+        match inner.records.get(&k) {
+            Some(r) if r.at.elapsed() <= RETENTION || matches!(r.state, State::Running) => {
+                if r.fingerprint != fingerprint {
+                    return Begin::Reused;
+                }
+                return match &r.state {
+                    State::Running => Begin::InFlight,
+                    State::Done(s) => Begin::Replay(s.clone()),
+                    State::Unknown => Begin::Unknown,
+                };
+            }
+            _ => {}
+        }
+        let bytes = RECORD_OVERHEAD + scope.len() + key.len();
+        if let Some(old) = inner.records.insert(
+            k,
+            Record {
+                fingerprint,
+                state: State::Running,
+                at: Instant::now(),
+                bytes,
+                seq: 0,
+            },
+        ) {
+            inner.bytes -= old.bytes;
+        }
+        inner.bytes += bytes;
+        Begin::Run
+    }
+
+    fn finish(&self, scope: &str, key: &str, fingerprint: u128, how: Finish) {
+        let mut inner = self.lock();
+        let k: Scoped = (Arc::from(scope), Arc::from(key));
+        let Some(r) = inner.records.get_mut(&k) else {
+            return;
+        };
+        if r.fingerprint != fingerprint || !matches!(r.state, State::Running) {
+            return;
+        }
+        let before = r.bytes;
+        match how {
+            Finish::NotSent => {
+                inner.records.remove(&k);
+                inner.bytes -= before;
+                return;
+            }
+            Finish::Unknown => r.state = State::Unknown,
+            Finish::Answered(s) => {
+                r.bytes = before + s.bytes();
+                r.state = State::Done(s);
+            }
+        }
+        r.at = Instant::now();
+        let after = r.bytes;
+        inner.seq += 1;
+        let seq = inner.seq;
+        if let Some(r) = inner.records.get_mut(&k) {
+            r.seq = seq;
+        }
+        inner.bytes = inner.bytes - before + after;
+        inner.order.push_back((k, seq));
+        inner.trim(self.max_bytes);
+    }
+}
+
+/// A request's key: `None` without one; `400` for one that is not 1–255 visible ASCII.
+pub fn key_of(headers: &HeaderMap) -> Option<Result<String, ApiError>> {
+    let v = headers.get(IDEMPOTENCY_KEY)?;
+    let b = v.as_bytes();
+    if (1..=255).contains(&b.len()) && b.iter().all(|c| (0x21..=0x7e).contains(c)) {
+        Some(Ok(String::from_utf8_lossy(b).into_owned()))
+    } else {
+        Some(Err(ApiError::bad_request(
+            "`Idempotency-Key` must be 1–255 visible ASCII characters",
+        )))
+    }
+}
+
+/// 128 bits identifying a write: its method, target, content type and body.
+fn fingerprint(parts: &http::request::Parts, body: &[u8]) -> u128 {
+    let digest = |salt: u64| {
+        #[allow(deprecated)]
+        let mut h = std::hash::SipHasher::new_with_keys(salt, !salt);
+        parts.method.as_str().hash(&mut h);
+        parts.uri.path().hash(&mut h);
+        parts.uri.query().unwrap_or("").hash(&mut h);
+        parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.as_bytes())
+            .unwrap_or(b"")
+            .hash(&mut h);
+        body.hash(&mut h);
+        h.finish()
+    };
+    (u128::from(digest(0x6964_656d)) << 64) | u128::from(digest(0x706f_7465))
+}
+
+/// Runs a write with a key (see the module doc). `scope` is the caller's subject.
+pub async fn run(
+    store: Arc<dyn Store>,
+    scope: Arc<str>,
+    key: String,
+    req: Request,
+    next: Next,
+    body_limit: usize,
+    body_timeout: Duration,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match read_body(body, body_limit, body_timeout).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let fp = fingerprint(&parts, &body);
+    match store.begin(&scope, &key, fp) {
+        Begin::Run => {}
+        Begin::Replay(s) => return replay(s),
+        Begin::Reused => {
+            return ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was used with another request",
+            )
+            .into_response();
+        }
+        Begin::InFlight => {
+            return ApiError::new(
+                ErrorCode::Conflict,
+                "the first request with this Idempotency-Key is still running",
+            )
+            .with_detail("outcome", "in_flight")
+            .with_retry_after(1)
+            .into_response();
+        }
+        Begin::Unknown => {
+            return ApiError::new(
+                ErrorCode::Conflict,
+                "the first request with this Idempotency-Key was sent and its outcome is \
+                 unknown; it is not sent again",
+            )
+            .with_detail("outcome", "unknown")
+            .into_response();
+        }
+    }
+    let req = Request::from_parts(parts, Body::from(body));
+    // A task of its own: the write completes, and its outcome is recorded, whatever becomes of
+    // this caller's connection.
+    let task = tokio::spawn(async move {
+        let resp = next.run(req).await;
+        let (how, resp) = outcome(resp).await;
+        store.finish(&scope, &key, fp, how);
+        resp
+    });
+    task.await
+        .unwrap_or_else(|_| ApiError::internal().into_response())
+}
+
+/// What a write's answer says happened, and the answer to send.
+async fn outcome(resp: Response) -> (Finish, Response) {
+    let status = resp.status();
+    if let Some(err) = resp.extensions().get::<Arc<ApiError>>().cloned() {
+        let how = match status.as_u16() {
+            408 | 429 | 503 => Finish::NotSent,
+            400..=499 => Finish::Answered(Stored::Error(err)),
+            _ => Finish::Unknown,
+        };
+        return (how, resp);
+    }
+    if !status.is_success() {
+        return (Finish::Unknown, resp);
+    }
+    let (parts, body) = resp.into_parts();
+    let Ok(collected) = body.collect().await else {
+        return (Finish::Unknown, ApiError::internal().into_response());
+    };
+    let bytes = collected.to_bytes();
+    let headers = [header::CONTENT_TYPE, header::LOCATION, header::ETAG]
+        .into_iter()
+        .filter_map(|n| parts.headers.get(&n).map(|v| (n, v.clone())))
+        .collect();
+    let stored = Stored::Answer {
+        status,
+        headers,
+        body: bytes.clone(),
+    };
+    (
+        Finish::Answered(stored),
+        Response::from_parts(parts, Body::from(bytes)),
+    )
+}
+
+/// The recorded answer again, marked replayed.
+fn replay(s: Stored) -> Response {
+    let mut resp = match s {
+        Stored::Answer {
+            status,
+            headers,
+            body,
+        } => {
+            let mut r = Response::new(Body::from(body));
+            *r.status_mut() = status;
+            for (n, v) in headers {
+                r.headers_mut().insert(n, v);
+            }
+            r
+        }
+        Stored::Error(e) => (*e).clone().into_response(),
+    };
+    resp.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    resp
+}
+
+/// The whole body, within the limits the handlers apply (`413`, `408`).
+async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, ApiError> {
+    let limited = http_body_util::Limited::new(body, limit);
+    match tokio::time::timeout(timeout, limited.collect()).await {
+        Err(_) => Err(ApiError::new(
+            ErrorCode::RequestTimeout,
+            "the request body did not arrive in time",
+        )),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::payload_too_large(limit))
+        }
+        Ok(Err(_)) => Err(ApiError::bad_request("the request body could not be read")),
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &str) -> Finish {
+        Finish::Answered(Stored::Answer {
+            status: StatusCode::CREATED,
+            headers: Vec::new(),
+            body: Bytes::from(body.to_owned()),
+        })
+    }
+
+    #[test]
+    fn the_states_of_a_key() {
+        let s = MemoryStore::new(1 << 20);
+        assert!(matches!(s.begin("alice", "k1", 1), Begin::Run));
+        assert!(matches!(s.begin("alice", "k1", 1), Begin::InFlight));
+        assert!(matches!(s.begin("alice", "k1", 2), Begin::Reused));
+        // Scoped per caller.
+        assert!(matches!(s.begin("bob", "k1", 2), Begin::Run));
+        s.finish("alice", "k1", 1, answer("first"));
+        match s.begin("alice", "k1", 1) {
+            Begin::Replay(Stored::Answer { body, .. }) => assert_eq!(body, "first"),
+            other => panic!("{other:?}"),
+        }
+        s.finish("bob", "k1", 2, Finish::Unknown);
+        assert!(matches!(s.begin("bob", "k1", 2), Begin::Unknown));
+        assert!(matches!(s.begin("alice", "k2", 3), Begin::Run));
+        s.finish("alice", "k2", 3, Finish::NotSent);
+        assert!(matches!(s.begin("alice", "k2", 3), Begin::Run));
+    }
+
+    #[test]
+    fn the_store_is_bounded_and_never_drops_a_running_write() {
+        let s = MemoryStore::new(64 * 1024);
+        assert!(matches!(s.begin("c", "running", 9), Begin::Run));
+        for i in 0..1000 {
+            let k = format!("k{i}");
+            assert!(matches!(s.begin("c", &k, i), Begin::Run));
+            s.finish("c", &k, i, answer(&"x".repeat(1024)));
+        }
+        assert!(s.bytes() <= 64 * 1024, "{}", s.bytes());
+        assert!(matches!(s.begin("c", "running", 9), Begin::InFlight));
+        // The newest answers are still there.
+        assert!(matches!(s.begin("c", "k999", 999), Begin::Replay(_)));
+    }
+
+    #[test]
+    fn keys_are_visible_ascii_up_to_255() {
+        let mut h = HeaderMap::new();
+        assert!(key_of(&h).is_none());
+        h.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("order-42"));
+        assert_eq!(key_of(&h).unwrap().unwrap(), "order-42");
+        h.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("has space"));
+        assert!(key_of(&h).unwrap().is_err());
+        h.insert(
+            IDEMPOTENCY_KEY,
+            HeaderValue::from_str(&"k".repeat(256)).unwrap(),
+        );
+        assert!(key_of(&h).unwrap().is_err());
+    }
+}
