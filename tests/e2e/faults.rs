@@ -304,3 +304,171 @@ async fn an_answer_over_the_backends_size_limit_is_a_bad_response() {
         "the message names the limit: {e}"
     );
 }
+
+/// A backend's `[[backends]]` entry of the demo, changed as the resilience tests need.
+fn resilient(extra: &'static str) -> impl FnOnce(String) -> String {
+    move |t| t.replace("timeout_ms = 5000", &format!("timeout_ms = 5000\n{extra}"))
+}
+
+#[tokio::test]
+async fn every_backend_kind_retries_a_read_once_sheds_overload_and_breaks_its_circuit() {
+    let d = Demo::start_with(resilient(
+        "max_concurrency = 1\nmax_queue = 1\ncircuit_min_calls = 6\ncircuit_open_ms = 600",
+    ))
+    .await;
+    let backends = d.get("/v1/backends").await.json();
+    for b in backends["items"].as_array().unwrap() {
+        let (name, kind) = (b["name"].as_str().unwrap(), b["kind"].as_str().unwrap());
+        let page = d.get(&format!("/v1/backends/{name}/orgs?limit=1")).await;
+        assert_eq!(page.status, 200, "{name}");
+        let org = page.json()["items"][0]["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/orgs/{org}");
+        let (_, sim) = d.sims.iter().find(|(k, _)| k.name() == kind).unwrap();
+        let faults = sim.server().faults();
+        assert_eq!(d.get(&path).await.status, 200, "{kind}: warm");
+
+        // A retryable failure once: the caller gets the org, the vendor saw one retry.
+        faults.set(FaultPlan {
+            status: Some(503),
+            remaining: Some(1),
+            ..FaultPlan::default()
+        });
+        let before = sim.server().request_count();
+        let a = d.get(&path).await;
+        assert_eq!(
+            a.status,
+            200,
+            "{kind}: {}",
+            String::from_utf8_lossy(&a.body)
+        );
+        assert_eq!(
+            sim.server().request_count() - before,
+            2,
+            "{kind}: one retry"
+        );
+        // A failure no retry can help (the vendor says not found): not retried.
+        faults.set(FaultPlan {
+            status: Some(404),
+            remaining: Some(1),
+            ..FaultPlan::default()
+        });
+        let before = sim.server().request_count();
+        d.get(&path).await.error(404, "not_found");
+        assert_eq!(sim.server().request_count() - before, 1, "{kind}: no retry");
+
+        // Overload: one call runs, one waits, the others are shed at once.
+        faults.set(FaultPlan {
+            latency_ms: 700,
+            ..FaultPlan::default()
+        });
+        let started = Instant::now();
+        let calls: Vec<_> = (0..4)
+            .map(|_| {
+                let (client, url) = (crate::harness::Http::new(), d.gw.url(&path));
+                tokio::spawn(async move {
+                    let a = client.send(Method::GET, &url, &[], None).await;
+                    (a, started.elapsed())
+                })
+            })
+            .collect();
+        let mut shed = 0;
+        for c in calls {
+            let (a, took) = c.await.unwrap();
+            if a.status == 503 {
+                let e = a.error(503, "backend_unavailable");
+                assert_eq!(e["details"]["shed"], true, "{kind}: {e}");
+                assert!(a.headers.contains_key("retry-after"), "{kind}");
+                assert!(
+                    took < Duration::from_millis(400),
+                    "{kind}: shed at once, not after {took:?}"
+                );
+                shed += 1;
+            } else {
+                assert_eq!(
+                    a.status,
+                    200,
+                    "{kind}: {}",
+                    String::from_utf8_lossy(&a.body)
+                );
+            }
+        }
+        assert_eq!(shed, 2, "{kind}: 1 running + 1 queued, 2 shed");
+        faults.clear();
+
+        // A failing vendor opens the circuit: fast 503s that reach nothing, then one probe
+        // closes it once the vendor is back.
+        faults.set(FaultPlan {
+            status: Some(500),
+            ..FaultPlan::default()
+        });
+        for _ in 0..6 {
+            d.get(&path).await.error(502, "backend_error");
+        }
+        let before = sim.server().request_count();
+        let started = Instant::now();
+        let open = d.get(&path).await;
+        let e = open.error(503, "backend_unavailable");
+        assert_eq!(e["details"]["circuit"], "open", "{kind}: {e}");
+        assert!(open.headers.contains_key("retry-after"), "{kind}");
+        assert!(
+            started.elapsed() < Duration::from_millis(200),
+            "{kind}: fast"
+        );
+        assert_eq!(sim.server().request_count(), before, "{kind}: nothing sent");
+        assert_eq!(backend(&d, name).await["circuit"]["circuit"], "open");
+        faults.clear();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(d.get(&path).await.status, 200, "{kind}: the probe");
+        assert_eq!(
+            backend(&d, name).await["circuit"]["circuit"],
+            "closed",
+            "{kind}: closed after one probe"
+        );
+    }
+    let metrics = String::from_utf8_lossy(&d.get("/metrics").await.body).into_owned();
+    assert!(
+        metrics
+            .contains("orgway_backend_resilience{backend=\"losant\",figure=\"circuit_opened\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_vendor_answering_503_to_everything_gets_retries_within_the_budget() {
+    // The circuit is kept closed here (it would otherwise stop the calls): only the budget
+    // limits the retries.
+    let d = Demo::start_with(resilient("circuit_min_calls = 1000000")).await;
+    let org = "/v1/orgs/losant:575ed6e87ae143cd83dc4aa8";
+    assert_eq!(d.get(org).await.status, 200);
+    d.losant().server().faults().set(FaultPlan {
+        status: Some(503),
+        ..FaultPlan::default()
+    });
+    let before = d.losant_calls();
+    let started = Instant::now();
+    let mut requests = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        let batch: Vec<_> = (0..10)
+            .map(|_| {
+                let (client, url) = (crate::harness::Http::new(), d.gw.url(org));
+                tokio::spawn(async move { client.send(Method::GET, &url, &[], None).await })
+            })
+            .collect();
+        for c in batch {
+            c.await.unwrap().error(503, "backend_unavailable");
+            requests += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls = d.losant_calls() - before;
+    // tower's budget: retries at most 20% of calls, plus a reserve of 5 a second over 10 s.
+    let bound = requests + requests / 5 + 50;
+    assert!(
+        calls <= bound,
+        "{calls} vendor calls for {requests} requests (bound {bound})"
+    );
+    assert!(
+        calls > requests,
+        "some retries were made: {calls} for {requests}"
+    );
+}

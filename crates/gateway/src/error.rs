@@ -277,7 +277,9 @@ impl ApiError {
                 out.details
                     .insert("supported".into(), Value::from(supported));
             }
-            ErrorKind::Unavailable => out.retry_after = Some(5),
+            ErrorKind::Unavailable => {
+                out.retry_after = Some(retry_after.map_or(5, |d| d.as_secs().clamp(1, 60)))
+            }
             ErrorKind::RateLimited => {
                 // The vendor's `Retry-After`, already clamped to 1–60 s by the adapter's core.
                 out.retry_after = Some(retry_after.map_or(5, |d| d.as_secs().clamp(1, 60)));

@@ -28,6 +28,7 @@ pub mod idempotency;
 pub mod limits;
 pub mod policy;
 pub mod registry;
+pub mod resilience;
 pub mod routing;
 pub mod server;
 pub mod telemetry;

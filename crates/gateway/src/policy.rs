@@ -5,11 +5,14 @@
 //! Layers, outermost first (the order ARCHITECTURE.md lists):
 //! 1. `Observe`: times the call, counts it in the metrics, records the backend's health, logs
 //!    failures that are not the caller's fault.
-//! 2. `Deadline`: the backend's `timeout_ms`, counting the time spent queueing for a
-//!    concurrency slot, so a saturated backend answers `504` instead of queueing forever. It
+//! 2. `Circuit` (`resilience.rs`): fast `503` while the backend's circuit is open.
+//! 3. `Deadline`: the backend's `timeout_ms` over the whole call (retries and time queued for
+//!    a slot included), so a saturated backend answers `504` instead of queueing forever. It
 //!    answers with a `BackendError`, not a tower error, so the one renderer can write it.
-//! 3. `ConcurrencyLimit` (tower): at most `max_concurrency` calls in flight to this backend.
-//! 4. `AdapterService`: calls the adapter.
+//! 4. `Retry` (`resilience.rs`): retryable reads tried again within the deadline and budget.
+//! 5. `Slots` (`resilience.rs`): at most `max_concurrency` calls in flight, `max_queue` waiting,
+//!    the rest shed with `503`.
+//! 6. `AdapterService`: calls the adapter.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use orgway_core::{Backend, BackendError, BoxFuture, CallContext, Operation, Output, Timestamp};
 use serde::Serialize;
-use tower::limit::ConcurrencyLimitLayer;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 use crate::error::{ApiError, ErrorCode};
+use crate::resilience::{Circuit, CircuitLayer, RetryLayer, Slots, SlotsLayer};
 use crate::telemetry::Metrics;
 
 /// One call through the stack.
@@ -35,13 +38,33 @@ pub struct BackendCall {
 /// The assembled stack of one backend.
 pub type BackendService = BoxCloneSyncService<BackendCall, Output, BackendError>;
 
+/// The resilience parts of one backend's stack, kept for reporting.
+#[derive(Debug, Clone)]
+pub struct Resilience {
+    pub circuit: Arc<Circuit>,
+    pub slots: Arc<Slots>,
+    pub retry: RetryLayer,
+}
+
+impl Resilience {
+    pub fn report(&self) -> crate::resilience::ResilienceReport {
+        crate::resilience::ResilienceReport {
+            circuit: self.circuit.state(),
+            circuit_opened: self.circuit.opened.load(Ordering::Relaxed),
+            retries: self.retry.retries.load(Ordering::Relaxed),
+            shed: self.slots.shed.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Builds the stack of one backend.
+#[allow(clippy::too_many_arguments)]
 pub fn stack(
     name: &str,
     adapter: Arc<dyn Backend>,
     timeout: Duration,
-    max_concurrency: usize,
     max_response_bytes: usize,
+    resilience: &Resilience,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
 ) -> BackendService {
@@ -52,12 +75,20 @@ pub fn stack(
             health,
             metrics,
         })
+        .layer(CircuitLayer {
+            backend: name.clone(),
+            circuit: resilience.circuit.clone(),
+        })
         .layer(DeadlineLayer {
-            backend: name,
+            backend: name.clone(),
             timeout,
             max_response_bytes,
         })
-        .layer(ConcurrencyLimitLayer::new(max_concurrency))
+        .layer(resilience.retry.clone())
+        .layer(SlotsLayer {
+            backend: name,
+            slots: resilience.slots.clone(),
+        })
         .service(AdapterService { adapter });
     BoxCloneSyncService::new(svc)
 }
@@ -419,12 +450,17 @@ mod tests {
             max_seen: AtomicU64::new(0),
         });
         let health = Arc::new(Health::default());
+        let resilience = Resilience {
+            circuit: Circuit::new(crate::resilience::CircuitSettings::default()),
+            slots: Slots::new(1, 10),
+            retry: RetryLayer::new(3, Duration::from_secs(5)),
+        };
         let svc = stack(
             "b",
             slow.clone(),
             Duration::from_secs(5),
-            1,
             crate::config::DEFAULT_MAX_RESPONSE_BYTES,
+            &resilience,
             health.clone(),
             Metrics::new(),
         );

@@ -28,6 +28,8 @@ pub struct BackendEntry {
     pub health: Arc<Health>,
     pub timeout: Duration,
     pub max_concurrency: usize,
+    /// Its circuit breaker, retries and slots (reported by `/v1/backends` and `/metrics`).
+    pub resilience: policy::Resilience,
     /// The gateway's own limit on calls to it (`rate_limit_rps`).
     pub rate_limit: Option<Arc<crate::limits::Limit>>,
 }
@@ -78,6 +80,11 @@ impl Routing {
                         t
                     }
                 };
+                let resilience = policy::Resilience {
+                    circuit: crate::resilience::Circuit::new(b.circuit),
+                    slots: crate::resilience::Slots::new(b.max_concurrency, b.max_queue),
+                    retry: crate::resilience::RetryLayer::new(b.retry_attempts, b.timeout),
+                };
                 Arc::new(BackendEntry {
                     rate_limit: b.rate_limit.map(crate::limits::Limit::new),
                     name: b.name.clone(),
@@ -88,11 +95,12 @@ impl Routing {
                         &b.name,
                         b.adapter.clone(),
                         b.timeout,
-                        b.max_concurrency,
                         b.max_response_bytes,
+                        &resilience,
                         health.clone(),
                         metrics.clone(),
                     ),
+                    resilience,
                     health,
                     timeout: b.timeout,
                     max_concurrency: b.max_concurrency,

@@ -95,6 +95,17 @@ pub struct Metrics {
     pub cache_evictions: Counter,
     /// Bytes the cache holds (set when `/metrics` is read).
     pub cache_bytes: prometheus_client::metrics::gauge::Gauge,
+    /// Each backend's circuit (0 closed, 1 open, 2 half-open), its openings, retries and calls
+    /// shed (set when `/metrics` is read).
+    pub backend_resilience: Family<ResilienceLabels, prometheus_client::metrics::gauge::Gauge>,
+}
+
+/// Labels of a backend's resilience figures.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResilienceLabels {
+    pub backend: String,
+    /// `circuit_state`, `circuit_opened`, `retries` or `shed`.
+    pub figure: &'static str,
 }
 
 /// Labels of a cache lookup.
@@ -151,7 +162,15 @@ impl Metrics {
             "Bytes the read cache holds",
             cache_bytes.clone(),
         );
+        let backend_resilience =
+            Family::<ResilienceLabels, prometheus_client::metrics::gauge::Gauge>::default();
+        registry.register(
+            "backend_resilience",
+            "Per backend: circuit_state (0 closed, 1 open, 2 half-open), circuit_opened, retries and shed (calls refused with the slots and queue full), counted since start",
+            backend_resilience.clone(),
+        );
         Arc::new(Metrics {
+            backend_resilience,
             registry,
             http_requests,
             http_duration,

@@ -901,6 +901,56 @@ impl<'a> Loader<'a> {
                 ),
             );
         }
+        let mut bounded =
+            |key: &str, v: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>| {
+                let v = v.unwrap_or(default);
+                if !range.contains(&v) {
+                    self.issue(
+                        format!("{prefix}.{key}"),
+                        Some(&at(key)),
+                        format!("{v} is not between {} and {}", range.start(), range.end()),
+                    );
+                }
+                v
+            };
+        let max_queue = bounded(
+            "max_queue",
+            raw.max_queue.map(|v| v as u64),
+            max_concurrency as u64,
+            0..=1_000_000,
+        ) as usize;
+        let retry_attempts = bounded(
+            "retry_attempts",
+            raw.retry_attempts.map(u64::from),
+            3,
+            1..=10,
+        ) as u32;
+        let circuit = crate::resilience::CircuitSettings {
+            failure_percent: bounded(
+                "circuit_failure_percent",
+                raw.circuit_failure_percent.map(u64::from),
+                50,
+                1..=100,
+            ) as u32,
+            min_calls: bounded(
+                "circuit_min_calls",
+                raw.circuit_min_calls.map(u64::from),
+                20,
+                1..=1_000_000,
+            ) as u32,
+            window: Duration::from_millis(bounded(
+                "circuit_window_ms",
+                raw.circuit_window_ms,
+                10_000,
+                100..=3_600_000,
+            )),
+            open_for: Duration::from_millis(bounded(
+                "circuit_open_ms",
+                raw.circuit_open_ms,
+                5_000,
+                10..=3_600_000,
+            )),
+        };
         let rate_limit = self.rate(
             prefix,
             raw.rate_limit_rps,
@@ -927,6 +977,9 @@ impl<'a> Loader<'a> {
             },
             cache_ttl,
             rate_limit,
+            max_queue,
+            retry_attempts,
+            circuit,
             adapter,
         })
     }

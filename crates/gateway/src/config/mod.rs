@@ -32,6 +32,12 @@
 //!                                  # still sent as Host and checked against the certificate
 //! rate_limit_rps = 50              # calls per second the gateway makes to it (429 above);
 //! rate_limit_burst = 100           # default: no limit; the burst defaults to the rate
+//! max_queue = 64                   # calls waiting for a slot (default max_concurrency); more: 503
+//! retry_attempts = 3               # tries of a read that failed retryably (1: no retry)
+//! circuit_failure_percent = 50     # the circuit opens when this share of the calls in
+//! circuit_min_calls = 20           # circuit_window_ms (at least circuit_min_calls of them)
+//! circuit_window_ms = 10000        # failed by the backend's fault, for circuit_open_ms
+//! circuit_open_ms = 5000
 //! # ...and the keys of the kind (see the adapter's config module), secrets by reference:
 //! instance_id = "575ec8687ae143cd83dc4a97"
 //! token = "${LOSANT_TOKEN}"
@@ -190,6 +196,11 @@ pub struct BackendConfig {
     pub cache_ttl: CacheTtls,
     /// Calls per second to this backend, with a burst (`429` above).
     pub rate_limit: Option<crate::limits::Rate>,
+    /// Calls that may wait for a concurrency slot; more are shed (`503`).
+    pub max_queue: usize,
+    /// Tries of a retryable read, the first included (1: no retry).
+    pub retry_attempts: u32,
+    pub circuit: crate::resilience::CircuitSettings,
     pub adapter: Arc<dyn Backend>,
 }
 

@@ -100,7 +100,13 @@ pub(super) struct RawTtls {
 }
 
 /// The keys every backend has; the rest of the table belongs to the kind.
-pub(super) const COMMON_BACKEND_KEYS: [&str; 12] = [
+pub(super) const COMMON_BACKEND_KEYS: [&str; 18] = [
+    "max_queue",
+    "retry_attempts",
+    "circuit_failure_percent",
+    "circuit_min_calls",
+    "circuit_window_ms",
+    "circuit_open_ms",
     "rate_limit_rps",
     "rate_limit_burst",
     "name",
@@ -140,6 +146,18 @@ pub(super) struct RawBackendCommon {
     pub(super) rate_limit_rps: Option<u32>,
     #[serde(default)]
     pub(super) rate_limit_burst: Option<u32>,
+    #[serde(default)]
+    pub(super) max_queue: Option<usize>,
+    #[serde(default)]
+    pub(super) retry_attempts: Option<u32>,
+    #[serde(default)]
+    pub(super) circuit_failure_percent: Option<u32>,
+    #[serde(default)]
+    pub(super) circuit_min_calls: Option<u32>,
+    #[serde(default)]
+    pub(super) circuit_window_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) circuit_open_ms: Option<u64>,
 }
 
 /// An `[orgs.<alias>]` entry as written.

@@ -28,8 +28,8 @@ pub struct BackendInfo {
     pub timeout_ms: u64,
     pub max_concurrency: usize,
     pub health: HealthReport,
-    /// The circuit breaker's state; `null` while the gateway runs no circuit breaker.
-    pub circuit: Option<String>,
+    /// The circuit breaker's state, and what the breaker, retries and shedding did.
+    pub circuit: Option<crate::resilience::ResilienceReport>,
     /// Its read cache: times to live per class and counters.
     pub cache: crate::cache::CacheReport,
 }
@@ -136,7 +136,7 @@ pub async fn list_backends(
             timeout_ms: b.timeout.as_millis() as u64,
             max_concurrency: b.max_concurrency,
             health: b.health.report(),
-            circuit: None,
+            circuit: Some(b.resilience.report()),
             cache: app.cache.report(&b.name),
         })
         .collect();
@@ -198,6 +198,28 @@ pub async fn metrics(State(app): Shared) -> Response {
     app.metrics
         .cache_bytes
         .set(i64::try_from(held).unwrap_or(i64::MAX));
+    for b in app.routing.backends() {
+        let r = b.resilience.report();
+        let state = match r.circuit {
+            "open" => 1,
+            "half-open" => 2,
+            _ => 0,
+        };
+        for (figure, value) in [
+            ("circuit_state", state),
+            ("circuit_opened", r.circuit_opened),
+            ("retries", r.retries),
+            ("shed", r.shed),
+        ] {
+            app.metrics
+                .backend_resilience
+                .get_or_create(&crate::telemetry::ResilienceLabels {
+                    backend: b.name.clone(),
+                    figure,
+                })
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
+    }
     let mut resp = app.metrics.encode().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,0 +1,523 @@
+//! The per-backend stack's resilience layers (`policy.rs` puts them in order):
+//!
+//! - [`Circuit`]: a circuit breaker. Over a sliding window (`circuit_window_ms`), once at least
+//!   `circuit_min_calls` calls were made and `circuit_failure_percent` of them failed by the
+//!   backend's fault (a 5xx-class failure, a timeout, unreachable; not a caller's mistake, not
+//!   the vendor's 429, which is passed on), it opens: calls are answered
+//!   `503 backend_unavailable` at once, with `Retry-After` the time left open
+//!   (`circuit_open_ms`). Then one call goes through as a probe (half-open): its success
+//!   closes the circuit, its failure opens it again.
+//! - [`Retry`]: a read the adapter classified retryable is tried again, with exponential
+//!   backoff and full jitter, while the caller's deadline leaves time for it and the retry
+//!   budget (tower's: retries at most 20% of calls, plus a floor of 5 a second) allows it.
+//!   Writes are never retried: their bytes may have reached the vendor.
+//! - [`Slots`]: at most `max_concurrency` calls run; at most `max_queue` more wait for a slot
+//!   (within the deadline); any more are shed at once with `503 unavailable`.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use orgway_core::{BackendError, BoxFuture, ErrorKind, Output};
+use serde::Serialize;
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::{Layer, Service, ServiceExt};
+
+use crate::policy::BackendCall;
+
+/// A circuit breaker's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CircuitSettings {
+    pub window: Duration,
+    pub min_calls: u32,
+    pub failure_percent: u32,
+    pub open_for: Duration,
+}
+
+impl Default for CircuitSettings {
+    fn default() -> Self {
+        CircuitSettings {
+            window: Duration::from_secs(10),
+            min_calls: 20,
+            failure_percent: 50,
+            open_for: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One tenth of the window.
+#[derive(Debug, Default, Clone, Copy)]
+struct Bucket {
+    /// Which tenth of time it counts (`elapsed / (window / 10)`).
+    slot: u64,
+    calls: u32,
+    failures: u32,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Closed,
+    Open {
+        until: Instant,
+    },
+    /// One probe is out; everything else is refused until it answers.
+    HalfOpen,
+}
+
+#[derive(Debug)]
+struct CircuitState {
+    phase: Phase,
+    buckets: [Bucket; 10],
+}
+
+/// A backend's circuit breaker (see the module doc).
+#[derive(Debug)]
+pub struct Circuit {
+    settings: CircuitSettings,
+    state: Mutex<CircuitState>,
+    started: Instant,
+    /// Times it opened.
+    pub opened: AtomicU64,
+}
+
+/// What the breaker lets a call do.
+enum Admit {
+    Go,
+    Probe,
+    Refuse(Duration),
+}
+
+impl Circuit {
+    pub fn new(settings: CircuitSettings) -> Arc<Circuit> {
+        Arc::new(Circuit {
+            settings,
+            state: Mutex::new(CircuitState {
+                phase: Phase::Closed,
+                buckets: [Bucket::default(); 10],
+            }),
+            started: Instant::now(),
+            opened: AtomicU64::new(0),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CircuitState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn slot(&self) -> u64 {
+        let tenth = (self.settings.window / 10).max(Duration::from_millis(1));
+        (self.started.elapsed().as_nanos() / tenth.as_nanos()) as u64
+    }
+
+    /// `closed`, `open` or `half-open`, as `/v1/backends` and `/metrics` show it.
+    pub fn state(&self) -> &'static str {
+        match self.lock().phase {
+            Phase::Closed => "closed",
+            Phase::Open { until } if Instant::now() >= until => "half-open",
+            Phase::Open { .. } => "open",
+            Phase::HalfOpen => "half-open",
+        }
+    }
+
+    fn admit(&self) -> Admit {
+        let mut st = self.lock();
+        match st.phase {
+            Phase::Closed => Admit::Go,
+            Phase::Open { until } => {
+                let now = Instant::now();
+                if now >= until {
+                    st.phase = Phase::HalfOpen;
+                    Admit::Probe
+                } else {
+                    Admit::Refuse(until - now)
+                }
+            }
+            Phase::HalfOpen => Admit::Refuse(Duration::from_secs(1)),
+        }
+    }
+
+    /// Records a call's outcome (`failed`: by the backend's fault).
+    fn record(&self, probe: bool, failed: bool) {
+        let slot = self.slot();
+        let mut st = self.lock();
+        if probe {
+            if failed {
+                self.open(&mut st);
+            } else {
+                st.phase = Phase::Closed;
+                st.buckets = [Bucket::default(); 10];
+            }
+            return;
+        }
+        if !matches!(st.phase, Phase::Closed) {
+            return;
+        }
+        let b = &mut st.buckets[(slot % 10) as usize];
+        if b.slot != slot {
+            *b = Bucket {
+                slot,
+                ..Bucket::default()
+            };
+        }
+        b.calls += 1;
+        b.failures += u32::from(failed);
+        let (calls, failures) = st
+            .buckets
+            .iter()
+            .filter(|b| slot.saturating_sub(b.slot) < 10)
+            .fold((0u32, 0u32), |(c, f), b| (c + b.calls, f + b.failures));
+        if calls >= self.settings.min_calls
+            && failures * 100 >= self.settings.failure_percent * calls
+        {
+            self.open(&mut st);
+        }
+    }
+
+    /// A call that ended without telling anything of the backend.
+    fn not_counted(&self, probe: bool) {
+        if probe {
+            self.lock().phase = Phase::Open {
+                until: Instant::now(),
+            };
+        }
+    }
+
+    fn open(&self, st: &mut CircuitState) {
+        st.phase = Phase::Open {
+            until: Instant::now() + self.settings.open_for,
+        };
+        st.buckets = [Bucket::default(); 10];
+        self.opened.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether a failure is the backend's (what opens a circuit, what a retry may help): not the
+/// caller's mistake, not the vendor's 429 (passed on), not a call the gateway itself shed.
+fn backends_fault(e: &BackendError) -> bool {
+    !e.is_callers_fault() && e.kind != ErrorKind::RateLimited && !e.details.contains_key("shed")
+}
+
+/// Puts a [`Circuit`] in front of a service.
+#[derive(Debug, Clone)]
+pub struct CircuitLayer {
+    pub backend: Arc<str>,
+    pub circuit: Arc<Circuit>,
+}
+
+impl<S> Layer<S> for CircuitLayer {
+    type Service = CircuitService<S>;
+    fn layer(&self, inner: S) -> CircuitService<S> {
+        CircuitService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CircuitService<S> {
+    inner: S,
+    layer: CircuitLayer,
+}
+
+impl<S> Service<BackendCall> for CircuitService<S>
+where
+    S: Service<BackendCall, Response = Output, Error = BackendError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Output;
+    type Error = BackendError;
+    type Future = BoxFuture<'static, Result<Output, BackendError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: BackendCall) -> Self::Future {
+        let inner = self.inner.clone();
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let probe = match layer.circuit.admit() {
+                Admit::Go => false,
+                Admit::Probe => true,
+                Admit::Refuse(left) => {
+                    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                    let mut e = BackendError::unavailable(format!(
+                        "{}'s circuit is open after repeated failures; calls resume in {}s",
+                        layer.backend,
+                        secs.max(1)
+                    ));
+                    e.retry_after = Some(Duration::from_secs(secs.clamp(1, 60)));
+                    e.retryable = false;
+                    return Err(e.with_detail("circuit", "open"));
+                }
+            };
+            let result = inner.oneshot(req).await;
+            match &result {
+                // A call the gateway shed says nothing of the backend: not counted (a shed
+                // probe leaves the next call to probe).
+                Err(e) if e.details.contains_key("shed") => layer.circuit.not_counted(probe),
+                _ => layer
+                    .circuit
+                    .record(probe, result.as_ref().is_err_and(backends_fault)),
+            }
+            result
+        })
+    }
+}
+
+/// How a backend's reads are retried.
+#[derive(Debug, Clone)]
+pub struct RetryLayer {
+    /// Tries in all, the first included.
+    pub attempts: u32,
+    /// The caller's deadline: no retry starts that could not finish within it.
+    pub timeout: Duration,
+    pub budget: Arc<TpsBudget>,
+    /// Retries made (for `/metrics`).
+    pub retries: Arc<AtomicU64>,
+}
+
+impl RetryLayer {
+    pub fn new(attempts: u32, timeout: Duration) -> RetryLayer {
+        RetryLayer {
+            attempts,
+            timeout,
+            budget: Arc::new(TpsBudget::new(Duration::from_secs(10), 5, 0.2)),
+            retries: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+impl<S> Layer<S> for RetryLayer {
+    type Service = RetryService<S>;
+    fn layer(&self, inner: S) -> RetryService<S> {
+        RetryService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryService<S> {
+    inner: S,
+    layer: RetryLayer,
+}
+
+/// The backoff before retry `n` (1, 2, …): full jitter over 50 ms × 2ⁿ⁻¹, at most 1 s.
+fn backoff(n: u32) -> Duration {
+    let cap = Duration::from_millis(50 * (1u64 << (n - 1).min(5))).min(Duration::from_secs(1));
+    // Jitter from the clock's low bits: enough to spread retries, no RNG needed.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    cap.mul_f64(f64::from(nanos % 1000) / 1000.0)
+}
+
+impl<S> Service<BackendCall> for RetryService<S>
+where
+    S: Service<BackendCall, Response = Output, Error = BackendError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Output;
+    type Error = BackendError;
+    type Future = BoxFuture<'static, Result<Output, BackendError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: BackendCall) -> Self::Future {
+        let inner = self.inner.clone();
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let started = Instant::now();
+            layer.budget.deposit();
+            let read = req.op.kind().is_read();
+            let mut tries = 1;
+            let (cx, op) = (req.cx, req.op);
+            loop {
+                let attempt = BackendCall {
+                    cx: cx.clone(),
+                    op: op.clone(),
+                };
+                let result = inner.clone().oneshot(attempt).await;
+                let Err(e) = &result else { return result };
+                let wait = backoff(tries);
+                let may = read
+                    && e.retryable
+                    && backends_fault(e)
+                    && tries < layer.attempts
+                    // Time for the wait and for an attempt as long as the ones so far.
+                    && started.elapsed() * (tries + 1) / tries + wait < layer.timeout;
+                if !may || !layer.budget.withdraw() {
+                    return result;
+                }
+                tokio::time::sleep(wait).await;
+                layer.retries.fetch_add(1, Ordering::Relaxed);
+                tries += 1;
+            }
+        })
+    }
+}
+
+/// A backend's concurrency slots and its queue (see the module doc).
+#[derive(Debug)]
+pub struct Slots {
+    sem: Arc<tokio::sync::Semaphore>,
+    waiting: AtomicUsize,
+    max_queue: usize,
+    /// Calls shed.
+    pub shed: AtomicU64,
+}
+
+impl Slots {
+    pub fn new(max_concurrency: usize, max_queue: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            sem: Arc::new(tokio::sync::Semaphore::new(max_concurrency)),
+            waiting: AtomicUsize::new(0),
+            max_queue,
+            shed: AtomicU64::new(0),
+        })
+    }
+}
+
+/// Runs a service's calls within [`Slots`].
+#[derive(Debug, Clone)]
+pub struct SlotsLayer {
+    pub backend: Arc<str>,
+    pub slots: Arc<Slots>,
+}
+
+impl<S> Layer<S> for SlotsLayer {
+    type Service = SlotsService<S>;
+    fn layer(&self, inner: S) -> SlotsService<S> {
+        SlotsService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SlotsService<S> {
+    inner: S,
+    layer: SlotsLayer,
+}
+
+/// A call shed because the backend's slots and queue are full.
+pub fn shed_error(backend: &str) -> BackendError {
+    let mut e = BackendError::unavailable(format!(
+        "{backend} has every concurrency slot busy and its queue full; try again shortly"
+    ));
+    e.retry_after = Some(Duration::from_secs(1));
+    e.retryable = false;
+    e.with_detail("shed", true)
+}
+
+impl<S> Service<BackendCall> for SlotsService<S>
+where
+    S: Service<BackendCall, Response = Output, Error = BackendError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Output;
+    type Error = BackendError;
+    type Future = BoxFuture<'static, Result<Output, BackendError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: BackendCall) -> Self::Future {
+        let inner = self.inner.clone();
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let slots = &layer.slots;
+            let permit = match slots.sem.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    if slots.waiting.fetch_add(1, Ordering::AcqRel) >= slots.max_queue {
+                        slots.waiting.fetch_sub(1, Ordering::AcqRel);
+                        slots.shed.fetch_add(1, Ordering::Relaxed);
+                        return Err(shed_error(&layer.backend));
+                    }
+                    // Leaves the queue whether the wait ends or the caller gives up.
+                    struct Waiting<'a>(&'a AtomicUsize);
+                    impl Drop for Waiting<'_> {
+                        fn drop(&mut self) {
+                            self.0.fetch_sub(1, Ordering::AcqRel);
+                        }
+                    }
+                    let _queued = Waiting(&slots.waiting);
+                    match slots.sem.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => return Err(shed_error(&layer.backend)),
+                    }
+                }
+            };
+            let result = inner.oneshot(req).await;
+            drop(permit);
+            result
+        })
+    }
+}
+
+/// A backend's breaker and shedding, as `/v1/backends` shows them.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResilienceReport {
+    /// `closed`, `open` or `half-open`.
+    pub circuit: &'static str,
+    pub circuit_opened: u64,
+    pub retries: u64,
+    pub shed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_circuit_opens_on_its_failure_rate_and_a_probe_closes_it() {
+        let c = Circuit::new(CircuitSettings {
+            window: Duration::from_secs(10),
+            min_calls: 10,
+            failure_percent: 50,
+            open_for: Duration::from_millis(50),
+        });
+        // Below the minimum number of calls nothing opens, whatever fails.
+        for _ in 0..9 {
+            c.record(false, true);
+        }
+        assert_eq!(c.state(), "closed");
+        c.record(false, true);
+        assert_eq!(c.state(), "open");
+        assert!(matches!(c.admit(), Admit::Refuse(_)));
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(matches!(c.admit(), Admit::Probe));
+        // While the probe is out, others wait.
+        assert!(matches!(c.admit(), Admit::Refuse(_)));
+        c.record(true, true);
+        assert_eq!(c.state(), "open");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(matches!(c.admit(), Admit::Probe));
+        c.record(true, false);
+        assert_eq!(c.state(), "closed");
+        // Mostly successes keep it closed.
+        for i in 0..100 {
+            c.record(false, i % 3 == 0);
+        }
+        assert_eq!(c.state(), "closed");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for n in 1..10 {
+            assert!(backoff(n) <= Duration::from_secs(1));
+        }
+        assert!(backoff(1) <= Duration::from_millis(50));
+    }
+}
