@@ -57,9 +57,10 @@ fn header<'a>(a: &'a Answer, name: &str) -> &'a str {
 #[tokio::test]
 async fn a_thousand_concurrent_misses_make_one_backend_call() {
     let d = Demo::start_cached(|t| t).await;
-    // The vendor takes two seconds, so callers arrive while the one fill runs.
+    // The vendor takes four seconds (its timeout is five), so callers arrive while the one
+    // fill runs even on a loaded machine.
     d.losant().server().faults().set(FaultPlan {
-        latency_ms: 2000,
+        latency_ms: 4000,
         remaining: Some(1),
         ..FaultPlan::default()
     });

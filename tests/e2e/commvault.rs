@@ -453,14 +453,15 @@ async fn errors_in_bodies_are_never_200() {
         .await
         .error(502, "backend_bad_response");
     assert!(e["message"].as_str().unwrap().contains("HTML"), "{e}");
+    // A server failure lasting longer than the retries of a read.
     faults.set(FaultPlan {
         status: Some(500),
-        remaining: Some(1),
         ..FaultPlan::default()
     });
     d.get("/v1/orgs/acme-backup")
         .await
         .error(502, "backend_error");
+    faults.clear();
     // An HTML error page is the web server's, not Commvault's answer, whatever its status.
     for status in [500, 404, 400] {
         faults.set(FaultPlan {
@@ -473,15 +474,16 @@ async fn errors_in_bodies_are_never_200() {
             .await
             .error(502, "backend_bad_response");
     }
+    // A 503 page is the backend being unavailable (a read retries it: it lasts here).
     faults.set(FaultPlan {
         status: Some(503),
         malformed_body: true,
-        remaining: Some(1),
         ..FaultPlan::default()
     });
     d.get("/v1/orgs/acme-backup")
         .await
         .error(503, "backend_unavailable");
+    faults.clear();
     assert_eq!(d.get("/v1/orgs/acme-backup").await.status, 200);
 }
 

@@ -472,3 +472,60 @@ async fn a_vendor_answering_503_to_everything_gets_retries_within_the_budget() {
         "some retries were made: {calls} for {requests}"
     );
 }
+
+#[tokio::test]
+async fn ten_seconds_of_503_under_steady_load_open_the_circuit_and_one_probe_closes_it() {
+    let d = Demo::start_with(resilient("circuit_open_ms = 2000")).await;
+    let org = "/v1/orgs/losant:575ed6e87ae143cd83dc4aa8";
+    assert_eq!(d.get(org).await.status, 200);
+    d.losant().server().faults().set(FaultPlan {
+        status: Some(503),
+        ..FaultPlan::default()
+    });
+    let before = d.losant_calls();
+    let started = Instant::now();
+    let (mut requests, mut fast_open) = (0usize, 0usize);
+    // About 50 requests a second, 5 at a time, for 10 s.
+    while started.elapsed() < Duration::from_secs(10) {
+        let batch: Vec<_> = (0..5)
+            .map(|_| {
+                let (client, url) = (crate::harness::Http::new(), d.gw.url(org));
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    let a = client.send(Method::GET, &url, &[], None).await;
+                    (a, t.elapsed())
+                })
+            })
+            .collect();
+        for c in batch {
+            let (a, took) = c.await.unwrap();
+            let e = a.error(503, "backend_unavailable");
+            requests += 1;
+            if e["details"]["circuit"] == "open" {
+                assert!(a.headers.contains_key("retry-after"));
+                if took < Duration::from_millis(100) {
+                    fast_open += 1;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let calls = d.losant_calls() - before;
+    assert!(
+        calls <= requests + requests / 5 + 50,
+        "{calls} vendor calls for {requests} requests"
+    );
+    assert!(
+        fast_open > requests / 2,
+        "most callers got a fast 503 from the open circuit: {fast_open} of {requests}"
+    );
+    assert_eq!(backend(&d, "losant").await["circuit"]["circuit"], "open");
+    // The vendor recovers: within the open time plus one probe, reads succeed.
+    d.losant().server().faults().clear();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let before = d.losant_calls();
+    assert_eq!(d.get(org).await.status, 200, "the probe");
+    assert_eq!(d.losant_calls() - before, 1, "one probe");
+    assert_eq!(backend(&d, "losant").await["circuit"]["circuit"], "closed");
+    assert_eq!(d.get(org).await.status, 200);
+}

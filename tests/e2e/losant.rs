@@ -549,9 +549,9 @@ async fn backend_failures_are_classified() {
         .await
         .error(502, "backend_bad_response");
 
+    // Failures a retry may cure are retried: these last until cleared.
     faults.set(FaultPlan {
         status: Some(500),
-        remaining: Some(1),
         ..FaultPlan::default()
     });
     let e = d.get("/v1/orgs/acme").await.error(502, "backend_error");
@@ -559,12 +559,12 @@ async fn backend_failures_are_classified() {
 
     faults.set(FaultPlan {
         status: Some(503),
-        remaining: Some(1),
         ..FaultPlan::default()
     });
     let a = d.get("/v1/orgs/acme").await;
     a.error(503, "backend_unavailable");
     assert!(a.headers.contains_key("retry-after"));
+    faults.clear();
 
     faults.set(FaultPlan {
         status: Some(401),

@@ -3,7 +3,8 @@
 //! - [`Circuit`]: a circuit breaker. Over a sliding window (`circuit_window_ms`), once at least
 //!   `circuit_min_calls` calls were made and `circuit_failure_percent` of them failed by the
 //!   backend's fault (a 5xx-class failure, a timeout, unreachable; not a caller's mistake, not
-//!   the vendor's 429, which is passed on), it opens: calls are answered
+//!   the vendor's 429, which is passed on, nor its refusal of the gateway's credentials, which
+//!   the credential flow backs off from), it opens: calls are answered
 //!   `503 backend_unavailable` at once, with `Retry-After` the time left open
 //!   (`circuit_open_ms`). Then one call goes through as a probe (half-open): its success
 //!   closes the circuit, its failure opens it again.
@@ -193,9 +194,13 @@ impl Circuit {
 }
 
 /// Whether a failure is the backend's (what opens a circuit, what a retry may help): not the
-/// caller's mistake, not the vendor's 429 (passed on), not a call the gateway itself shed.
+/// caller's mistake, not the vendor's 429 (passed on), not the vendor refusing the gateway's
+/// credentials (the credential flow backs off on its own, and the refusal is what callers must
+/// see), not a call the gateway itself shed.
 fn backends_fault(e: &BackendError) -> bool {
-    !e.is_callers_fault() && e.kind != ErrorKind::RateLimited && !e.details.contains_key("shed")
+    !e.is_callers_fault()
+        && !matches!(e.kind, ErrorKind::RateLimited | ErrorKind::AuthRejected)
+        && !e.details.contains_key("shed")
 }
 
 /// Puts a [`Circuit`] in front of a service.
