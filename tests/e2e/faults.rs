@@ -433,6 +433,50 @@ async fn every_backend_kind_retries_a_read_once_sheds_overload_and_breaks_its_ci
     );
 }
 
+/// Steady load on an org while Losant answers 503 to everything: `batch` concurrent reads,
+/// then `pause`, for `secs`. Each answer is 503 `backend_unavailable`; returns the requests
+/// made, how many came fast from an open circuit (with `Retry-After`), and Losant's calls.
+async fn under_503(
+    d: &Demo,
+    org: &str,
+    secs: u64,
+    batch: usize,
+    pause: u64,
+) -> (usize, usize, usize) {
+    d.losant().server().faults().set(FaultPlan {
+        status: Some(503),
+        ..FaultPlan::default()
+    });
+    let before = d.losant_calls();
+    let started = Instant::now();
+    let (mut requests, mut fast_open) = (0usize, 0usize);
+    while started.elapsed() < Duration::from_secs(secs) {
+        let calls: Vec<_> = (0..batch)
+            .map(|_| {
+                let (client, url) = (crate::harness::Http::new(), d.gw.url(org));
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    let a = client.send(Method::GET, &url, &[], None).await;
+                    (a, t.elapsed())
+                })
+            })
+            .collect();
+        for c in calls {
+            let (a, took) = c.await.unwrap();
+            let e = a.error(503, "backend_unavailable");
+            requests += 1;
+            if e["details"]["circuit"] == "open" {
+                assert!(a.headers.contains_key("retry-after"));
+                if took < Duration::from_millis(100) {
+                    fast_open += 1;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+    (requests, fast_open, d.losant_calls() - before)
+}
+
 #[tokio::test]
 async fn a_vendor_answering_503_to_everything_gets_retries_within_the_budget() {
     // The circuit is kept closed here (it would otherwise stop the calls): only the budget
@@ -440,27 +484,7 @@ async fn a_vendor_answering_503_to_everything_gets_retries_within_the_budget() {
     let d = Demo::start_with(resilient("circuit_min_calls = 1000000")).await;
     let org = "/v1/orgs/losant:575ed6e87ae143cd83dc4aa8";
     assert_eq!(d.get(org).await.status, 200);
-    d.losant().server().faults().set(FaultPlan {
-        status: Some(503),
-        ..FaultPlan::default()
-    });
-    let before = d.losant_calls();
-    let started = Instant::now();
-    let mut requests = 0;
-    while started.elapsed() < Duration::from_secs(3) {
-        let batch: Vec<_> = (0..10)
-            .map(|_| {
-                let (client, url) = (crate::harness::Http::new(), d.gw.url(org));
-                tokio::spawn(async move { client.send(Method::GET, &url, &[], None).await })
-            })
-            .collect();
-        for c in batch {
-            c.await.unwrap().error(503, "backend_unavailable");
-            requests += 1;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let calls = d.losant_calls() - before;
+    let (requests, _, calls) = under_503(&d, org, 3, 10, 50).await;
     // tower's budget: retries at most 20% of calls, plus a reserve of 5 a second over 10 s.
     let bound = requests + requests / 5 + 50;
     assert!(
@@ -478,39 +502,8 @@ async fn ten_seconds_of_503_under_steady_load_open_the_circuit_and_one_probe_clo
     let d = Demo::start_with(resilient("circuit_open_ms = 2000")).await;
     let org = "/v1/orgs/losant:575ed6e87ae143cd83dc4aa8";
     assert_eq!(d.get(org).await.status, 200);
-    d.losant().server().faults().set(FaultPlan {
-        status: Some(503),
-        ..FaultPlan::default()
-    });
-    let before = d.losant_calls();
-    let started = Instant::now();
-    let (mut requests, mut fast_open) = (0usize, 0usize);
     // About 50 requests a second, 5 at a time, for 10 s.
-    while started.elapsed() < Duration::from_secs(10) {
-        let batch: Vec<_> = (0..5)
-            .map(|_| {
-                let (client, url) = (crate::harness::Http::new(), d.gw.url(org));
-                tokio::spawn(async move {
-                    let t = Instant::now();
-                    let a = client.send(Method::GET, &url, &[], None).await;
-                    (a, t.elapsed())
-                })
-            })
-            .collect();
-        for c in batch {
-            let (a, took) = c.await.unwrap();
-            let e = a.error(503, "backend_unavailable");
-            requests += 1;
-            if e["details"]["circuit"] == "open" {
-                assert!(a.headers.contains_key("retry-after"));
-                if took < Duration::from_millis(100) {
-                    fast_open += 1;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let calls = d.losant_calls() - before;
+    let (requests, fast_open, calls) = under_503(&d, org, 10, 5, 100).await;
     assert!(
         calls <= requests + requests / 5 + 50,
         "{calls} vendor calls for {requests} requests"

@@ -38,6 +38,63 @@ pub struct BackendCall {
 /// The assembled stack of one backend.
 pub type BackendService = BoxCloneSyncService<BackendCall, Output, BackendError>;
 
+/// A service a layer of the stack wraps.
+pub trait Inner:
+    Service<BackendCall, Response = Output, Error = BackendError, Future: Send> + Clone + Send + 'static
+{
+}
+
+impl<S> Inner for S
+where
+    S: Service<BackendCall, Response = Output, Error = BackendError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+}
+
+/// A call through the stack.
+pub type CallFuture = BoxFuture<'static, Result<Output, BackendError>>;
+
+/// What a layer of the stack does around the call of the service it wraps (which it calls with
+/// `oneshot`, so the wrapped service's readiness is awaited inside the call).
+pub trait Around: Clone + Send + Sync + 'static {
+    fn around<S: Inner>(&self, inner: S, req: BackendCall) -> CallFuture;
+}
+
+/// The tower layer of an [`Around`].
+#[derive(Debug, Clone)]
+pub struct Ring<L>(pub L);
+
+impl<L: Clone, S> Layer<S> for Ring<L> {
+    type Service = Ringed<L, S>;
+    fn layer(&self, inner: S) -> Ringed<L, S> {
+        Ringed {
+            around: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+/// A service wrapped by an [`Around`].
+#[derive(Debug, Clone)]
+pub struct Ringed<L, S> {
+    around: L,
+    inner: S,
+}
+
+impl<L: Around, S: Inner> Service<BackendCall> for Ringed<L, S> {
+    type Response = Output;
+    type Error = BackendError;
+    type Future = CallFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: BackendCall) -> CallFuture {
+        self.around.around(self.inner.clone(), req)
+    }
+}
+
 /// The resilience parts of one backend's stack, kept for reporting.
 #[derive(Debug, Clone)]
 pub struct Resilience {
@@ -70,25 +127,25 @@ pub fn stack(
 ) -> BackendService {
     let name: Arc<str> = Arc::from(name);
     let svc = ServiceBuilder::new()
-        .layer(ObserveLayer {
+        .layer(Ring(ObserveLayer {
             backend: name.clone(),
             health,
             metrics,
-        })
-        .layer(CircuitLayer {
+        }))
+        .layer(Ring(CircuitLayer {
             backend: name.clone(),
             circuit: resilience.circuit.clone(),
-        })
-        .layer(DeadlineLayer {
+        }))
+        .layer(Ring(DeadlineLayer {
             backend: name.clone(),
             timeout,
             max_response_bytes,
-        })
-        .layer(resilience.retry.clone())
-        .layer(SlotsLayer {
+        }))
+        .layer(Ring(resilience.retry.clone()))
+        .layer(Ring(SlotsLayer {
             backend: name,
             slots: resilience.slots.clone(),
-        })
+        }))
         .service(AdapterService { adapter });
     BoxCloneSyncService::new(svc)
 }
@@ -128,27 +185,6 @@ pub struct DeadlineLayer {
     max_response_bytes: usize,
 }
 
-impl<S> Layer<S> for DeadlineLayer {
-    type Service = Deadline<S>;
-    fn layer(&self, inner: S) -> Deadline<S> {
-        Deadline {
-            inner,
-            backend: self.backend.clone(),
-            timeout: self.timeout,
-            max_response_bytes: self.max_response_bytes,
-        }
-    }
-}
-
-/// See [`DeadlineLayer`].
-#[derive(Clone, Debug)]
-pub struct Deadline<S> {
-    inner: S,
-    backend: Arc<str>,
-    timeout: Duration,
-    max_response_bytes: usize,
-}
-
 /// A duration the way people say it: `5s`, `250ms`, `1.5s`.
 pub fn human(d: Duration) -> String {
     let ms = d.as_millis();
@@ -161,22 +197,9 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-impl<S> Service<BackendCall> for Deadline<S>
-where
-    S: Service<BackendCall, Response = Output, Error = BackendError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Output;
-    type Error = BackendError;
-    type Future = BoxFuture<'static, Result<Output, BackendError>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
-        // Readiness (a concurrency slot) is awaited inside the call, under the deadline.
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut req: BackendCall) -> Self::Future {
-        let inner = self.inner.clone();
+impl Around for DeadlineLayer {
+    fn around<S: Inner>(&self, inner: S, mut req: BackendCall) -> CallFuture {
+        // Readiness (a slot) is awaited inside the call, under the deadline.
         let timeout = self.timeout;
         let backend = self.backend.clone();
         // Every request the adapter sends for this call, and a credential refresh it starts
@@ -304,41 +327,12 @@ pub struct ObserveLayer {
     metrics: Arc<Metrics>,
 }
 
-impl<S> Layer<S> for ObserveLayer {
-    type Service = Observe<S>;
-    fn layer(&self, inner: S) -> Observe<S> {
-        Observe {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// See [`ObserveLayer`].
-#[derive(Clone, Debug)]
-pub struct Observe<S> {
-    inner: S,
-    layer: ObserveLayer,
-}
-
-impl<S> Service<BackendCall> for Observe<S>
-where
-    S: Service<BackendCall, Response = Output, Error = BackendError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Output;
-    type Error = BackendError;
-    type Future = BoxFuture<'static, Result<Output, BackendError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: BackendCall) -> Self::Future {
+impl Around for ObserveLayer {
+    fn around<S: Inner>(&self, inner: S, req: BackendCall) -> CallFuture {
         let op = req.op.kind().as_str();
         let request_id: Arc<str> = Arc::from(req.cx.request_id());
-        let layer = self.layer.clone();
-        let fut = self.inner.call(req);
+        let layer = self.clone();
+        let fut = inner.oneshot(req);
         Box::pin(async move {
             let started = Instant::now();
             let result = fut.await;

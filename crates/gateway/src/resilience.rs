@@ -17,15 +17,14 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use orgway_core::{BackendError, BoxFuture, ErrorKind, Output};
+use orgway_core::{BackendError, ErrorKind};
 use serde::Serialize;
+use tower::ServiceExt;
 use tower::retry::budget::{Budget, TpsBudget};
-use tower::{Layer, Service, ServiceExt};
 
-use crate::policy::BackendCall;
+use crate::policy::{Around, BackendCall, CallFuture, Inner};
 
 /// A circuit breaker's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,38 +209,9 @@ pub struct CircuitLayer {
     pub circuit: Arc<Circuit>,
 }
 
-impl<S> Layer<S> for CircuitLayer {
-    type Service = CircuitService<S>;
-    fn layer(&self, inner: S) -> CircuitService<S> {
-        CircuitService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct CircuitService<S> {
-    inner: S,
-    layer: CircuitLayer,
-}
-
-impl<S> Service<BackendCall> for CircuitService<S>
-where
-    S: Service<BackendCall, Response = Output, Error = BackendError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Output;
-    type Error = BackendError;
-    type Future = BoxFuture<'static, Result<Output, BackendError>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: BackendCall) -> Self::Future {
-        let inner = self.inner.clone();
-        let layer = self.layer.clone();
+impl Around for CircuitLayer {
+    fn around<S: Inner>(&self, inner: S, req: BackendCall) -> CallFuture {
+        let layer = self.clone();
         Box::pin(async move {
             let probe = match layer.circuit.admit() {
                 Admit::Go => false,
@@ -295,22 +265,6 @@ impl RetryLayer {
     }
 }
 
-impl<S> Layer<S> for RetryLayer {
-    type Service = RetryService<S>;
-    fn layer(&self, inner: S) -> RetryService<S> {
-        RetryService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct RetryService<S> {
-    inner: S,
-    layer: RetryLayer,
-}
-
 /// The backoff before retry `n` (1, 2, …): full jitter over 50 ms × 2ⁿ⁻¹, at most 1 s.
 fn backoff(n: u32) -> Duration {
     let cap = Duration::from_millis(50 * (1u64 << (n - 1).min(5))).min(Duration::from_secs(1));
@@ -322,22 +276,9 @@ fn backoff(n: u32) -> Duration {
     cap.mul_f64(f64::from(nanos % 1000) / 1000.0)
 }
 
-impl<S> Service<BackendCall> for RetryService<S>
-where
-    S: Service<BackendCall, Response = Output, Error = BackendError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Output;
-    type Error = BackendError;
-    type Future = BoxFuture<'static, Result<Output, BackendError>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: BackendCall) -> Self::Future {
-        let inner = self.inner.clone();
-        let layer = self.layer.clone();
+impl Around for RetryLayer {
+    fn around<S: Inner>(&self, inner: S, req: BackendCall) -> CallFuture {
+        let layer = self.clone();
         Box::pin(async move {
             let started = Instant::now();
             layer.budget.deposit();
@@ -397,22 +338,6 @@ pub struct SlotsLayer {
     pub slots: Arc<Slots>,
 }
 
-impl<S> Layer<S> for SlotsLayer {
-    type Service = SlotsService<S>;
-    fn layer(&self, inner: S) -> SlotsService<S> {
-        SlotsService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct SlotsService<S> {
-    inner: S,
-    layer: SlotsLayer,
-}
-
 /// A call shed because the backend's slots and queue are full.
 pub fn shed_error(backend: &str) -> BackendError {
     let mut e = BackendError::unavailable(format!(
@@ -423,22 +348,9 @@ pub fn shed_error(backend: &str) -> BackendError {
     e.with_detail("shed", true)
 }
 
-impl<S> Service<BackendCall> for SlotsService<S>
-where
-    S: Service<BackendCall, Response = Output, Error = BackendError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Output;
-    type Error = BackendError;
-    type Future = BoxFuture<'static, Result<Output, BackendError>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BackendError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: BackendCall) -> Self::Future {
-        let inner = self.inner.clone();
-        let layer = self.layer.clone();
+impl Around for SlotsLayer {
+    fn around<S: Inner>(&self, inner: S, req: BackendCall) -> CallFuture {
+        let layer = self.clone();
         Box::pin(async move {
             let slots = &layer.slots;
             let permit = match slots.sem.clone().try_acquire_owned() {
