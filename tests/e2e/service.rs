@@ -7,7 +7,16 @@ use crate::harness::Demo;
 #[tokio::test]
 async fn health_metrics_and_the_backend_list() {
     let d = Demo::start().await;
-    assert_eq!(d.get("/healthz").await.json()["status"], "ok");
+    let health = d.get("/healthz").await;
+    assert_eq!(health.body.as_ref(), br#"{"status":"ok"}"#);
+    assert_eq!(health.headers["content-type"], "application/json");
+    assert_eq!(health.headers["x-request-id"].len(), 32);
+    // HEAD goes through the router, which answers alike without a body.
+    let head = d
+        .client
+        .send(http::Method::HEAD, &d.gw.url("/healthz"), &[], None)
+        .await;
+    assert_eq!((head.status.as_u16(), head.body.len()), (200, 0));
     assert_eq!(d.get("/readyz").await.json()["status"], "ready");
 
     d.get("/v1/orgs/acme").await;
@@ -20,6 +29,12 @@ async fn health_metrics_and_the_backend_list() {
             .starts_with("text/plain")
     );
     let text = String::from_utf8_lossy(&m.body);
+    assert!(
+        text.contains(
+            r#"orgway_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
+        "{text}"
+    );
     assert!(
         text.contains(
             r#"orgway_http_requests_total{method="GET",route="/v1/orgs/{org}",status="200"} 1"#
