@@ -472,6 +472,8 @@ async fn cors_answers_preflights_for_allowed_origins_only() {
             .contains("authorization")
     );
     assert_eq!(h(&ok, "access-control-max-age").as_deref(), Some("120"));
+    // Like every answer, a preflight's carries a request id.
+    assert_eq!(h(&ok, "x-request-id").map(|v| v.len()), Some(32));
     // Another origin, or a method the API does not have: refused, no CORS headers.
     for (origin, method) in [
         ("https://evil.example", "GET"),

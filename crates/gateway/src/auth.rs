@@ -604,11 +604,9 @@ impl Verifier {
         }
         let before = self.keys();
         let changed = before.len() != keys.len()
-            || keys.iter().any(|(kid, k)| {
-                before
-                    .get(kid)
-                    .is_none_or(|b| b.alg != k.alg || !same_key(b, k))
-            });
+            || keys
+                .iter()
+                .any(|(kid, k)| before.get(kid).is_none_or(|b| !same_key(b, k)));
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         if changed {
             self.verified.invalidate_all();

@@ -418,19 +418,22 @@ fn none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
     })
 }
 
-/// A strong entity tag for a body: 128 bits of two SipHash digests.
-fn etag_of(body: &[u8]) -> HeaderValue {
+/// 128 bits identifying what `feed` writes: two keyed SipHash digests, salted by `salts`.
+/// (Entity tags here; write fingerprints in `idempotency.rs`.)
+#[allow(deprecated)]
+pub(crate) fn digest128(salts: (u64, u64), feed: impl Fn(&mut std::hash::SipHasher)) -> u128 {
     let digest = |salt: u64| {
-        #[allow(deprecated)]
         let mut h = std::hash::SipHasher::new_with_keys(salt, !salt);
-        body.hash(&mut h);
+        feed(&mut h);
         h.finish()
     };
-    let tag = format!(
-        "\"{:016x}{:016x}\"",
-        digest(0x6f72_6777_6179),
-        digest(0x0063_6163_6865)
-    );
+    (u128::from(digest(salts.0)) << 64) | u128::from(digest(salts.1))
+}
+
+/// A strong entity tag for a body: 128 bits of two SipHash digests.
+fn etag_of(body: &[u8]) -> HeaderValue {
+    let d = digest128((0x6f72_6777_6179, 0x0063_6163_6865), |h| body.hash(h));
+    let tag = format!("\"{d:032x}\"");
     HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 

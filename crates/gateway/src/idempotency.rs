@@ -22,7 +22,7 @@
 //! is never dropped). A shared store (Redis) would implement the same trait.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -264,22 +264,18 @@ pub fn key_of(headers: &HeaderMap) -> Option<Result<String, ApiError>> {
 
 /// 128 bits identifying a write: its method, target, content type and body.
 fn fingerprint(parts: &http::request::Parts, body: &[u8]) -> u128 {
-    let digest = |salt: u64| {
-        #[allow(deprecated)]
-        let mut h = std::hash::SipHasher::new_with_keys(salt, !salt);
-        parts.method.as_str().hash(&mut h);
-        parts.uri.path().hash(&mut h);
-        parts.uri.query().unwrap_or("").hash(&mut h);
+    crate::cache::digest128((0x6964_656d, 0x706f_7465), |h| {
+        parts.method.as_str().hash(h);
+        parts.uri.path().hash(h);
+        parts.uri.query().unwrap_or("").hash(h);
         parts
             .headers
             .get(header::CONTENT_TYPE)
             .map(|v| v.as_bytes())
             .unwrap_or(b"")
-            .hash(&mut h);
-        body.hash(&mut h);
-        h.finish()
-    };
-    (u128::from(digest(0x6964_656d)) << 64) | u128::from(digest(0x706f_7465))
+            .hash(h);
+        body.hash(h);
+    })
 }
 
 /// Runs a write with a key (see the module doc). `scope` is the caller's subject.

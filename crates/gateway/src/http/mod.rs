@@ -95,13 +95,12 @@ pub fn new_request_id() -> Arc<str> {
     Arc::from(new_request_id_into(&mut buf))
 }
 
-/// A request's id: the caller's when it is valid, else a new one.
-fn request_id(headers: &http::HeaderMap) -> Arc<str> {
-    headers
-        .get(REQUEST_ID)
-        .and_then(valid_request_id)
-        .map(Arc::<str>::from)
-        .unwrap_or_else(new_request_id)
+/// A request's id as a header value: the caller's when it is valid, else a new one.
+fn request_id_value(headers: &http::HeaderMap) -> HeaderValue {
+    match headers.get(REQUEST_ID) {
+        Some(v) if valid_request_id(v).is_some() => v.clone(),
+        _ => new_request_id_value(),
+    }
 }
 
 /// A new request id as a header value.
@@ -271,16 +270,15 @@ impl Gateway {
                 "origin, access-control-request-method, access-control-request-headers",
             ),
         );
-        log_and_count(
+        finish(
             &self.app,
-            "",
+            request_id_value(req.headers()),
             req.method(),
             "preflight",
             started,
             || req.uri().path(),
-            &resp,
-        );
-        resp
+            resp,
+        )
     }
 
     /// Authenticates a `/v1` caller (`401` here) and holds it to its rate (`429`), answers
@@ -291,26 +289,19 @@ impl Gateway {
         // The liveness probe, answered at the door: nothing it says depends on routing.
         if path == "/healthz" && req.method() == http::Method::GET {
             let mut resp = Response::new(axum::body::Body::from(Bytes::from_static(HEALTHZ)));
-            let h = resp.headers_mut();
-            h.insert(
+            resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            let rid = match req.headers().get(REQUEST_ID) {
-                Some(v) if valid_request_id(v).is_some() => v.clone(),
-                _ => new_request_id_value(),
-            };
-            log_and_count(
+            return finish(
                 &self.app,
-                rid.to_str().unwrap_or(""),
+                request_id_value(req.headers()),
                 req.method(),
                 "/healthz",
                 started,
                 || "/healthz",
-                &resp,
+                resp,
             );
-            resp.headers_mut().insert(REQUEST_ID, rid);
-            return resp;
         }
         let caller = if path == "/v1" || path.starts_with("/v1/") {
             let caller = match self.app.auth.authenticate(req.headers()).await {
@@ -331,28 +322,21 @@ impl Gateway {
             && req.method() == http::Method::GET
             && http_body::Body::is_end_stream(req.body())
             && let Some(target) = req.uri().path_and_query()
-            && let Some((mut resp, route)) = self
+            && let Some((resp, route)) = self
                 .app
                 .cache
                 .front(target.as_str(), req.headers(), caller)
                 .await
         {
-            let rid = match req.headers().get(REQUEST_ID) {
-                Some(v) if valid_request_id(v).is_some() => v.clone(),
-                _ => new_request_id_value(),
-            };
-            let id = rid.to_str().unwrap_or("");
-            log_and_count(
+            return finish(
                 &self.app,
-                id,
+                request_id_value(req.headers()),
                 req.method(),
                 route,
                 started,
                 || req.uri().path(),
-                &resp,
+                resp,
             );
-            resp.headers_mut().insert(REQUEST_ID, rid);
-            return resp;
         }
         if let Some(caller) = caller {
             req.extensions_mut().insert(caller);
@@ -372,27 +356,27 @@ impl Gateway {
         started: Instant,
         label: &'static str,
     ) -> Response {
-        let rid = request_id(req.headers());
-        let mut resp = render(err, &rid, Response::new(axum::body::Body::empty()));
+        let rid = request_id_value(req.headers());
+        let mut resp = render(
+            err,
+            rid.to_str().unwrap_or(""),
+            Response::new(axum::body::Body::empty()),
+        );
         if err.code == crate::error::ErrorCode::Unauthorized {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"orgway\""),
             );
         }
-        log_and_count(
+        finish(
             &self.app,
-            &rid,
+            rid,
             req.method(),
             label,
             started,
             || req.uri().path(),
-            &resp,
-        );
-        if let Ok(v) = HeaderValue::from_str(&rid) {
-            resp.headers_mut().insert(REQUEST_ID, v);
-        }
-        resp
+            resp,
+        )
     }
 }
 
@@ -457,23 +441,27 @@ fn authorize(req: &Request, route: &'static str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The end of every request: its metrics, and its access log line when the log is on.
-fn log_and_count<'a>(
+/// The end of every request, wherever it was answered: its metrics, its access log line when
+/// the log is on, and its request id on the answer.
+fn finish<'a>(
     app: &App,
-    rid: &str,
+    rid: HeaderValue,
     method: &http::Method,
     route: &'static str,
     started: Instant,
     path: impl FnOnce() -> &'a str,
-    resp: &Response,
-) {
+    mut resp: Response,
+) -> Response {
     let status = resp.status().as_u16();
     let secs = started.elapsed().as_secs_f64();
     app.metrics.http(metric_method(method), route, status, secs);
     if tracing::enabled!(tracing::Level::INFO) {
         let path = path();
-        tracing::info!(request_id = %rid, method = %method, path = %path, status, ms = secs * 1000.0, "request");
+        let id = rid.to_str().unwrap_or("");
+        tracing::info!(request_id = %id, method = %method, path = %path, status, ms = secs * 1000.0, "request");
     }
+    resp.headers_mut().insert(REQUEST_ID, rid);
+    resp
 }
 
 /// The router with the stack behind the front door.
@@ -526,7 +514,8 @@ fn router(state: Arc<App>) -> Router {
 /// The outermost layer; see the module documentation.
 async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let rid = request_id(req.headers());
+    let rid_value = request_id_value(req.headers());
+    let rid: Arc<str> = Arc::from(rid_value.to_str().unwrap_or(""));
     req.extensions_mut().insert(RequestId(rid.clone()));
     let method = req.method().clone();
     let route = route_label(req.extensions().get::<MatchedPath>());
@@ -569,19 +558,15 @@ async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Resp
             tracing::warn!(request_id = %rid, code = err.code.as_str(), backend = err.backend.as_deref().unwrap_or(""), error = %err.message, "request failed");
         }
     }
-    log_and_count(
+    finish(
         &app,
-        &rid,
+        rid_value,
         &method,
         route,
         started,
         || path.as_deref().unwrap_or(""),
-        &resp,
-    );
-    if let Ok(v) = HeaderValue::from_str(&rid) {
-        resp.headers_mut().insert(REQUEST_ID, v);
-    }
-    resp
+        resp,
+    )
 }
 
 #[cfg(test)]
