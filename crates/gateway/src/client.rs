@@ -1,8 +1,23 @@
-//! The outbound HTTP client every adapter shares: hyper-util's pooled client over rustls
-//! (Mozilla's roots, the `webpki-roots` set built into the binary), HTTP/1.1, keep-alive. It
-//! implements core's `Transport`, reads whole answers up to a size limit, and classifies
-//! failures (unreachable, certificate not trusted, broken connection, too large, too slow)
-//! without ever formatting a header.
+//! The outbound HTTP client every adapter shares: HTTP/1.1 with keep-alive over TCP, or over
+//! rustls (Mozilla's roots, the `webpki-roots` set built into the binary). It implements core's
+//! `Transport`, reads whole answers up to a size limit, and classifies failures (unreachable,
+//! certificate not trusted, broken connection, too large, too slow) without ever formatting a
+//! header.
+//!
+//! It is small on purpose: the exchange runs inside the calling task (write the request, read
+//! the answer, hand the connection back to the pool), so a backend call costs no task
+//! hand-off, no channel and no pool of futures. A gateway translates whole answers; it needs
+//! neither streaming, nor upgrades, nor HTTP/2. What it does need, it does as RFC 9112 says:
+//! `Content-Length`, chunked and close-delimited bodies, interim `1xx` answers skipped, no body
+//! after `HEAD`, `204` or `304`, and a connection reused only when the answer's framing and
+//! `Connection` header allow it.
+//!
+//! Connections are pooled per scheme, host name and port (at most [`MAX_IDLE_PER_HOST`] idle
+//! ones each, none kept longer than [`IDLE_TIMEOUT`]). An idle connection the backend has
+//! closed is noticed before it is used (its socket reads as ready: end of stream, or bytes
+//! nobody asked for) and dropped. When a reused connection still breaks before the first byte
+//! of an answer, a `GET`, `HEAD` or `OPTIONS` is sent again once on a new connection; any
+//! other method is not, since the backend may have applied it.
 //!
 //! A backend may need more than the defaults ([`ClientSettings`], from its `ca_file` and
 //! `connect_to` keys): a private CA to trust besides the built-in roots, or a fixed address to
@@ -17,21 +32,24 @@
 //! time and size. A request without them gets [`DEFAULT_EXCHANGE_TIMEOUT`] and
 //! [`MAX_RESPONSE_BYTES`], so no exchange can hang forever.
 
+use std::io;
+use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::Uri;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 use orgway_core::{BoxFuture, RequestLimits, Transport, TransportError};
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 /// The largest answer read from a backend when the backend sets no `max_response_bytes`:
 /// 4 MiB. A larger one is a bad response.
@@ -39,6 +57,21 @@ pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// How long an exchange may take when the request carries no limits.
 pub const DEFAULT_EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long making a connection (and its TLS handshake) may take, whatever the exchange's limit.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Idle connections kept per scheme, host and port.
+pub const MAX_IDLE_PER_HOST: usize = 64;
+
+/// How long an idle connection is kept.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The largest answer head (status line and headers) read.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// The most headers an answer may carry.
+const MAX_HEADERS: usize = 128;
 
 /// How one backend's connections are made, beyond the defaults. Backends with equal settings
 /// share one client, and so one connection pool.
@@ -82,6 +115,11 @@ impl ConnectTo {
     pub fn host(&self) -> &str {
         self.0.host().unwrap_or("")
     }
+
+    /// The port it names (checked when parsed).
+    fn port(&self) -> u16 {
+        self.0.port_u16().unwrap_or(0)
+    }
 }
 
 impl std::fmt::Display for ConnectTo {
@@ -118,34 +156,108 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String>
     Ok(certs)
 }
 
-/// The TCP connector: hyper-util's, sent to the fixed address when there is one. It sits
-/// under the TLS connector, which takes the server name from the URL before this sees it.
-#[derive(Debug, Clone)]
-pub struct Connector {
-    http: HttpConnector,
-    connect_to: Option<Uri>,
-}
-
-impl tower::Service<Uri> for Connector {
-    type Response = <HttpConnector as tower::Service<Uri>>::Response;
-    type Error = <HttpConnector as tower::Service<Uri>>::Error;
-    type Future = <HttpConnector as tower::Service<Uri>>::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.http.poll_ready(cx)
-    }
-
-    fn call(&mut self, dst: Uri) -> Self::Future {
-        let target = self.connect_to.clone().unwrap_or(dst);
-        self.http.call(target)
-    }
-}
-
-/// The pooled client.
+/// The pooled client. Clones share the pool.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    client: Client<HttpsConnector<Connector>, Full<Bytes>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    tls: TlsConnector,
+    connect_to: Option<ConnectTo>,
     max_body: usize,
+    /// Idle connections by origin. Backends are few, so a list scanned in place (no key built
+    /// per request); within an origin the most recently used connection is taken first.
+    pool: Mutex<Vec<(Origin, Vec<Idle>)>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("connect_to", &self.connect_to)
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What connections are pooled by: scheme, host name (as the URL says it) and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    https: bool,
+    host: Box<str>,
+    port: u16,
+}
+
+/// An idle connection and when it was handed back.
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+/// One connection, plain or TLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => s.get_ref().0,
+        }
+    }
+
+    /// Whether an idle connection can carry another request: its socket must not be readable
+    /// (readable means the backend closed it, or sent bytes nobody asked for). Peeks, so a
+    /// TLS stream's records are left for TLS, and costs no system call while the runtime has
+    /// seen no readiness since the last read.
+    fn reusable(&self) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        matches!(self.tcp().poll_peek(&mut cx, &mut buf), Poll::Pending)
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 impl HttpClient {
@@ -157,14 +269,6 @@ impl HttpClient {
     /// A client trusting the Mozilla root certificates and `settings.extra_roots`, connecting
     /// to `settings.connect_to` when set.
     pub fn with_settings(settings: &ClientSettings) -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        let connector = Connector {
-            http,
-            connect_to: settings.connect_to.as_ref().map(|c| c.0.clone()),
-        };
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -176,19 +280,22 @@ impl HttpClient {
             .expect("ring supports the default TLS versions")
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(64)
-            .build(https);
         HttpClient {
-            client,
-            max_body: MAX_RESPONSE_BYTES,
+            shared: Arc::new(Shared {
+                tls: TlsConnector::from(Arc::new(tls)),
+                connect_to: settings.connect_to.clone(),
+                max_body: MAX_RESPONSE_BYTES,
+                pool: Mutex::new(Vec::new()),
+            }),
         }
+    }
+
+    /// Idle connections in the pool, all origins together.
+    pub fn idle_connections(&self) -> usize {
+        self.shared
+            .pool
+            .lock()
+            .map_or(0, |p| p.iter().map(|(_, v)| v.len()).sum())
     }
 }
 
@@ -205,7 +312,7 @@ fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls:
         return Some(tls);
     }
     if let Some(inner) = e
-        .downcast_ref::<std::io::Error>()
+        .downcast_ref::<io::Error>()
         .and_then(|io| io.get_ref())
         && let Some(tls) = tls_error(inner)
     {
@@ -214,9 +321,9 @@ fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls:
     e.source().and_then(tls_error)
 }
 
-/// A connect failure, classified: a certificate the client does not trust, another TLS
-/// failure, or no connection at all.
-fn connect_error(e: &hyper_util::client::legacy::Error) -> TransportError {
+/// A failed connection or handshake, classified: a certificate the client does not trust,
+/// another TLS failure, or no connection at all.
+fn connect_error(e: &io::Error) -> TransportError {
     match tls_error(e) {
         Some(tls @ rustls::Error::InvalidCertificate(_)) => {
             TransportError::Tls(format!("the backend's certificate is not trusted: {tls}"))
@@ -226,14 +333,542 @@ fn connect_error(e: &hyper_util::client::legacy::Error) -> TransportError {
     }
 }
 
-/// The innermost cause of an error, which is where hyper puts the useful words
-/// ("Connection refused"). Causes never contain headers or bodies.
+/// The innermost cause of an error, which is where the useful words are ("Connection
+/// refused"). Causes never contain headers or bodies.
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;
     }
     cur.to_string()
+}
+
+/// A broken exchange after the connection was made.
+fn io_error(e: io::Error) -> Failure {
+    Failure::Io(root_cause(&e))
+}
+
+/// Why an exchange on one connection failed, and whether the answer had begun.
+#[derive(Debug)]
+enum Failure {
+    /// Ended before the answer's first byte: on a reused connection, most likely closed by
+    /// the backend while idle.
+    Unanswered(String),
+    Io(String),
+    TooLarge(usize),
+}
+
+impl Failure {
+    fn into_transport(self) -> TransportError {
+        match self {
+            Failure::Unanswered(m) | Failure::Io(m) => TransportError::Io(m),
+            Failure::TooLarge(n) => TransportError::TooLarge(n),
+        }
+    }
+}
+
+/// Where a request goes, read from its URL.
+struct Target<'a> {
+    origin_https: bool,
+    /// The host as the URL names it (brackets kept for IPv6).
+    host: &'a str,
+    port: u16,
+}
+
+impl<'a> Target<'a> {
+    fn of(uri: &'a Uri) -> Result<Target<'a>, TransportError> {
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => {
+                return Err(TransportError::InvalidRequest(
+                    "the URL is neither http nor https".into(),
+                ));
+            }
+        };
+        let host = uri
+            .host()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| TransportError::InvalidRequest("the URL names no host".into()))?;
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        Ok(Target {
+            origin_https: https,
+            host,
+            port,
+        })
+    }
+
+    fn is(&self, o: &Origin) -> bool {
+        o.https == self.origin_https && o.port == self.port && *o.host == *self.host
+    }
+
+    fn origin(&self) -> Origin {
+        Origin {
+            https: self.origin_https,
+            host: self.host.into(),
+            port: self.port,
+        }
+    }
+}
+
+/// The host without IPv6 brackets, as a socket address or a TLS name wants it.
+fn bare_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+impl Shared {
+    /// An idle connection to `t` the backend has not closed, if there is one.
+    fn checkout(&self, t: &Target<'_>) -> Option<Conn> {
+        let mut pool = self.pool.lock().ok()?;
+        let (_, idle) = pool.iter_mut().find(|(o, _)| t.is(o))?;
+        while let Some(i) = idle.pop() {
+            if i.since.elapsed() < IDLE_TIMEOUT && i.conn.reusable() {
+                return Some(i.conn);
+            }
+        }
+        None
+    }
+
+    /// Hands a connection back, dropping the ones idle too long.
+    fn checkin(&self, t: &Target<'_>, conn: Conn) {
+        let Ok(mut pool) = self.pool.lock() else {
+            return;
+        };
+        let idle = match pool.iter().position(|(o, _)| t.is(o)) {
+            Some(i) => &mut pool[i].1,
+            None => {
+                pool.push((t.origin(), Vec::new()));
+                &mut pool.last_mut().expect("just pushed").1
+            }
+        };
+        // Oldest first: the front is what the most recent requests did not need.
+        let stale = idle
+            .iter()
+            .take_while(|i| i.since.elapsed() >= IDLE_TIMEOUT)
+            .count();
+        idle.drain(..stale);
+        if idle.len() < MAX_IDLE_PER_HOST {
+            idle.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// A new connection to `t` (or to the fixed address), TLS when the URL is `https`.
+    async fn connect(&self, t: &Target<'_>) -> Result<Conn, TransportError> {
+        let (host, port) = match &self.connect_to {
+            Some(c) => (c.host(), c.port()),
+            None => (t.host, t.port),
+        };
+        let made = tokio::time::timeout(CONNECT_TIMEOUT, async {
+            let tcp = connect_tcp(bare_host(host), port).await?;
+            // Requests are written whole; nothing gains from Nagle's delay.
+            tcp.set_nodelay(true)?;
+            if !t.origin_https {
+                return Ok(Conn::Plain(tcp));
+            }
+            let name = ServerName::try_from(bare_host(t.host).to_owned())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            let tls = self.tls.connect(name, tcp).await?;
+            Ok::<_, io::Error>(Conn::Tls(Box::new(tls)))
+        })
+        .await;
+        match made {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(connect_error(&e)),
+            Err(_) => Err(TransportError::Connect(format!(
+                "no connection within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    /// One request, on a pooled connection when there is one.
+    async fn exchange(
+        &self,
+        req: http::Request<Bytes>,
+        max_body: usize,
+    ) -> Result<http::Response<Bytes>, TransportError> {
+        let (parts, body) = req.into_parts();
+        let t = Target::of(&parts.uri)?;
+        let wire = encode_request(&parts, &t, &body)?;
+        let head_only = parts.method == Method::HEAD;
+        let resendable = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if let Some(conn) = self.checkout(&t) {
+            match round_trip(conn, &wire, head_only, max_body).await {
+                Ok((resp, conn)) => {
+                    if let Some(conn) = conn {
+                        self.checkin(&t, conn);
+                    }
+                    return Ok(resp);
+                }
+                // Closed by the backend between our check and our write: once more, new.
+                Err(Failure::Unanswered(_)) if resendable => {}
+                Err(f) => return Err(f.into_transport()),
+            }
+        }
+        let conn = self.connect(&t).await?;
+        let (resp, conn) = round_trip(conn, &wire, head_only, max_body)
+            .await
+            .map_err(Failure::into_transport)?;
+        if let Some(conn) = conn {
+            self.checkin(&t, conn);
+        }
+        Ok(resp)
+    }
+}
+
+/// Connects to `host:port`: an address directly, a name through the resolver, each address
+/// it gives in turn until one answers.
+async fn connect_tcp(host: &str, port: u16) -> io::Result<TcpStream> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return TcpStream::connect((ip, port)).await;
+    }
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        match TcpStream::connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address"))
+    }))
+}
+
+/// The request as it goes on the wire: request line, `Host` (from the URL unless the request
+/// names one), the request's headers, `Content-Length` when there is a body or the method
+/// expects one, and the body.
+fn encode_request(
+    parts: &http::request::Parts,
+    t: &Target<'_>,
+    body: &Bytes,
+) -> Result<Vec<u8>, TransportError> {
+    if parts.headers.contains_key(TRANSFER_ENCODING) {
+        return Err(TransportError::InvalidRequest(
+            "a request body is sent whole, never with Transfer-Encoding".into(),
+        ));
+    }
+    let target = match parts.uri.path_and_query().map(|p| p.as_str()) {
+        Some(p) if !p.is_empty() => p,
+        _ => "/",
+    };
+    let mut out = Vec::with_capacity(256 + body.len() + parts.headers.len() * 32);
+    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if !parts.headers.contains_key(HOST) {
+        out.extend_from_slice(b"host: ");
+        out.extend_from_slice(t.host.as_bytes());
+        if parts.uri.port_u16().is_some() && t.port != if t.origin_https { 443 } else { 80 } {
+            out.push(b':');
+            out.extend_from_slice(t.port.to_string().as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in &parts.headers {
+        if name == CONTENT_LENGTH {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !body.is_empty() || matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// Writes the request and reads the whole answer. Gives the connection back when it can
+/// carry another request.
+async fn round_trip(
+    mut conn: Conn,
+    wire: &[u8],
+    head_only: bool,
+    max_body: usize,
+) -> Result<(http::Response<Bytes>, Option<Conn>), Failure> {
+    if let Err(e) = write_all(&mut conn, wire).await {
+        // Nothing of an answer came: whether the backend read the request is unknown only
+        // when part of it was written, which the resend rule (safe methods only) allows for.
+        return Err(Failure::Unanswered(root_cause(&e)));
+    }
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let head = loop {
+        if !buf.is_empty()
+            && let Some(head) = parse_head(&mut buf)?
+        {
+            break head;
+        }
+        if buf.len() > MAX_HEAD_BYTES {
+            return Err(Failure::Io(format!(
+                "answer headers larger than {MAX_HEAD_BYTES} bytes"
+            )));
+        }
+        let started = !buf.is_empty();
+        match conn.read_buf(&mut buf).await {
+            Ok(0) if started => {
+                return Err(Failure::Io("connection closed inside the answer's headers".into()));
+            }
+            Ok(0) => {
+                return Err(Failure::Unanswered(
+                    "connection closed before an answer".into(),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if !started => return Err(Failure::Unanswered(root_cause(&e))),
+            Err(e) => return Err(io_error(e)),
+        }
+    };
+    let Head {
+        status,
+        version,
+        headers,
+    } = head;
+    let mut keep = version == Version::HTTP_11 && !has_token(&headers, CONNECTION, "close");
+    let body = if head_only
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        Bytes::new()
+    } else if let Some(te) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
+        let chunked = te
+            .to_str()
+            .ok()
+            .and_then(|v| v.rsplit(',').next())
+            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        if headers.contains_key(CONTENT_LENGTH) {
+            // Both framings: Transfer-Encoding wins, and the connection is not trusted again.
+            keep = false;
+        }
+        if chunked {
+            read_chunked(&mut conn, &mut buf, max_body).await?
+        } else {
+            keep = false;
+            read_to_end(&mut conn, &mut buf, max_body).await?
+        }
+    } else if headers.contains_key(CONTENT_LENGTH) {
+        let len = content_length(&headers)?;
+        if len > max_body as u64 {
+            return Err(Failure::TooLarge(max_body));
+        }
+        let len = len as usize;
+        if buf.len() < len {
+            buf.reserve(len - buf.len());
+        }
+        while buf.len() < len {
+            match conn.read_buf(&mut buf).await {
+                Ok(0) => {
+                    return Err(Failure::Io(
+                        "connection closed before the answer's body was complete".into(),
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        if buf.len() > len {
+            // Bytes after the answer nobody asked for: the connection is not reused.
+            keep = false;
+        }
+        buf.split_to(len).freeze()
+    } else {
+        keep = false;
+        read_to_end(&mut conn, &mut buf, max_body).await?
+    };
+    if keep && !buf.is_empty() {
+        keep = false;
+    }
+    let mut resp = http::Response::new(body);
+    *resp.status_mut() = status;
+    *resp.version_mut() = version;
+    *resp.headers_mut() = headers;
+    Ok((resp, keep.then_some(conn)))
+}
+
+/// Writes all of `wire` and flushes (TLS buffers what it encrypts).
+async fn write_all(conn: &mut Conn, wire: &[u8]) -> io::Result<()> {
+    conn.write_all(wire).await?;
+    conn.flush().await
+}
+
+/// An answer's status line and headers.
+struct Head {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+}
+
+/// Parses an answer head at the start of `buf`, removing it: `None` while incomplete.
+/// Interim `1xx` answers are removed and skipped; `101` is refused, since nothing here asks
+/// to switch protocols.
+fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Failure> {
+    loop {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut slots);
+        let len = match parsed.parse(buf) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(e) => return Err(Failure::Io(format!("the answer is not HTTP/1.1: {e}"))),
+        };
+        let code = parsed.code.unwrap_or(0);
+        let status = StatusCode::from_u16(code)
+            .map_err(|_| Failure::Io(format!("the answer's status {code} is not valid")))?;
+        if status.is_informational() {
+            if status == StatusCode::SWITCHING_PROTOCOLS {
+                return Err(Failure::Io("the backend switched protocols".into()));
+            }
+            buf.advance(len);
+            continue;
+        }
+        let version = if parsed.version == Some(1) {
+            Version::HTTP_11
+        } else {
+            Version::HTTP_10
+        };
+        // Header values are slices of the head's bytes, not copies.
+        let base = buf.as_ptr() as usize;
+        let mut spans: Vec<(HeaderName, usize, usize)> = Vec::with_capacity(parsed.headers.len());
+        for h in parsed.headers.iter() {
+            let name = HeaderName::from_bytes(h.name.as_bytes())
+                .map_err(|_| Failure::Io("the answer has an invalid header name".into()))?;
+            let start = h.value.as_ptr() as usize - base;
+            spans.push((name, start, start + h.value.len()));
+        }
+        let head = buf.split_to(len).freeze();
+        let mut headers = HeaderMap::with_capacity(spans.len());
+        for (name, start, end) in spans {
+            let value = HeaderValue::from_maybe_shared(head.slice(start..end))
+                .map_err(|_| Failure::Io("the answer has an invalid header value".into()))?;
+            headers.append(name, value);
+        }
+        return Ok(Some(Head {
+            status,
+            version,
+            headers,
+        }));
+    }
+}
+
+/// Whether a comma-separated header names `token`.
+fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
+/// The answer's `Content-Length`: every value the same number, or the answer is refused.
+fn content_length(headers: &HeaderMap) -> Result<u64, Failure> {
+    let mut len = None;
+    for v in headers.get_all(CONTENT_LENGTH) {
+        for part in v.to_str().unwrap_or("x").split(',') {
+            let part = part.trim();
+            let n = (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| part.parse::<u64>().ok())
+                .flatten()
+                .ok_or_else(|| Failure::Io("the answer's Content-Length is not valid".into()))?;
+            if len.is_some_and(|l| l != n) {
+                return Err(Failure::Io(
+                    "the answer has conflicting Content-Length values".into(),
+                ));
+            }
+            len = Some(n);
+        }
+    }
+    len.ok_or_else(|| Failure::Io("the answer's Content-Length is not valid".into()))
+}
+
+/// Reads more into `buf`; the end of the stream is an error here (the body is incomplete).
+async fn fill(conn: &mut Conn, buf: &mut BytesMut) -> Result<(), Failure> {
+    match conn.read_buf(buf).await {
+        Ok(0) => Err(Failure::Io(
+            "connection closed before the answer's body was complete".into(),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => Err(io_error(e)),
+    }
+}
+
+/// A close-delimited body: everything until the backend closes the connection.
+async fn read_to_end(conn: &mut Conn, buf: &mut BytesMut, max: usize) -> Result<Bytes, Failure> {
+    loop {
+        if buf.len() > max {
+            return Err(Failure::TooLarge(max));
+        }
+        match conn.read_buf(buf).await {
+            Ok(0) => return Ok(buf.split().freeze()),
+            Ok(_) => {}
+            Err(e) => return Err(io_error(e)),
+        }
+    }
+}
+
+/// A chunked body (RFC 9112 §7.1), extensions and trailers read and dropped.
+async fn read_chunked(conn: &mut Conn, buf: &mut BytesMut, max: usize) -> Result<Bytes, Failure> {
+    let mut body = BytesMut::new();
+    loop {
+        // The chunk-size line.
+        let line_end = loop {
+            if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
+                break i;
+            }
+            if buf.len() > 4096 {
+                return Err(Failure::Io("the answer's chunk header is too long".into()));
+            }
+            fill(conn, buf).await?;
+        };
+        let size = {
+            let line = &buf[..line_end];
+            let digits = line.split(|b| *b == b';').next().unwrap_or(&[]);
+            let digits = std::str::from_utf8(digits).unwrap_or("").trim();
+            if digits.is_empty() || digits.len() > 15 {
+                return Err(Failure::Io("the answer's chunk size is not valid".into()));
+            }
+            usize::from_str_radix(digits, 16)
+                .map_err(|_| Failure::Io("the answer's chunk size is not valid".into()))?
+        };
+        buf.advance(line_end + 2);
+        if size == 0 {
+            // Trailers, each a line, up to an empty line.
+            loop {
+                let end = loop {
+                    if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
+                        break i;
+                    }
+                    if buf.len() > MAX_HEAD_BYTES {
+                        return Err(Failure::Io("the answer's trailers are too long".into()));
+                    }
+                    fill(conn, buf).await?;
+                };
+                buf.advance(end + 2);
+                if end == 0 {
+                    return Ok(body.freeze());
+                }
+            }
+        }
+        if body.len() + size > max {
+            return Err(Failure::TooLarge(max));
+        }
+        while buf.len() < size + 2 {
+            buf.reserve(size + 2 - buf.len());
+            fill(conn, buf).await?;
+        }
+        body.extend_from_slice(&buf[..size]);
+        if &buf[size..size + 2] != b"\r\n" {
+            return Err(Failure::Io("the answer's chunk is not followed by CRLF".into()));
+        }
+        buf.advance(size + 2);
+    }
 }
 
 impl Transport for HttpClient {
@@ -243,35 +878,11 @@ impl Transport for HttpClient {
     ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
         let (timeout, max) = match req.extensions().get::<RequestLimits>() {
             Some(l) => (l.timeout, l.max_response_bytes),
-            None => (DEFAULT_EXCHANGE_TIMEOUT, self.max_body),
+            None => (DEFAULT_EXCHANGE_TIMEOUT, self.shared.max_body),
         };
-        let fut = self.client.request(req.map(Full::new));
-        let exchange = async move {
-            let resp = fut.await.map_err(|e| {
-                if e.is_connect() {
-                    connect_error(&e)
-                } else {
-                    TransportError::Io(root_cause(&e))
-                }
-            })?;
-            let (parts, body) = resp.into_parts();
-            let bytes = Limited::new(body, max)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.downcast_ref::<http_body_util::LengthLimitError>()
-                        .is_some()
-                    {
-                        TransportError::TooLarge(max)
-                    } else {
-                        TransportError::Io(root_cause(e.as_ref()))
-                    }
-                })?
-                .to_bytes();
-            Ok(http::Response::from_parts(parts, bytes))
-        };
+        let shared = self.shared.clone();
         Box::pin(async move {
-            tokio::time::timeout(timeout, exchange)
+            tokio::time::timeout(timeout, shared.exchange(req, max))
                 .await
                 .unwrap_or(Err(TransportError::Timeout))
         })
@@ -358,6 +969,174 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, TransportError::Connect(_)), "{e:?}");
         sim.shutdown().await;
+    }
+
+    /// A backend speaking raw HTTP/1.1: every request on every connection is answered with the
+    /// bytes `answer(connection, request)` gives (the connection is closed after an answer when
+    /// it says `close`); records each request's head.
+    struct Raw {
+        addr: std::net::SocketAddr,
+        seen: Arc<Mutex<Vec<(usize, String)>>>,
+    }
+
+    type Script = fn(usize, &str) -> (Vec<u8>, bool);
+
+    impl Raw {
+        async fn start(answer: Script) -> Raw {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let log = seen.clone();
+            tokio::spawn(async move {
+                for conn_no in 0.. {
+                    let Ok((mut s, _)) = l.accept().await else { return };
+                    let log = log.clone();
+                    tokio::spawn(async move {
+                        let mut buf = Vec::new();
+                        loop {
+                            let mut chunk = [0u8; 4096];
+                            let end = loop {
+                                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                    break i + 4;
+                                }
+                                match s.read(&mut chunk).await {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                                }
+                            };
+                            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                            let len = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length: "))
+                                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                            while buf.len() < end + len {
+                                let n = s.read(&mut chunk).await.unwrap();
+                                buf.extend_from_slice(&chunk[..n]);
+                            }
+                            buf.drain(..end + len);
+                            log.lock().unwrap().push((conn_no, head.clone()));
+                            let (bytes, close) = answer(conn_no, &head);
+                            if s.write_all(&bytes).await.is_err() || close {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+            Raw { addr, seen }
+        }
+
+        fn url(&self, path: &str) -> String {
+            format!("http://{}{path}", self.addr)
+        }
+
+        fn connections(&self) -> usize {
+            let seen = self.seen.lock().unwrap();
+            seen.iter().map(|(c, _)| c + 1).max().unwrap_or(0)
+        }
+    }
+
+    fn get(url: &str) -> http::Request<Bytes> {
+        http::Request::get(url).body(Bytes::new()).unwrap()
+    }
+
+    fn limited(mut req: http::Request<Bytes>, max: usize) -> http::Request<Bytes> {
+        req.extensions_mut().insert(RequestLimits {
+            timeout: Duration::from_secs(5),
+            max_response_bytes: max,
+        });
+        req
+    }
+
+    #[tokio::test]
+    async fn answers_are_read_by_their_framing_and_connections_reused_only_when_they_allow() {
+        let raw = Raw::start(|_, head| {
+            let path = head.split(' ').nth(1).unwrap().to_owned();
+            let a: &[u8] = match path.as_str() {
+                "/length" => b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: 1\r\n\r\nhello",
+                "/chunked" => b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nx-trailer: t\r\n\r\n",
+                "/none" => b"HTTP/1.1 204 No Content\r\n\r\n",
+                "/close" => return (b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok".to_vec(), true),
+                "/eof" => return (b"HTTP/1.1 200 OK\r\n\r\nuntil the end".to_vec(), true),
+                "/short" => return (b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\nonly this".to_vec(), true),
+                "/big" => b"HTTP/1.1 200 OK\r\ncontent-length: 5000\r\n\r\n",
+                "/bigchunks" => b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n400\r\n",
+                _ => b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+            };
+            (a.to_vec(), false)
+        })
+        .await;
+        let client = HttpClient::new();
+        let body = |r: http::Response<Bytes>| String::from_utf8(r.into_body().to_vec()).unwrap();
+
+        let r = client.send(get(&raw.url("/length"))).await.unwrap();
+        assert_eq!((r.status(), r.headers()["x-a"].as_bytes()), (StatusCode::OK, &b"1"[..]));
+        assert_eq!(body(r), "hello");
+        let r = client.send(get(&raw.url("/chunked"))).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "the interim 100 is skipped");
+        assert_eq!(body(r), "hello, world");
+        let r = client.send(get(&raw.url("/none"))).await.unwrap();
+        assert_eq!((r.status(), body(r)), (StatusCode::NO_CONTENT, String::new()));
+        assert_eq!(raw.connections(), 1, "three answers, one connection");
+        assert_eq!(client.idle_connections(), 1);
+
+        // `Connection: close` and a close-delimited body: read, then not reused.
+        assert_eq!(body(client.send(get(&raw.url("/close"))).await.unwrap()), "ok");
+        assert_eq!(client.idle_connections(), 0);
+        assert_eq!(body(client.send(get(&raw.url("/eof"))).await.unwrap()), "until the end");
+        assert_eq!(client.idle_connections(), 0);
+        let r = client.send(get(&raw.url("/length"))).await.unwrap();
+        assert_eq!(body(r), "hello");
+        assert_eq!(raw.connections(), 3);
+
+        // A body shorter than it said, and bodies over the limit.
+        let e = client.send(get(&raw.url("/short"))).await.unwrap_err();
+        assert!(matches!(&e, TransportError::Io(m) if m.contains("before the answer's body was complete")), "{e:?}");
+        let e = client.send(limited(get(&raw.url("/big")), 4096)).await.unwrap_err();
+        assert_eq!(e, TransportError::TooLarge(4096));
+        let e = client.send(limited(get(&raw.url("/bigchunks")), 1000)).await.unwrap_err();
+        assert_eq!(e, TransportError::TooLarge(1000));
+
+        // What went on the wire: Host with the port, Content-Length with a body, the
+        // request's own headers.
+        let mut post = http::Request::post(raw.url("/length"))
+            .header("x-request-id", "r-1")
+            .body(Bytes::from_static(b"{}"))
+            .unwrap();
+        post.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from_static("99"));
+        assert_eq!(client.send(post).await.unwrap().status(), StatusCode::OK);
+        let seen = raw.seen.lock().unwrap().clone();
+        let (_, head) = seen.last().unwrap();
+        assert!(head.starts_with("POST /length HTTP/1.1\r\n"), "{head}");
+        assert!(head.contains(&format!("host: {}\r\n", raw.addr)), "{head}");
+        assert!(head.contains("x-request-id: r-1\r\n"), "{head}");
+        assert!(head.contains("content-length: 2\r\n") && !head.contains("99"), "{head}");
+        let (_, first) = &seen[0];
+        assert!(!first.contains("content-length"), "a GET has no body: {first}");
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_the_backend_closed_is_not_used() {
+        // The backend answers one request per connection and then closes it without saying so.
+        let raw = Raw::start(|_, _| {
+            (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec(), true)
+        })
+        .await;
+        let client = HttpClient::new();
+        for _ in 0..3 {
+            let r = client.send(get(&raw.url("/"))).await.unwrap();
+            assert_eq!(r.into_body(), Bytes::from_static(b"ok"));
+            // Let the close arrive before the next request.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Nor a write: it is not sent on the closed connection (nothing applied twice, and
+        // nothing lost to a connection nobody checked).
+        let post = http::Request::post(raw.url("/"))
+            .body(Bytes::from_static(b"x"))
+            .unwrap();
+        assert_eq!(client.send(post).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(raw.connections(), 4);
+        assert_eq!(raw.seen.lock().unwrap().len(), 4);
     }
 
     #[test]
