@@ -15,6 +15,9 @@
 //! - **D, an authenticated cache hit** (with C): a gateway whose `[auth]` verifies an RS256 key
 //!   (made with `openssl`; ES256 from rcgen when openssl is missing), read with a bearer token,
 //!   against the same hit on C's gateway, whose auth is off.
+//! - **E, memory** (with C): C's gateway's resident set once its 16 MiB cache is full (wrk
+//!   reading distinct orgs until `orgway_cache_bytes` stops growing), with 1,000 client
+//!   connections open, and while wrk keeps 1,000 connections busy; read from `/proc`.
 //!
 //! It prints, per target, the median over the rounds of requests per second and of wrk's p50 and
 //! p99 latency, how many vendor calls each request caused, and the ratios the issues ask for.
@@ -349,6 +352,12 @@ fn run() -> anyhow::Result<()> {
         }
     }
 
+    // E. Memory: the cache filled past its size and 1,000 client connections open.
+    match &cached {
+        Err(_) => println!("\nE. memory: skipped with C"),
+        Ok((gw, _, _)) => memory(gw, &dir, &setup)?,
+    }
+
     // Stopped in reverse order of start; the temporary folder goes last.
     drop(cached);
     drop(nginx);
@@ -357,6 +366,188 @@ fn run() -> anyhow::Result<()> {
     drop(vendor);
     drop(dir);
     Ok(())
+}
+
+/// Client connections group E holds open.
+const MEMORY_CONNECTIONS: usize = 1000;
+/// What issue 14 allows the gateway's resident memory to be, with those and a full cache.
+const MEMORY_LIMIT_MIB: f64 = 64.0;
+/// Asks for a new org on every request (`losant:<24 hex digits>`, counting from the first
+/// argument), so that every request is a miss the cache stores.
+const DISTINCT_ORGS_LUA: &str = r#"
+init = function(args) n = tonumber(args[1]) end
+request = function()
+  n = n + 1
+  return wrk.format("GET", string.format("/v1/orgs/losant:%024x", n))
+end
+"#;
+
+/// Group E: the cached gateway's resident memory (`VmRSS`, and the peak, `VmHWM`, from
+/// `/proc`) once its cache is full (every org read a distinct one until `orgway_cache_bytes`
+/// stops growing: the cache is at its `max_bytes` and evicting), then with
+/// [`MEMORY_CONNECTIONS`] client connections open, each having read a cached org, and then
+/// while wrk keeps as many connections busy.
+fn memory(gw: &Gateway, dir: &TempDir, setup: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    let pid = gw.process.child.id();
+    let max_bytes = 16.0 * 1024.0 * 1024.0;
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let at_start = proc_status(pid)?;
+    let script = dir.write("distinct-orgs.lua", DISTINCT_ORGS_LUA)?;
+    let mut held = 0.0;
+    for round in 0..20 {
+        let out = Command::new("wrk")
+            .args(["-t1", "-c64", "-d2s", "-s"])
+            .arg(&script)
+            .arg(&gw.base)
+            .arg("--")
+            .arg((1 + round * 10_000_000u64).to_string())
+            .output()
+            .context("running wrk")?;
+        if !out.status.success() {
+            bail!("wrk failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let now = cache_bytes(setup, &gw.base)?;
+        if now >= 0.95 * max_bytes && now <= held * 1.01 {
+            held = now;
+            break;
+        }
+        held = now;
+    }
+    let filled = proc_status(pid)?;
+    println!(
+        "\nE. memory: the cache gateway's resident set (VmRSS; VmHWM is the peak) with its 16 MiB \
+         cache full and {MEMORY_CONNECTIONS} client connections open; target under \
+         {MEMORY_LIMIT_MIB} MiB"
+    );
+    println!(
+        "  at start (after groups C and D)           VmRSS {:6.1} MiB",
+        mib(at_start.rss_kib)
+    );
+    println!(
+        "  cache full ({:.1} MiB held, of 16)         VmRSS {:6.1} MiB",
+        held / 1024.0 / 1024.0,
+        mib(filled.rss_kib)
+    );
+    if held < 0.95 * max_bytes {
+        println!("  warning: the cache did not fill: the figures below are not the target's");
+    }
+
+    // Each connection reads a cached org, so its buffers have been used, then stays open.
+    let path = format!("/v1/orgs/losant:{DEMO_ORG_ID}");
+    let mut open = Vec::with_capacity(MEMORY_CONNECTIONS);
+    for _ in 0..MEMORY_CONNECTIONS {
+        let mut s = std::net::TcpStream::connect(gw.addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        read_one(&mut s, &path)?;
+        open.push(s);
+    }
+    let idle = proc_status(pid)?;
+    println!(
+        "  + {MEMORY_CONNECTIONS} connections open, each having read   VmRSS {:6.1} MiB  (VmHWM {:.1})",
+        mib(idle.rss_kib),
+        mib(idle.hwm_kib)
+    );
+    // Still open: a request on each of them is answered.
+    for s in open.iter_mut().step_by(97) {
+        read_one(s, &path)?;
+    }
+    drop(open);
+
+    let url = format!("{}{path}", gw.base);
+    let out = Command::new("wrk")
+        .args(["-t1", &format!("-c{MEMORY_CONNECTIONS}"), "-d3s", &url])
+        .output()
+        .context("running wrk")?;
+    let busy = proc_status(pid)?;
+    let run = parse_wrk(&String::from_utf8_lossy(&out.stdout)).ok();
+    println!(
+        "  wrk -c{MEMORY_CONNECTIONS} reading the cached org for 3 s      VmRSS {:6.1} MiB  (VmHWM {:.1}){}",
+        mib(busy.rss_kib),
+        mib(busy.hwm_kib),
+        run.map_or(String::new(), |r| format!(
+            ", {:.0} req/s, {} errors",
+            r.rps, r.errors
+        ))
+    );
+    let peak = mib(busy.hwm_kib.max(idle.hwm_kib));
+    println!(
+        "  peak {peak:.1} MiB: {} the {MEMORY_LIMIT_MIB} MiB target",
+        if peak < MEMORY_LIMIT_MIB {
+            "within"
+        } else {
+            "OVER"
+        }
+    );
+    Ok(())
+}
+
+/// A process's resident set and its peak, from `/proc/<pid>/status`.
+struct Resident {
+    rss_kib: u64,
+    hwm_kib: u64,
+}
+
+fn proc_status(pid: u32) -> anyhow::Result<Resident> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("reading /proc (group E needs Linux)")?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .with_context(|| format!("no {name} in /proc/{pid}/status"))?;
+        Ok(line
+            .split_whitespace()
+            .nth(1)
+            .context("an empty line")?
+            .parse()?)
+    };
+    Ok(Resident {
+        rss_kib: field("VmRSS:")?,
+        hwm_kib: field("VmHWM:")?,
+    })
+}
+
+/// The gateway's `orgway_cache_bytes`.
+fn cache_bytes(setup: &tokio::runtime::Runtime, base: &str) -> anyhow::Result<f64> {
+    let m = fetch(setup, &format!("{base}/metrics"))?;
+    let text = String::from_utf8_lossy(&m.body);
+    text.lines()
+        .find_map(|l| l.strip_prefix("orgway_cache_bytes "))
+        .context("no orgway_cache_bytes in /metrics")?
+        .trim()
+        .parse()
+        .context("orgway_cache_bytes is not a number")
+}
+
+/// Sends one keep-alive GET on `s` and reads its answer whole (by its `content-length`).
+fn read_one(s: &mut std::net::TcpStream, path: &str) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    write!(s, "GET {path} HTTP/1.1\r\nhost: orgway\r\n\r\n")?;
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            bail!("the gateway closed a connection");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        if !head.starts_with("http/1.1 200") {
+            bail!("the gateway answered {}", head.lines().next().unwrap_or(""));
+        }
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .context("an answer without content-length")?
+            .trim()
+            .parse()?;
+        if buf.len() >= end + 4 + len {
+            return Ok(());
+        }
+    }
 }
 
 /// How long and how often.
@@ -751,7 +942,8 @@ impl Drop for Process {
 /// `orgway serve` on a free loopback port.
 struct Gateway {
     base: String,
-    _process: Process,
+    addr: SocketAddr,
+    process: Process,
 }
 
 impl Gateway {
@@ -775,7 +967,8 @@ impl Gateway {
         process.wait_ready(setup, &format!("{base}/healthz"))?;
         Ok(Gateway {
             base,
-            _process: process,
+            addr,
+            process,
         })
     }
 }

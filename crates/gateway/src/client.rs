@@ -311,9 +311,7 @@ fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls:
     if let Some(tls) = e.downcast_ref::<rustls::Error>() {
         return Some(tls);
     }
-    if let Some(inner) = e
-        .downcast_ref::<io::Error>()
-        .and_then(|io| io.get_ref())
+    if let Some(inner) = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref())
         && let Some(tls) = tls_error(inner)
     {
         return Some(tls);
@@ -617,7 +615,9 @@ async fn round_trip(
         let started = !buf.is_empty();
         match conn.read_buf(&mut buf).await {
             Ok(0) if started => {
-                return Err(Failure::Io("connection closed inside the answer's headers".into()));
+                return Err(Failure::Io(
+                    "connection closed inside the answer's headers".into(),
+                ));
             }
             Ok(0) => {
                 return Err(Failure::Unanswered(
@@ -635,56 +635,54 @@ async fn round_trip(
         headers,
     } = head;
     let mut keep = version == Version::HTTP_11 && !has_token(&headers, CONNECTION, "close");
-    let body = if head_only
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        Bytes::new()
-    } else if let Some(te) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
-        let chunked = te
-            .to_str()
-            .ok()
-            .and_then(|v| v.rsplit(',').next())
-            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        if headers.contains_key(CONTENT_LENGTH) {
-            // Both framings: Transfer-Encoding wins, and the connection is not trusted again.
-            keep = false;
-        }
-        if chunked {
-            read_chunked(&mut conn, &mut buf, max_body).await?
+    let body =
+        if head_only || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+            Bytes::new()
+        } else if let Some(te) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
+            let chunked = te
+                .to_str()
+                .ok()
+                .and_then(|v| v.rsplit(',').next())
+                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+            if headers.contains_key(CONTENT_LENGTH) {
+                // Both framings: Transfer-Encoding wins, and the connection is not trusted again.
+                keep = false;
+            }
+            if chunked {
+                read_chunked(&mut conn, &mut buf, max_body).await?
+            } else {
+                keep = false;
+                read_to_end(&mut conn, &mut buf, max_body).await?
+            }
+        } else if headers.contains_key(CONTENT_LENGTH) {
+            let len = content_length(&headers)?;
+            if len > max_body as u64 {
+                return Err(Failure::TooLarge(max_body));
+            }
+            let len = len as usize;
+            if buf.len() < len {
+                buf.reserve(len - buf.len());
+            }
+            while buf.len() < len {
+                match conn.read_buf(&mut buf).await {
+                    Ok(0) => {
+                        return Err(Failure::Io(
+                            "connection closed before the answer's body was complete".into(),
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(io_error(e)),
+                }
+            }
+            if buf.len() > len {
+                // Bytes after the answer nobody asked for: the connection is not reused.
+                keep = false;
+            }
+            buf.split_to(len).freeze()
         } else {
             keep = false;
             read_to_end(&mut conn, &mut buf, max_body).await?
-        }
-    } else if headers.contains_key(CONTENT_LENGTH) {
-        let len = content_length(&headers)?;
-        if len > max_body as u64 {
-            return Err(Failure::TooLarge(max_body));
-        }
-        let len = len as usize;
-        if buf.len() < len {
-            buf.reserve(len - buf.len());
-        }
-        while buf.len() < len {
-            match conn.read_buf(&mut buf).await {
-                Ok(0) => {
-                    return Err(Failure::Io(
-                        "connection closed before the answer's body was complete".into(),
-                    ));
-                }
-                Ok(_) => {}
-                Err(e) => return Err(io_error(e)),
-            }
-        }
-        if buf.len() > len {
-            // Bytes after the answer nobody asked for: the connection is not reused.
-            keep = false;
-        }
-        buf.split_to(len).freeze()
-    } else {
-        keep = false;
-        read_to_end(&mut conn, &mut buf, max_body).await?
-    };
+        };
     if keep && !buf.is_empty() {
         keep = false;
     }
@@ -865,7 +863,9 @@ async fn read_chunked(conn: &mut Conn, buf: &mut BytesMut, max: usize) -> Result
         }
         body.extend_from_slice(&buf[..size]);
         if &buf[size..size + 2] != b"\r\n" {
-            return Err(Failure::Io("the answer's chunk is not followed by CRLF".into()));
+            return Err(Failure::Io(
+                "the answer's chunk is not followed by CRLF".into(),
+            ));
         }
         buf.advance(size + 2);
     }
@@ -989,7 +989,9 @@ mod tests {
             let log = seen.clone();
             tokio::spawn(async move {
                 for conn_no in 0.. {
-                    let Ok((mut s, _)) = l.accept().await else { return };
+                    let Ok((mut s, _)) = l.accept().await else {
+                        return;
+                    };
                     let log = log.clone();
                     tokio::spawn(async move {
                         let mut buf = Vec::new();
@@ -1070,20 +1072,32 @@ mod tests {
         let body = |r: http::Response<Bytes>| String::from_utf8(r.into_body().to_vec()).unwrap();
 
         let r = client.send(get(&raw.url("/length"))).await.unwrap();
-        assert_eq!((r.status(), r.headers()["x-a"].as_bytes()), (StatusCode::OK, &b"1"[..]));
+        assert_eq!(
+            (r.status(), r.headers()["x-a"].as_bytes()),
+            (StatusCode::OK, &b"1"[..])
+        );
         assert_eq!(body(r), "hello");
         let r = client.send(get(&raw.url("/chunked"))).await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "the interim 100 is skipped");
         assert_eq!(body(r), "hello, world");
         let r = client.send(get(&raw.url("/none"))).await.unwrap();
-        assert_eq!((r.status(), body(r)), (StatusCode::NO_CONTENT, String::new()));
+        assert_eq!(
+            (r.status(), body(r)),
+            (StatusCode::NO_CONTENT, String::new())
+        );
         assert_eq!(raw.connections(), 1, "three answers, one connection");
         assert_eq!(client.idle_connections(), 1);
 
         // `Connection: close` and a close-delimited body: read, then not reused.
-        assert_eq!(body(client.send(get(&raw.url("/close"))).await.unwrap()), "ok");
+        assert_eq!(
+            body(client.send(get(&raw.url("/close"))).await.unwrap()),
+            "ok"
+        );
         assert_eq!(client.idle_connections(), 0);
-        assert_eq!(body(client.send(get(&raw.url("/eof"))).await.unwrap()), "until the end");
+        assert_eq!(
+            body(client.send(get(&raw.url("/eof"))).await.unwrap()),
+            "until the end"
+        );
         assert_eq!(client.idle_connections(), 0);
         let r = client.send(get(&raw.url("/length"))).await.unwrap();
         assert_eq!(body(r), "hello");
@@ -1091,10 +1105,19 @@ mod tests {
 
         // A body shorter than it said, and bodies over the limit.
         let e = client.send(get(&raw.url("/short"))).await.unwrap_err();
-        assert!(matches!(&e, TransportError::Io(m) if m.contains("before the answer's body was complete")), "{e:?}");
-        let e = client.send(limited(get(&raw.url("/big")), 4096)).await.unwrap_err();
+        assert!(
+            matches!(&e, TransportError::Io(m) if m.contains("before the answer's body was complete")),
+            "{e:?}"
+        );
+        let e = client
+            .send(limited(get(&raw.url("/big")), 4096))
+            .await
+            .unwrap_err();
         assert_eq!(e, TransportError::TooLarge(4096));
-        let e = client.send(limited(get(&raw.url("/bigchunks")), 1000)).await.unwrap_err();
+        let e = client
+            .send(limited(get(&raw.url("/bigchunks")), 1000))
+            .await
+            .unwrap_err();
         assert_eq!(e, TransportError::TooLarge(1000));
 
         // What went on the wire: Host with the port, Content-Length with a body, the
@@ -1103,23 +1126,33 @@ mod tests {
             .header("x-request-id", "r-1")
             .body(Bytes::from_static(b"{}"))
             .unwrap();
-        post.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from_static("99"));
+        post.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from_static("99"));
         assert_eq!(client.send(post).await.unwrap().status(), StatusCode::OK);
         let seen = raw.seen.lock().unwrap().clone();
         let (_, head) = seen.last().unwrap();
         assert!(head.starts_with("POST /length HTTP/1.1\r\n"), "{head}");
         assert!(head.contains(&format!("host: {}\r\n", raw.addr)), "{head}");
         assert!(head.contains("x-request-id: r-1\r\n"), "{head}");
-        assert!(head.contains("content-length: 2\r\n") && !head.contains("99"), "{head}");
+        assert!(
+            head.contains("content-length: 2\r\n") && !head.contains("99"),
+            "{head}"
+        );
         let (_, first) = &seen[0];
-        assert!(!first.contains("content-length"), "a GET has no body: {first}");
+        assert!(
+            !first.contains("content-length"),
+            "a GET has no body: {first}"
+        );
     }
 
     #[tokio::test]
     async fn an_idle_connection_the_backend_closed_is_not_used() {
         // The backend answers one request per connection and then closes it without saying so.
         let raw = Raw::start(|_, _| {
-            (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec(), true)
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec(),
+                true,
+            )
         })
         .await;
         let client = HttpClient::new();

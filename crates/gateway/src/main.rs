@@ -280,6 +280,7 @@ fn token(
 }
 
 fn serve(c: Config) -> anyhow::Result<()> {
+    open_files_for(c.server.max_connections);
     let rt = runtime(c.server.worker_threads)?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(c.server.listen)
@@ -297,4 +298,23 @@ fn serve(c: Config) -> anyhow::Result<()> {
         orgway::run(c, listener, shutdown).await?;
         Ok(())
     })
+}
+
+/// Raises the soft limit on open files to the hard limit, as a server that holds thousands of
+/// connections must (the usual soft limit, 1,024, would refuse the 1,025th socket whatever
+/// `max_connections` says), and warns when even the hard limit is below `max_connections` and
+/// the sockets and files a gateway needs beside them.
+fn open_files_for(max_connections: usize) {
+    let Ok(limit) = rlimit::increase_nofile_limit(u64::MAX) else {
+        return;
+    };
+    if limit < max_connections as u64 + 256 {
+        tracing::warn!(
+            open_files = limit,
+            max_connections,
+            "the open-files limit is below server.max_connections (plus 256 for backends and \
+             files): connections beyond it are refused at accept; raise the hard limit \
+             (ulimit -Hn, LimitNOFILE=) or lower max_connections"
+        );
+    }
 }
