@@ -30,8 +30,9 @@
 //!
 //! Knobs: `ORGWAY_BENCH_SECONDS` (per wrk run, default 5) and `ORGWAY_BENCH_ROUNDS` (default 3).
 //! Without `wrk` it says how to install it and exits 0; without `nginx` the nginx targets are
-//! skipped. Temporary files (routing files, nginx's configuration and cache, logs) live in one
-//! temporary folder, removed at the end with every server stopped.
+//! skipped; with `ORGWAY_BENCH_REQUIRE_TOOLS=1` (as `.ci/run` sets) either is a failure.
+//! Temporary files (routing files, nginx's configuration and cache, logs) live in one temporary
+//! folder, removed at the end with every server stopped.
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -70,6 +71,8 @@ const WARMUP_SECONDS: u64 = 1;
 /// The environment variable the gateway's routing file reads the Losant token from (the vendor
 /// here answers whatever the token).
 const TOKEN_ENV: &str = "ORGWAY_BENCH_LOSANT_TOKEN";
+/// Set to `1` (CI does), a missing `wrk` or nginx fails the run instead of skipping targets.
+const REQUIRE_ENV: &str = "ORGWAY_BENCH_REQUIRE_TOOLS";
 /// The bytes the gateway's `/healthz` answers; checked, then served by the bare server.
 const HEALTHZ_BODY: &[u8] = br#"{"status":"ok"}"#;
 
@@ -89,7 +92,12 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
+    // CI sets it: there a missing tool is a failure, not a skip.
+    let require = std::env::var_os(REQUIRE_ENV).is_some_and(|v| v == "1");
     let Some(wrk_version) = wrk_version() else {
+        if require {
+            bail!("`wrk` is not installed and {REQUIRE_ENV}=1");
+        }
         println!(
             "side_by_side: skipped, `wrk` is not installed. Install it (Debian/Ubuntu: \
              `apt-get install -y wrk`; macOS: `brew install wrk`) and run again; nginx \
@@ -147,9 +155,11 @@ fn run() -> anyhow::Result<()> {
 
     // Without nginx, or when it does not start, its targets are skipped and the reason printed.
     let (nginx, no_nginx) = match nginx {
+        None if require => bail!("nginx is not installed and {REQUIRE_ENV}=1"),
         None => (None, "nginx is not installed".to_owned()),
         Some(bin) => match Nginx::start(&bin, &dir, vendor.addr, &vendor_path, &setup) {
             Ok(n) => (Some(n), String::new()),
+            Err(e) if require => bail!("nginx did not start: {e:#}"),
             Err(e) => (None, format!("nginx did not start ({e:#})")),
         },
     };
