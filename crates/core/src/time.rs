@@ -164,8 +164,49 @@ fn short(s: &str) -> String {
     crate::text::excerpt(s, 64)
 }
 
+impl Timestamp {
+    /// Writes the RFC 3339 form (`2024-05-01T12:00:00Z`, or `…:00.250Z` with milliseconds) into
+    /// `buf` and returns it, without the formatting machinery: timestamps are in every answer.
+    /// `None` for a year outside 0000–9999, which `Display` writes the slow way.
+    fn rfc3339<'a>(&self, buf: &'a mut [u8; 24]) -> Option<&'a str> {
+        let (year, month, day) = self.0.to_calendar_date();
+        let (hour, minute, second, ms) = self.0.to_hms_milli();
+        let year = u16::try_from(year).ok().filter(|y| *y <= 9999)?;
+        fn two(b: &mut [u8], v: u8) {
+            b[0] = b'0' + v / 10;
+            b[1] = b'0' + v % 10;
+        }
+        buf[0] = b'0' + (year / 1000) as u8;
+        buf[1] = b'0' + (year / 100 % 10) as u8;
+        two(&mut buf[2..4], (year % 100) as u8);
+        buf[4] = b'-';
+        two(&mut buf[5..7], u8::from(month));
+        buf[7] = b'-';
+        two(&mut buf[8..10], day);
+        buf[10] = b'T';
+        two(&mut buf[11..13], hour);
+        buf[13] = b':';
+        two(&mut buf[14..16], minute);
+        buf[16] = b':';
+        two(&mut buf[17..19], second);
+        let end = if ms == 0 {
+            19
+        } else {
+            buf[19] = b'.';
+            buf[20] = b'0' + (ms / 100) as u8;
+            two(&mut buf[21..23], (ms % 100) as u8);
+            23
+        };
+        buf[end] = b'Z';
+        std::str::from_utf8(&buf[..=end]).ok()
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = self.rfc3339(&mut [0; 24]) {
+            return f.write_str(s);
+        }
         let t = self.0;
         let d = t.date();
         write!(
@@ -194,7 +235,10 @@ impl fmt::Debug for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match self.rfc3339(&mut [0; 24]) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -213,6 +257,27 @@ mod tests {
     fn prints_whole_seconds_without_fraction() {
         let t = Timestamp::parse_rfc3339("2016-06-13T04:00:00.000Z").unwrap();
         assert_eq!(t.to_string(), "2016-06-13T04:00:00Z");
+    }
+
+    #[test]
+    fn the_quick_form_is_the_formatted_one() {
+        // Years 1 to 9999, every millisecond pattern: the digits written by hand match the
+        // formatter's, as text and as JSON.
+        let mut ms = -62_135_596_800_000i64; // 0001-01-01T00:00:00Z
+        while ms < 253_402_300_799_000 {
+            let t = Timestamp::from_unix_millis(ms).unwrap();
+            let (y, mo, d) = t.0.to_calendar_date();
+            let (h, mi, sec, milli) = t.0.to_hms_milli();
+            let mut want = format!("{y:04}-{:02}-{d:02}T{h:02}:{mi:02}:{sec:02}", u8::from(mo));
+            if milli != 0 {
+                want.push_str(&format!(".{milli:03}"));
+            }
+            want.push('Z');
+            assert_eq!(t.to_string(), want);
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{want}\""));
+            ms += 7_919_993_317_007; // about 92 days, and never a whole second
+            ms += if ms % 3 == 0 { 3_000 - ms.rem_euclid(1000) } else { 0 };
+        }
     }
 
     #[test]
