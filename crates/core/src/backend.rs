@@ -77,7 +77,8 @@ impl CallContext {
         mut req: http::Request<Bytes>,
     ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
         if let Ok(v) = http::HeaderValue::from_str(&self.request_id) {
-            req.headers_mut().insert(REQUEST_ID_HEADER, v);
+            req.headers_mut()
+                .insert(http::HeaderName::from_static(REQUEST_ID_HEADER), v);
         }
         if let Some(limits) = self.limits {
             req.extensions_mut().insert(limits);

@@ -131,6 +131,7 @@ pub fn stack(
             backend: name.clone(),
             health,
             metrics,
+            ok: Arc::default(),
         }))
         .layer(Ring(CircuitLayer {
             backend: name.clone(),
@@ -325,6 +326,22 @@ pub struct ObserveLayer {
     backend: Arc<str>,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
+    /// The success series of each operation called so far, resolved on its first call.
+    ok: Arc<Mutex<Vec<(&'static str, crate::telemetry::BackendOk)>>>,
+}
+
+impl ObserveLayer {
+    /// Counts a successful call of `op`.
+    fn ok(&self, op: &'static str, secs: f64) {
+        let mut ok = self.ok.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, series)) = ok.iter().find(|(o, _)| *o == op) {
+            series.observe(secs);
+            return;
+        }
+        let series = self.metrics.backend_ok(&self.backend, op);
+        series.observe(secs);
+        ok.push((op, series));
+    }
 }
 
 impl Around for ObserveLayer {
@@ -340,7 +357,7 @@ impl Around for ObserveLayer {
             match &result {
                 Ok(_) => {
                     layer.health.record(Ok(()));
-                    layer.metrics.backend(&layer.backend, op, "ok", secs);
+                    layer.ok(op, secs);
                     tracing::debug!(backend = %layer.backend, operation = op, request_id = %request_id, ms = secs * 1000.0, "backend call");
                 }
                 Err(e) => {

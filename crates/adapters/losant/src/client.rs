@@ -47,10 +47,13 @@ pub async fn send(cfg: &LosantConfig, cx: &CallContext, call: Call) -> Result<By
     })?;
     let mut call = call
         .header(header::ACCEPT, HeaderValue::from_static("application/json"))
-        .header("accept-version", cfg.accept_version.clone())
+        .header(
+            http::HeaderName::from_static("accept-version"),
+            cfg.accept_version.clone(),
+        )
         .sensitive_header(header::AUTHORIZATION, auth);
     if let Some(d) = &cfg.domain {
-        call = call.header("losantdomain", d.clone());
+        call = call.header(http::HeaderName::from_static("losantdomain"), d.clone());
     }
     let answer = call::send(cx, &cfg.name, &cfg.base_url, call).await?;
     if answer.is_success() {
