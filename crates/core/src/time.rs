@@ -276,7 +276,11 @@ mod tests {
             assert_eq!(t.to_string(), want);
             assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{want}\""));
             ms += 7_919_993_317_007; // about 92 days, and never a whole second
-            ms += if ms % 3 == 0 { 3_000 - ms.rem_euclid(1000) } else { 0 };
+            ms += if ms % 3 == 0 {
+                3_000 - ms.rem_euclid(1000)
+            } else {
+                0
+            };
         }
     }
 

@@ -7,7 +7,9 @@
 //! - **A, a translated miss**: the vendor (a bare hyper server answering every request with the
 //!   Losant simulator's demo org record), nginx `proxy_pass` in front of it (keep-alive upstream),
 //!   and `orgway serve` with one Losant backend on the vendor, `GET /v1/orgs/losant:<id>`, no
-//!   cache: every request is translated, sent to the vendor and translated back.
+//!   cache: every request is translated, sent to the vendor and translated back; and, as the
+//!   floor of a proxy built as the gateway is, a bare hyper server sending each request on to
+//!   the vendor through the gateway's own outbound client and translating nothing.
 //! - **B, `/healthz`**: the gateway's against a bare hyper server answering the same bytes.
 //! - **C, a cache hit** (only when `orgway check` accepts [`CACHE_TABLE`]): the gateway answering
 //!   the org from its cache, a bare hyper server answering the very same bytes, and nginx
@@ -152,6 +154,7 @@ fn run() -> anyhow::Result<()> {
         );
     }
     let bare_healthz = FixedServer::start("bare-healthz", healthz.body.clone())?;
+    let proxy = bare_proxy(vendor.addr)?;
 
     // Without nginx, or when it does not start, its targets are skipped and the reason printed.
     let (nginx, no_nginx) = match nginx {
@@ -230,6 +233,10 @@ fn run() -> anyhow::Result<()> {
         ));
     }
     group_a.push(Target::new(
+        "bare proxy (hyper + orgway client)",
+        format!("http://{}{vendor_path}", proxy.addr),
+    ));
+    group_a.push(Target::new(
         "orgway, translated miss",
         format!("{}{org_path}", gateway.base),
     ));
@@ -242,6 +249,11 @@ fn run() -> anyhow::Result<()> {
     match &nginx {
         Some(_) => ratio("orgway miss vs nginx proxy_pass", a_gw, &a[1]),
         None => println!("  {no_nginx}: the proxy_pass comparison was skipped"),
+    }
+    let a_proxy = &a[a.len() - 2];
+    ratio("orgway miss vs the bare proxy", a_gw, a_proxy);
+    if nginx.is_some() {
+        ratio("bare proxy vs nginx proxy_pass", a_proxy, &a[1]);
     }
     ratio("orgway miss vs the vendor itself", a_gw, &a[0]);
 
@@ -371,6 +383,7 @@ fn run() -> anyhow::Result<()> {
     // Stopped in reverse order of start; the temporary folder goes last.
     drop(cached);
     drop(nginx);
+    drop(proxy);
     drop(bare_healthz);
     drop(gateway);
     drop(vendor);
@@ -790,68 +803,30 @@ struct FixedServer {
     addr: SocketAddr,
     served: Arc<AtomicU64>,
     first_uri: Arc<OnceLock<String>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: ThreadServer,
 }
 
 impl FixedServer {
     fn start(name: &str, body: Bytes) -> anyhow::Result<FixedServer> {
-        let listener = StdListener::bind(("127.0.0.1", 0))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let served = Arc::new(AtomicU64::new(0));
         let first_uri = Arc::new(OnceLock::new());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (count, first) = (served.clone(), first_uri.clone());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let thread = std::thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(move || {
-                rt.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => return eprintln!("bare server: {e}"),
-                    };
-                    let accept = async {
-                        loop {
-                            let Ok((stream, _)) = listener.accept().await else {
-                                continue;
-                            };
-                            let _ = stream.set_nodelay(true);
-                            let (body, count, first) = (body.clone(), count.clone(), first.clone());
-                            tokio::spawn(async move {
-                                let svc = service_fn(move |req: http::Request<_>| {
-                                    count.fetch_add(1, Ordering::Relaxed);
-                                    if first.get().is_none() {
-                                        let _ = first.set(req.uri().to_string());
-                                    }
-                                    let resp = http::Response::builder()
-                                        .header(header::CONTENT_TYPE, "application/json")
-                                        .body(Full::new(body.clone()))
-                                        .expect("a fixed response");
-                                    async move { Ok::<_, Infallible>(resp) }
-                                });
-                                let _ = hyper::server::conn::http1::Builder::new()
-                                    .serve_connection(TokioIo::new(stream), svc)
-                                    .await;
-                            });
-                        }
-                    };
-                    tokio::select! {
-                        _ = stopped => {}
-                        () = accept => {}
-                    }
-                });
-                // Dropping the runtime here closes every connection still open.
-            })?;
+        let server = ThreadServer::start(name, move |req| {
+            count.fetch_add(1, Ordering::Relaxed);
+            if first.get().is_none() {
+                let _ = first.set(req.uri().to_string());
+            }
+            let resp = http::Response::builder()
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Full::new(body.clone()))
+                .expect("a fixed response");
+            async move { resp }
+        })?;
         Ok(FixedServer {
-            addr,
+            addr: server.addr,
             served,
             first_uri,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         })
     }
 
@@ -874,7 +849,101 @@ impl FixedServer {
     }
 }
 
-impl Drop for FixedServer {
+/// The floor of a proxy built as the gateway is: a bare hyper server (one worker thread) that
+/// sends each request's path and query to the vendor through the gateway's own outbound client
+/// (`orgway::client::HttpClient`) and answers with the vendor's body, translating nothing.
+/// Against it, the translated miss shows what translation, routing, the edge and the policy
+/// stack cost; against nginx, it shows what the HTTP stack itself costs.
+fn bare_proxy(vendor: SocketAddr) -> anyhow::Result<ThreadServer> {
+    use orgway_core::Transport;
+    let client = orgway::client::HttpClient::new();
+    ThreadServer::start("bare-proxy", move |req| {
+        let client = client.clone();
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let out = http::Request::get(format!("http://{vendor}{target}"))
+            .header(header::ACCEPT, "application/json")
+            .body(Bytes::new());
+        async move {
+            let answer = match out {
+                Ok(out) => client.send(out).await.ok(),
+                Err(_) => None,
+            };
+            let (status, body) = match answer {
+                Some(a) => (a.status(), a.into_body()),
+                None => (StatusCode::BAD_GATEWAY, Bytes::new()),
+            };
+            http::Response::builder()
+                .status(status)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Full::new(body))
+                .expect("a proxied response")
+        }
+    })
+}
+
+/// A hyper server on a thread of its own with a current-thread runtime, answering with
+/// `answer`; stopped (its connections closed) when dropped.
+struct ThreadServer {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ThreadServer {
+    fn start<F, Fut>(name: &str, answer: F) -> anyhow::Result<ThreadServer>
+    where
+        F: Fn(http::Request<hyper::body::Incoming>) -> Fut + Clone + Send + 'static,
+        Fut: std::future::Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
+    {
+        let listener = StdListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => return eprintln!("bare server: {e}"),
+                    };
+                    let accept = async {
+                        loop {
+                            let Ok((stream, _)) = listener.accept().await else {
+                                continue;
+                            };
+                            let _ = stream.set_nodelay(true);
+                            let answer = answer.clone();
+                            tokio::spawn(async move {
+                                let svc = service_fn(move |req| {
+                                    let fut = answer(req);
+                                    async move { Ok::<_, Infallible>(fut.await) }
+                                });
+                                let _ = hyper::server::conn::http1::Builder::new()
+                                    .serve_connection(TokioIo::new(stream), svc)
+                                    .await;
+                            });
+                        }
+                    };
+                    tokio::select! {
+                        _ = stopped => {}
+                        () = accept => {}
+                    }
+                });
+                // Dropping the runtime here closes every connection still open.
+            })?;
+        Ok(ThreadServer {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for ThreadServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -70,6 +70,12 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest answer head (status line and headers) read.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
+/// The most room made in the read buffer before each read of a body.
+const READ_STEP: usize = 64 * 1024;
+
+/// The longest chunk-size line of a chunked body (extensions included).
+const MAX_CHUNK_LINE: usize = 4096;
+
 /// The most headers an answer may carry.
 const MAX_HEADERS: usize = 128;
 
@@ -168,7 +174,31 @@ struct Shared {
     max_body: usize,
     /// Idle connections by origin. Backends are few, so a list scanned in place (no key built
     /// per request); within an origin the most recently used connection is taken first.
-    pool: Mutex<Vec<(Origin, Vec<Idle>)>>,
+    pool: Mutex<Pool>,
+}
+
+#[derive(Default)]
+struct Pool {
+    origins: Vec<(Origin, Vec<Idle>)>,
+    /// Whether the task closing connections idle too long runs.
+    reaping: bool,
+}
+
+impl Pool {
+    /// Closes the connections idle longer than [`IDLE_TIMEOUT`] and forgets origins left with
+    /// none; whether any connection is left.
+    fn sweep(&mut self) -> bool {
+        for (_, idle) in &mut self.origins {
+            // Oldest first: the front is what the most recent requests did not need.
+            let expired = idle
+                .iter()
+                .take_while(|i| i.since.elapsed() >= IDLE_TIMEOUT)
+                .count();
+            idle.drain(..expired);
+        }
+        self.origins.retain(|(_, idle)| !idle.is_empty());
+        !self.origins.is_empty()
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -201,22 +231,23 @@ enum Conn {
 }
 
 impl Conn {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Conn::Plain(s) => s,
-            Conn::Tls(s) => s.get_ref().0,
-        }
-    }
-
-    /// Whether an idle connection can carry another request: its socket must not be readable
-    /// (readable means the backend closed it, or sent bytes nobody asked for). Peeks, so a
-    /// TLS stream's records are left for TLS, and costs no system call while the runtime has
-    /// seen no readiness since the last read.
-    fn reusable(&self) -> bool {
+    /// Whether an idle connection can carry another request: nothing may be readable on it
+    /// (readable means the backend closed it, or sent bytes nobody asked for). Plain TCP is
+    /// peeked, which costs no system call while the runtime has seen no readiness since the
+    /// last read. TLS is read through TLS: bytes the backend sent after the answer may already
+    /// sit decrypted inside rustls, where the socket cannot show them; a byte read here only
+    /// ever condemns the connection.
+    fn reusable(&mut self) -> bool {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut byte = [0u8; 1];
         let mut buf = ReadBuf::new(&mut byte);
-        matches!(self.tcp().poll_peek(&mut cx, &mut buf), Poll::Pending)
+        match self {
+            Conn::Plain(s) => matches!(s.poll_peek(&mut cx, &mut buf), Poll::Pending),
+            Conn::Tls(s) => matches!(
+                Pin::new(s.as_mut()).poll_read(&mut cx, &mut buf),
+                Poll::Pending
+            ),
+        }
     }
 }
 
@@ -285,7 +316,7 @@ impl HttpClient {
                 tls: TlsConnector::from(Arc::new(tls)),
                 connect_to: settings.connect_to.clone(),
                 max_body: MAX_RESPONSE_BYTES,
-                pool: Mutex::new(Vec::new()),
+                pool: Mutex::new(Pool::default()),
             }),
         }
     }
@@ -293,9 +324,11 @@ impl HttpClient {
     /// Idle connections in the pool, all origins together.
     pub fn idle_connections(&self) -> usize {
         self.shared
-            .pool
-            .lock()
-            .map_or(0, |p| p.iter().map(|(_, v)| v.len()).sum())
+            .pool()
+            .origins
+            .iter()
+            .map(|(_, v)| v.len())
+            .sum()
     }
 }
 
@@ -417,11 +450,16 @@ fn bare_host(host: &str) -> &str {
 }
 
 impl Shared {
+    /// The pool (a panic while it was held left nothing half-done that matters here).
+    fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// An idle connection to `t` the backend has not closed, if there is one.
     fn checkout(&self, t: &Target<'_>) -> Option<Conn> {
-        let mut pool = self.pool.lock().ok()?;
-        let (_, idle) = pool.iter_mut().find(|(o, _)| t.is(o))?;
-        while let Some(i) = idle.pop() {
+        let mut pool = self.pool();
+        let (_, idle) = pool.origins.iter_mut().find(|(o, _)| t.is(o))?;
+        while let Some(mut i) = idle.pop() {
             if i.since.elapsed() < IDLE_TIMEOUT && i.conn.reusable() {
                 return Some(i.conn);
             }
@@ -429,29 +467,29 @@ impl Shared {
         None
     }
 
-    /// Hands a connection back, dropping the ones idle too long.
-    fn checkin(&self, t: &Target<'_>, conn: Conn) {
-        let Ok(mut pool) = self.pool.lock() else {
-            return;
-        };
-        let idle = match pool.iter().position(|(o, _)| t.is(o)) {
-            Some(i) => &mut pool[i].1,
+    /// Hands a connection back; the first one handed back starts the task that closes the
+    /// connections idle too long.
+    fn checkin(self: &Arc<Self>, t: &Target<'_>, conn: Conn) {
+        let mut pool = self.pool();
+        let idle = match pool.origins.iter().position(|(o, _)| t.is(o)) {
+            Some(i) => &mut pool.origins[i].1,
             None => {
-                pool.push((t.origin(), Vec::new()));
-                &mut pool.last_mut().expect("just pushed").1
+                pool.origins.push((t.origin(), Vec::new()));
+                &mut pool.origins.last_mut().expect("just pushed").1
             }
         };
-        // Oldest first: the front is what the most recent requests did not need.
-        let stale = idle
-            .iter()
-            .take_while(|i| i.since.elapsed() >= IDLE_TIMEOUT)
-            .count();
-        idle.drain(..stale);
-        if idle.len() < MAX_IDLE_PER_HOST {
-            idle.push(Idle {
-                conn,
-                since: Instant::now(),
-            });
+        if idle.len() >= MAX_IDLE_PER_HOST {
+            return;
+        }
+        idle.push(Idle {
+            conn,
+            since: Instant::now(),
+        });
+        if !pool.reaping
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            pool.reaping = true;
+            rt.spawn(reap(Arc::downgrade(self)));
         }
     }
 
@@ -461,22 +499,36 @@ impl Shared {
             Some(c) => (c.host(), c.port()),
             None => (t.host, t.port),
         };
+        let name = match t.origin_https {
+            false => None,
+            true => Some(
+                ServerName::try_from(bare_host(t.host).to_owned()).map_err(|_| {
+                    TransportError::InvalidRequest(format!(
+                        "`{}` is not a name a TLS certificate can be checked against",
+                        t.host
+                    ))
+                })?,
+            ),
+        };
         let made = tokio::time::timeout(CONNECT_TIMEOUT, async {
-            let tcp = connect_tcp(bare_host(host), port).await?;
+            let tcp = connect_tcp(bare_host(host), port)
+                .await
+                .map_err(|e| TransportError::Connect(root_cause(&e)))?;
             // Requests are written whole; nothing gains from Nagle's delay.
-            tcp.set_nodelay(true)?;
-            if !t.origin_https {
+            let _ = tcp.set_nodelay(true);
+            let Some(name) = name else {
                 return Ok(Conn::Plain(tcp));
+            };
+            // A handshake TLS refused is a TLS failure; one the connection broke off (closed,
+            // reset) is still "could not connect", as unreachable as a refused connection.
+            match self.tls.connect(name, tcp).await {
+                Ok(tls) => Ok(Conn::Tls(Box::new(tls))),
+                Err(e) => Err(connect_error(&e)),
             }
-            let name = ServerName::try_from(bare_host(t.host).to_owned())
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            let tls = self.tls.connect(name, tcp).await?;
-            Ok::<_, io::Error>(Conn::Tls(Box::new(tls)))
         })
         .await;
         match made {
-            Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(e)) => Err(connect_error(&e)),
+            Ok(made) => made,
             Err(_) => Err(TransportError::Connect(format!(
                 "no connection within {} s",
                 CONNECT_TIMEOUT.as_secs()
@@ -486,7 +538,7 @@ impl Shared {
 
     /// One request, on a pooled connection when there is one.
     async fn exchange(
-        &self,
+        self: &Arc<Self>,
         req: http::Request<Bytes>,
         max_body: usize,
     ) -> Result<http::Response<Bytes>, TransportError> {
@@ -516,6 +568,22 @@ impl Shared {
             self.checkin(&t, conn);
         }
         Ok(resp)
+    }
+}
+
+/// Closes the pool's connections idle too long, every quarter of [`IDLE_TIMEOUT`], until the
+/// pool is empty (the next connection handed back starts it again) or the client is gone.
+async fn reap(shared: std::sync::Weak<Shared>) {
+    loop {
+        tokio::time::sleep(IDLE_TIMEOUT / 4).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let mut pool = shared.pool();
+        if !pool.sweep() {
+            pool.reaping = false;
+            return;
+        }
     }
 }
 
@@ -550,13 +618,13 @@ fn encode_request(
             "a request body is sent whole, never with Transfer-Encoding".into(),
         ));
     }
-    let target = match parts.uri.path_and_query().map(|p| p.as_str()) {
-        Some(p) if !p.is_empty() => p,
-        _ => "/",
-    };
+    let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
     let mut out = Vec::with_capacity(256 + body.len() + parts.headers.len() * 32);
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
+    if !target.starts_with('/') {
+        out.push(b'/');
+    }
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     if !parts.headers.contains_key(HOST) {
@@ -601,12 +669,22 @@ async fn round_trip(
         return Err(Failure::Unanswered(root_cause(&e)));
     }
     let mut buf = BytesMut::with_capacity(8 * 1024);
+    // Where the search for the head's end resumes: each byte is looked at once, however the
+    // backend splits its answer.
+    let mut scanned = 0;
     let head = loop {
-        if !buf.is_empty()
-            && let Some(head) = parse_head(&mut buf)?
+        if let Some(end) = line_end(&buf, scanned)
+            && head_ends_at(&buf, end)
         {
-            break head;
+            let before = buf.len();
+            if let Some(head) = parse_head(&mut buf)? {
+                break head;
+            }
+            // Interim answers were removed: look at what is left from its start.
+            scanned = if buf.len() == before { buf.len() } else { 0 };
+            continue;
         }
+        scanned = buf.len().saturating_sub(2);
         if buf.len() > MAX_HEAD_BYTES {
             return Err(Failure::Io(format!(
                 "answer headers larger than {MAX_HEAD_BYTES} bytes"
@@ -638,32 +716,33 @@ async fn round_trip(
     let body =
         if head_only || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
             Bytes::new()
-        } else if let Some(te) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
-            let chunked = te
-                .to_str()
-                .ok()
-                .and_then(|v| v.rsplit(',').next())
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        } else if headers.contains_key(TRANSFER_ENCODING) {
+            // Nothing here asks for a transfer coding: only `chunked` alone is read, and only
+            // from HTTP/1.1.
+            let mut codings = headers.get_all(TRANSFER_ENCODING).iter();
+            let only_chunked = codings
+                .next()
+                .is_some_and(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked"))
+                && codings.next().is_none();
+            if !only_chunked || version != Version::HTTP_11 {
+                return Err(Failure::Io(
+                    "the answer uses a transfer coding other than chunked".into(),
+                ));
+            }
             if headers.contains_key(CONTENT_LENGTH) {
                 // Both framings: Transfer-Encoding wins, and the connection is not trusted again.
                 keep = false;
             }
-            if chunked {
-                read_chunked(&mut conn, &mut buf, max_body).await?
-            } else {
-                keep = false;
-                read_to_end(&mut conn, &mut buf, max_body).await?
-            }
+            read_chunked(&mut conn, &mut buf, max_body).await?
         } else if headers.contains_key(CONTENT_LENGTH) {
             let len = content_length(&headers)?;
             if len > max_body as u64 {
                 return Err(Failure::TooLarge(max_body));
             }
             let len = len as usize;
-            if buf.len() < len {
-                buf.reserve(len - buf.len());
-            }
             while buf.len() < len {
+                // Room as the bytes come, not all that was declared at once.
+                buf.reserve((len - buf.len()).min(READ_STEP));
                 match conn.read_buf(&mut buf).await {
                     Ok(0) => {
                         return Err(Failure::Io(
@@ -760,8 +839,9 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Failure> {
 /// Whether a comma-separated header names `token`.
 fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
     headers.get_all(name).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        v.as_bytes()
+            .split(|b| *b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
     })
 }
 
@@ -811,46 +891,88 @@ async fn read_to_end(conn: &mut Conn, buf: &mut BytesMut, max: usize) -> Result<
     }
 }
 
+/// The index of the first `\n` at or after `from`.
+fn line_end(buf: &[u8], from: usize) -> Option<usize> {
+    buf.get(from..)?
+        .iter()
+        .position(|b| *b == b'\n')
+        .map(|i| from + i)
+}
+
+/// Whether the line ending at `end` (a `\n`) or one after it is followed by an empty line:
+/// the head is whole.
+fn head_ends_at(buf: &[u8], mut end: usize) -> bool {
+    loop {
+        match buf.get(end + 1..) {
+            Some([b'\n', ..]) | Some([b'\r', b'\n', ..]) => return true,
+            _ => match line_end(buf, end + 1) {
+                Some(next) => end = next,
+                None => return false,
+            },
+        }
+    }
+}
+
+/// Reads until `buf` holds a whole line (ended by CRLF, or a bare LF as parsers tolerate) and
+/// returns the line's length and the length with its ending; each byte is searched once.
+async fn read_line(
+    conn: &mut Conn,
+    buf: &mut BytesMut,
+    limit: usize,
+    what: &str,
+) -> Result<(usize, usize), Failure> {
+    let mut from = 0;
+    loop {
+        if let Some(lf) = line_end(buf, from) {
+            let len = if lf > 0 && buf[lf - 1] == b'\r' {
+                lf - 1
+            } else {
+                lf
+            };
+            return Ok((len, lf + 1));
+        }
+        if buf.len() > limit {
+            return Err(Failure::Io(format!("the answer's {what} is too long")));
+        }
+        from = buf.len();
+        fill(conn, buf).await?;
+    }
+}
+
+/// A chunk-size line's size: hexadecimal digits, then optional whitespace and extensions.
+fn chunk_size(line: &[u8]) -> Result<usize, Failure> {
+    let bad = || Failure::Io("the answer's chunk size is not valid".into());
+    let digits = line.split(|b| *b == b';').next().unwrap_or(&[]);
+    let digits = match digits.iter().rposition(|b| !matches!(b, b' ' | b'\t')) {
+        Some(last) => &digits[..=last],
+        None => return Err(bad()),
+    };
+    if digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return Err(bad());
+    }
+    let digits = std::str::from_utf8(digits).map_err(|_| bad())?;
+    usize::from_str_radix(digits, 16).map_err(|_| bad())
+}
+
 /// A chunked body (RFC 9112 §7.1), extensions and trailers read and dropped.
 async fn read_chunked(conn: &mut Conn, buf: &mut BytesMut, max: usize) -> Result<Bytes, Failure> {
     let mut body = BytesMut::new();
     loop {
-        // The chunk-size line.
-        let line_end = loop {
-            if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
-                break i;
-            }
-            if buf.len() > 4096 {
-                return Err(Failure::Io("the answer's chunk header is too long".into()));
-            }
-            fill(conn, buf).await?;
-        };
-        let size = {
-            let line = &buf[..line_end];
-            let digits = line.split(|b| *b == b';').next().unwrap_or(&[]);
-            let digits = std::str::from_utf8(digits).unwrap_or("").trim();
-            if digits.is_empty() || digits.len() > 15 {
-                return Err(Failure::Io("the answer's chunk size is not valid".into()));
-            }
-            usize::from_str_radix(digits, 16)
-                .map_err(|_| Failure::Io("the answer's chunk size is not valid".into()))?
-        };
-        buf.advance(line_end + 2);
+        let (len, taken) = read_line(conn, buf, MAX_CHUNK_LINE, "chunk header").await?;
+        let size = chunk_size(&buf[..len])?;
+        buf.advance(taken);
         if size == 0 {
             // Trailers, each a line, up to an empty line.
+            let mut trailers = 0;
             loop {
-                let end = loop {
-                    if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
-                        break i;
-                    }
-                    if buf.len() > MAX_HEAD_BYTES {
-                        return Err(Failure::Io("the answer's trailers are too long".into()));
-                    }
-                    fill(conn, buf).await?;
-                };
-                buf.advance(end + 2);
-                if end == 0 {
+                let (len, taken) = read_line(conn, buf, MAX_HEAD_BYTES, "trailers").await?;
+                buf.advance(taken);
+                trailers += taken;
+                if len == 0 {
                     return Ok(body.freeze());
+                }
+                if trailers > MAX_HEAD_BYTES {
+                    return Err(Failure::Io("the answer's trailers are too long".into()));
                 }
             }
         }
@@ -858,7 +980,7 @@ async fn read_chunked(conn: &mut Conn, buf: &mut BytesMut, max: usize) -> Result
             return Err(Failure::TooLarge(max));
         }
         while buf.len() < size + 2 {
-            buf.reserve(size + 2 - buf.len());
+            buf.reserve((size + 2 - buf.len()).min(READ_STEP));
             fill(conn, buf).await?;
         }
         body.extend_from_slice(&buf[..size]);
@@ -1063,6 +1185,10 @@ mod tests {
                 "/short" => return (b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\nonly this".to_vec(), true),
                 "/big" => b"HTTP/1.1 200 OK\r\ncontent-length: 5000\r\n\r\n",
                 "/bigchunks" => b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n400\r\n",
+                "/gzip" => b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+                "/plus" => b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n",
+                "/lf" => b"HTTP/1.1 200 OK\ncontent-length: 2\n\nok",
+                "/?x=1" => b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nquery",
                 _ => b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
             };
             (a.to_vec(), false)
@@ -1119,6 +1245,21 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e, TransportError::TooLarge(1000));
+        // A transfer coding nobody asked for, a chunk size that is not plain hexadecimal.
+        for (path, says) in [("/gzip", "transfer coding"), ("/plus", "chunk size")] {
+            let e = client.send(get(&raw.url(path))).await.unwrap_err();
+            assert!(
+                matches!(&e, TransportError::Io(m) if m.contains(says)),
+                "{path}: {e:?}"
+            );
+        }
+        // Bare LF line endings, as parsers tolerate; a URL with a query and no path.
+        assert_eq!(body(client.send(get(&raw.url("/lf"))).await.unwrap()), "ok");
+        let r = client
+            .send(get(&format!("http://{}?x=1", raw.addr)))
+            .await
+            .unwrap();
+        assert_eq!(body(r), "query");
 
         // What went on the wire: Host with the port, Content-Length with a body, the
         // request's own headers.
@@ -1143,6 +1284,66 @@ mod tests {
             !first.contains("content-length"),
             "a GET has no body: {first}"
         );
+    }
+
+    #[tokio::test]
+    async fn bytes_a_tls_backend_sent_after_an_answer_never_become_the_next_answer() {
+        // One write: a 20,000-byte answer and, behind it, an answer nobody asked for. TLS may
+        // hold the second decrypted where the socket no longer shows it.
+        let tls = orgway_sim::tls::SimTls::generate("raw", &["backend.test".to_owned()]).unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config());
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                let (acceptor, first) = (acceptor.clone(), first.clone());
+                tokio::spawn(async move {
+                    let Ok(mut s) = acceptor.accept(s).await else {
+                        return;
+                    };
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match s.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buf.clear();
+                        let mut out = Vec::new();
+                        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                            out.extend_from_slice(
+                                b"HTTP/1.1 200 OK\r\ncontent-length: 20000\r\n\r\n",
+                            );
+                            out.extend_from_slice(&[b'a'; 20000]);
+                            out.extend_from_slice(
+                                b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nevil",
+                            );
+                        } else {
+                            out.extend_from_slice(
+                                b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ngood",
+                            );
+                        }
+                        if s.write_all(&out).await.is_err() || s.flush().await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let client = HttpClient::with_settings(&ClientSettings {
+            extra_roots: load_ca_file(tls.ca_file()).unwrap(),
+            connect_to: Some(ConnectTo::parse(&addr.to_string()).unwrap()),
+        });
+        let first = client.send(get("https://backend.test/")).await.unwrap();
+        assert_eq!(first.body().len(), 20000);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for _ in 0..3 {
+            let next = client.send(get("https://backend.test/")).await.unwrap();
+            assert_eq!(next.into_body(), Bytes::from_static(b"good"));
+        }
     }
 
     #[tokio::test]
