@@ -913,7 +913,10 @@ impl Cache {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        h.insert("x-cache", HeaderValue::from_static("bypass"));
+        h.insert(
+            header::HeaderName::from_static("x-cache"),
+            HeaderValue::from_static("bypass"),
+        );
         Ok(resp)
     }
 
@@ -1134,8 +1137,14 @@ fn with_headers(
     };
     h.insert(header::ETAG, entry.etag.clone());
     h.insert(header::CACHE_CONTROL, cache_control);
-    h.insert("x-cache", HeaderValue::from_static(x_cache));
-    h.insert("cache-status", cache_status);
+    h.insert(
+        header::HeaderName::from_static("x-cache"),
+        HeaderValue::from_static(x_cache),
+    );
+    h.insert(
+        header::HeaderName::from_static("cache-status"),
+        cache_status,
+    );
     *resp.headers_mut() = h;
     resp
 }

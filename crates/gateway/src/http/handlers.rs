@@ -49,10 +49,13 @@ const ORG_REF_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPH
 
 /// An answer body; failing to serialize one is a gateway bug.
 fn to_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value).map_err(|e| {
+    // Room for a typical record at once, rather than growing from 128 bytes by doubling.
+    let mut out = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut out, value).map_err(|e| {
         tracing::error!(error = %e, "could not serialize an answer");
         ApiError::internal()
-    })
+    })?;
+    Ok(out)
 }
 
 /// A read for the cache to perform (see `cache::FillFn`).
