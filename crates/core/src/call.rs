@@ -371,9 +371,18 @@ pub fn decode_json<T: DeserializeOwned>(
     body: &[u8],
     include_raw: bool,
 ) -> Result<(T, Option<serde_json::Value>), BackendError> {
-    let typed = serde_json::from_slice::<T>(body).map_err(|e| unparseable(backend, what, e))?;
+    // The body is checked to be UTF-8 once, as a whole, and parsed as text: parsing bytes
+    // would check each of its strings (every key included) on its own, which costs a vendor
+    // record of a few kB more than the check of all of it at once.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        BackendError::bad_response(format!(
+            "{backend} sent {what} that does not parse: it is not UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let typed = serde_json::from_str::<T>(text).map_err(|e| unparseable(backend, what, e))?;
     let raw = if include_raw {
-        Some(serde_json::from_slice(body).map_err(|e| unparseable(backend, what, e))?)
+        Some(serde_json::from_str(text).map_err(|e| unparseable(backend, what, e))?)
     } else {
         None
     };
@@ -579,6 +588,23 @@ mod tests {
             "{}",
             e.message
         );
+        // Bytes that are not UTF-8, inside a string, are a bad response like any other.
+        let e = decode_json::<Thing>("vendor", "a thing", b"{\"id\":1,\"x\":\"a\xffb\"}", true)
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadResponse);
+        assert_eq!(
+            e.message,
+            "vendor sent a thing that does not parse: it is not UTF-8 (byte 14)"
+        );
+        // Text that is UTF-8 beyond ASCII reads as it is written.
+        let (_, raw) = decode_json::<Thing>(
+            "vendor",
+            "a thing",
+            "{\"id\":1,\"x\":\"Zürich \\u00e9\"}".as_bytes(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(raw.unwrap()["x"], "Zürich é");
         let v = serde_json::json!({"id": 3});
         assert_eq!(
             from_value::<Thing>("vendor", "an item", &v).unwrap(),
