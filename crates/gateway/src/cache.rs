@@ -671,9 +671,10 @@ impl Cache {
         };
         let weight = u32::try_from(body.len() + key.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
         let entry = Arc::new(Entry::new(
-            body,
-            // Never served stale here.
-            Stale::At(0),
+            body.clone(),
+            // Never served stale here: the hit body's own bytes (shared, not copied) stand in,
+            // so that a stale answer would still be a whole body.
+            Stale::Own(body),
             HeaderValue::from_static("\"0\""),
             ttl,
             weight,

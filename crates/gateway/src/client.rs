@@ -743,15 +743,7 @@ async fn round_trip(
             while buf.len() < len {
                 // Room as the bytes come, not all that was declared at once.
                 buf.reserve((len - buf.len()).min(READ_STEP));
-                match conn.read_buf(&mut buf).await {
-                    Ok(0) => {
-                        return Err(Failure::Io(
-                            "connection closed before the answer's body was complete".into(),
-                        ));
-                    }
-                    Ok(_) => {}
-                    Err(e) => return Err(io_error(e)),
-                }
+                fill(&mut conn, &mut buf).await?;
             }
             if buf.len() > len {
                 // Bytes after the answer nobody asked for: the connection is not reused.

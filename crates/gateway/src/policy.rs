@@ -327,7 +327,7 @@ pub struct ObserveLayer {
     health: Arc<Health>,
     metrics: Arc<Metrics>,
     /// The success series of each operation called so far, resolved on its first call.
-    ok: Arc<Mutex<Vec<(&'static str, crate::telemetry::BackendOk)>>>,
+    ok: Arc<Mutex<Vec<(&'static str, crate::telemetry::BackendSeries)>>>,
 }
 
 impl ObserveLayer {
@@ -338,7 +338,7 @@ impl ObserveLayer {
             series.observe(secs);
             return;
         }
-        let series = self.metrics.backend_ok(&self.backend, op);
+        let series = self.metrics.backend_series(&self.backend, op, "ok");
         series.observe(secs);
         ok.push((op, series));
     }

@@ -81,14 +81,14 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
 }
 
-/// A backend's successful calls of one operation (see [`Metrics::backend_ok`]).
+/// A backend's calls of one operation with one outcome (see [`Metrics::backend_series`]).
 #[derive(Debug, Clone)]
-pub struct BackendOk {
+pub struct BackendSeries {
     calls: Counter,
     duration: Histogram,
 }
 
-impl BackendOk {
+impl BackendSeries {
     /// Counts one call that took `seconds`.
     pub fn observe(&self, seconds: f64) {
         self.calls.inc();
@@ -212,17 +212,16 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Counts one backend call.
-    /// The counter and histogram of a backend's successful calls of one operation, to keep and
-    /// count with: no labels built, no lookup, per call.
-    pub fn backend_ok(&self, backend: &str, operation: &str) -> BackendOk {
-        BackendOk {
+    /// The counter and histogram of a backend's calls of one operation with one outcome (`ok`
+    /// or an error code), to keep and count with: no labels built, no lookup, per call.
+    pub fn backend_series(&self, backend: &str, operation: &str, outcome: &str) -> BackendSeries {
+        BackendSeries {
             calls: self
                 .backend_calls
                 .get_or_create(&BackendLabels {
                     backend: backend.to_owned(),
                     operation: operation.to_owned(),
-                    outcome: "ok".to_owned(),
+                    outcome: outcome.to_owned(),
                 })
                 .clone(),
             duration: self
@@ -235,19 +234,9 @@ impl Metrics {
         }
     }
 
+    /// Counts one backend call.
     pub fn backend(&self, backend: &str, operation: &str, outcome: &str, seconds: f64) {
-        self.backend_calls
-            .get_or_create(&BackendLabels {
-                backend: backend.to_owned(),
-                operation: operation.to_owned(),
-                outcome: outcome.to_owned(),
-            })
-            .inc();
-        self.backend_duration
-            .get_or_create(&BackendOpLabels {
-                backend: backend.to_owned(),
-                operation: operation.to_owned(),
-            })
+        self.backend_series(backend, operation, outcome)
             .observe(seconds);
     }
 
