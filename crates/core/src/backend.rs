@@ -13,8 +13,9 @@ use crate::query::{Interval, Metric, SortField};
 use crate::secret::{ConfigError, SecretSource};
 use crate::transport::{BoxFuture, RequestLimits, Transport, TransportError};
 
-/// The header that carries the request id to backends.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The header that carries the request id to backends (a name built once: a name given as a
+/// `&str` is parsed at each use).
+pub const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// Everything an adapter may use for one call besides its own configuration.
 #[derive(Clone)]
@@ -77,8 +78,7 @@ impl CallContext {
         mut req: http::Request<Bytes>,
     ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
         if let Ok(v) = http::HeaderValue::from_str(&self.request_id) {
-            req.headers_mut()
-                .insert(http::HeaderName::from_static(REQUEST_ID_HEADER), v);
+            req.headers_mut().insert(REQUEST_ID_HEADER, v);
         }
         if let Some(limits) = self.limits {
             req.extensions_mut().insert(limits);

@@ -75,8 +75,9 @@ pub struct App {
 #[derive(Debug, Clone)]
 pub struct RequestId(pub Arc<str>);
 
-/// The header carrying request ids, both ways.
-pub const REQUEST_ID: &str = "x-request-id";
+/// The header carrying request ids, both ways (a name built once: looking a header up by a
+/// `&str` parses the name each time).
+pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// A caller's request id is kept if it is 1–128 visible ASCII characters.
 fn valid_request_id(v: &HeaderValue) -> Option<&str> {
@@ -97,7 +98,7 @@ pub fn new_request_id() -> Arc<str> {
 
 /// A request's id as a header value: the caller's when it is valid, else a new one.
 fn request_id_value(headers: &http::HeaderMap) -> HeaderValue {
-    match headers.get(REQUEST_ID) {
+    match headers.get(&REQUEST_ID) {
         Some(v) if valid_request_id(v).is_some() => v.clone(),
         _ => new_request_id_value(),
     }
