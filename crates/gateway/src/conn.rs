@@ -154,7 +154,9 @@ impl AsyncRead for Watched {
     ) -> Poll<io::Result<()>> {
         let expired = {
             let mut st = self.watch.lock();
-            st.reader = Some(cx.waker().clone());
+            if !st.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                st.reader = Some(cx.waker().clone());
+            }
             st.expired
         };
         match expired {

@@ -205,6 +205,8 @@ async fn accept_loop(
             let mut expired = false;
             loop {
                 tokio::select! {
+                    // The connection first: it is what wakes the task almost every time.
+                    biased;
                     result = connection.as_mut() => {
                         if let Err(e) = result {
                             tracing::debug!(error = %e, "client connection ended with an error");
