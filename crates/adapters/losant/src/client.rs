@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, header};
-use orgway_core::call::{self, Call, segment};
+use orgway_core::call::{self, Call, push_segment};
 use orgway_core::{BackendError, CallContext};
 
 use crate::config::LosantConfig;
@@ -18,6 +18,11 @@ const SDK_QUERY: [(&str, &str); 3] = [
     ("_embedded", "true"),
 ];
 
+/// The API version header (names built once: a name built from a `&str` is parsed at each use).
+const ACCEPT_VERSION: http::HeaderName = http::HeaderName::from_static("accept-version");
+/// The header naming the instance's domain, when configured.
+const LOSANT_DOMAIN: http::HeaderName = http::HeaderName::from_static("losantdomain");
+
 /// A call to one Losant action, with the SDK's query controls; the action's own parameters
 /// follow them.
 pub fn call(method: Method, path: String) -> Call {
@@ -26,12 +31,18 @@ pub fn call(method: Method, path: String) -> Call {
 
 /// The path of the instance's org collection.
 pub fn orgs_path(cfg: &LosantConfig) -> String {
-    format!("/instances/{}/orgs", segment(&cfg.instance_id))
+    let mut p = String::with_capacity(96);
+    p.push_str("/instances/");
+    push_segment(&mut p, &cfg.instance_id);
+    p.push_str("/orgs");
+    p
 }
 
 /// The path of one org, or of one of its actions when `action` is given.
 pub fn org_path(cfg: &LosantConfig, org: &str, action: Option<&str>) -> String {
-    let mut p = format!("{}/{}", orgs_path(cfg), segment(org));
+    let mut p = orgs_path(cfg);
+    p.push('/');
+    push_segment(&mut p, org);
     if let Some(a) = action {
         p.push('/');
         p.push_str(a);
@@ -42,18 +53,12 @@ pub fn org_path(cfg: &LosantConfig, org: &str, action: Option<&str>) -> String {
 /// Sends a call with Losant's headers and returns the body of a 2xx answer, or the classified
 /// error.
 pub async fn send(cfg: &LosantConfig, cx: &CallContext, call: Call) -> Result<Bytes, BackendError> {
-    let auth = HeaderValue::from_str(&format!("Bearer {}", cfg.token.expose())).map_err(|_| {
-        BackendError::upstream("the configured token is not a valid header value").retryable(false)
-    })?;
     let mut call = call
         .header(header::ACCEPT, HeaderValue::from_static("application/json"))
-        .header(
-            http::HeaderName::from_static("accept-version"),
-            cfg.accept_version.clone(),
-        )
-        .sensitive_header(header::AUTHORIZATION, auth);
+        .header(ACCEPT_VERSION, cfg.accept_version.clone())
+        .sensitive_header(header::AUTHORIZATION, cfg.authorization.clone());
     if let Some(d) = &cfg.domain {
-        call = call.header(http::HeaderName::from_static("losantdomain"), d.clone());
+        call = call.header(LOSANT_DOMAIN, d.clone());
     }
     let answer = call::send(cx, &cfg.name, &cfg.base_url, call).await?;
     if answer.is_success() {

@@ -38,6 +38,8 @@ pub struct LosantConfig {
     pub base_url: BaseUrl,
     pub instance_id: String,
     pub token: Secret,
+    /// `Bearer <token>`, marked sensitive, built once rather than at every call.
+    pub authorization: http::HeaderValue,
     pub domain: Option<http::HeaderValue>,
     pub accept_version: http::HeaderValue,
 }
@@ -65,12 +67,19 @@ impl LosantConfig {
         let token = secrets
             .resolve(&settings.token)
             .map_err(|m| ConfigError::new("token", m))?;
-        if token.expose().is_empty() || http::HeaderValue::from_str(token.expose()).is_err() {
-            return Err(ConfigError::new(
-                "token",
-                "the token is empty or contains characters not allowed in an HTTP header",
-            ));
-        }
+        let authorization = match http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        {
+            Ok(mut v) if !token.expose().is_empty() => {
+                v.set_sensitive(true);
+                v
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    "token",
+                    "the token is empty or contains characters not allowed in an HTTP header",
+                ));
+            }
+        };
         let domain = match settings.domain {
             Some(d) => Some(
                 http::HeaderValue::from_str(&d)
@@ -90,6 +99,7 @@ impl LosantConfig {
             base_url,
             instance_id: settings.instance_id.to_ascii_lowercase(),
             token,
+            authorization,
             domain,
             accept_version,
         })
