@@ -22,8 +22,11 @@
 //!   connections open, and while wrk keeps 1,000 connections busy; read from `/proc`.
 //!
 //! It prints, per target, the median over the rounds of requests per second and of wrk's p50 and
-//! p99 latency, how many vendor calls each request caused, and the ratios the issues ask for.
-//! Nothing is asserted: ratios are read, not timed in tests.
+//! p99 latency, the CPU time the serving process or thread spent per request (user + system, from
+//! `/proc`; `-` where there is none), how many vendor calls each request caused, and the ratios
+//! the issues ask for. CPU per request moves far less with a noisy machine than throughput does,
+//! and splits a gap into the server's own work (user) and the kernel's (system). Nothing is
+//! asserted: ratios are read, not timed in tests.
 //!
 //! Why a bench target: `cargo bench` builds this file and the `orgway` binary with optimisations
 //! in one command and hands over the binary's path (`CARGO_BIN_EXE_orgway`), so the gateway runs
@@ -225,20 +228,24 @@ fn run() -> anyhow::Result<()> {
     let mut group_a = vec![Target::new(
         "vendor (bare hyper)",
         format!("http://{}{vendor_path}", vendor.addr),
+        vendor.cpu.clone(),
     )];
     if let Some(n) = &nginx {
         group_a.push(Target::new(
             "nginx proxy_pass -> vendor",
             format!("http://{}{vendor_path}", n.pass),
+            n.cpu.clone(),
         ));
     }
     group_a.push(Target::new(
         "bare proxy (hyper + orgway client)",
         format!("http://{}{vendor_path}", proxy.addr),
+        proxy.cpu.clone(),
     ));
     group_a.push(Target::new(
         "orgway, translated miss",
         format!("{}{org_path}", gateway.base),
+        gateway.cpu.clone(),
     ));
     println!(
         "\nA. a translated miss: GET {org_path} ({} bytes out) and the vendor GET it makes",
@@ -264,10 +271,15 @@ fn run() -> anyhow::Result<()> {
     );
     let b = measure(
         vec![
-            Target::new("orgway /healthz", format!("{}/healthz", gateway.base)),
+            Target::new(
+                "orgway /healthz",
+                format!("{}/healthz", gateway.base),
+                gateway.cpu.clone(),
+            ),
             Target::new(
                 "bare hyper, same bytes",
                 format!("http://{}/healthz", bare_healthz.addr),
+                bare_healthz.cpu.clone(),
             ),
         ],
         &vendor,
@@ -297,16 +309,22 @@ fn run() -> anyhow::Result<()> {
                 shown.join(", ")
             );
             let mut group_c = vec![
-                Target::new("orgway, cache hit", format!("{}{org_path}", gw.base)),
+                Target::new(
+                    "orgway, cache hit",
+                    format!("{}{org_path}", gw.base),
+                    gw.cpu.clone(),
+                ),
                 Target::new(
                     "bare hyper, same bytes",
                     format!("http://{}{org_path}", bare.addr),
+                    bare.cpu.clone(),
                 ),
             ];
             if let Some(n) = &nginx {
                 group_c.push(Target::new(
                     "nginx proxy_cache -> vendor",
                     format!("http://{}{vendor_path}", n.cache),
+                    n.cpu.clone(),
                 ));
             }
             let c = measure(group_c, &vendor, &settings)?;
@@ -363,8 +381,9 @@ fn run() -> anyhow::Result<()> {
                     Target::new(
                         "orgway, cache hit, auth off",
                         format!("{}{org_path}", gw.base),
+                        gw.cpu.clone(),
                     ),
-                    Target::new(key.label, url).with_header(header),
+                    Target::new(key.label, url, agw.cpu.clone()).with_header(header),
                 ],
                 &vendor,
                 &settings,
@@ -801,6 +820,7 @@ fn free_port() -> std::io::Result<SocketAddr> {
 /// and keeps the first one's path and query.
 struct FixedServer {
     addr: SocketAddr,
+    cpu: Option<CpuClock>,
     served: Arc<AtomicU64>,
     first_uri: Arc<OnceLock<String>>,
     _server: ThreadServer,
@@ -824,6 +844,7 @@ impl FixedServer {
         })?;
         Ok(FixedServer {
             addr: server.addr,
+            cpu: server.cpu.clone(),
             served,
             first_uri,
             _server: server,
@@ -885,6 +906,8 @@ fn bare_proxy(vendor: SocketAddr) -> anyhow::Result<ThreadServer> {
 /// `answer`; stopped (its connections closed) when dropped.
 struct ThreadServer {
     addr: SocketAddr,
+    /// Its one thread's CPU time (everything it serves runs there).
+    cpu: Option<CpuClock>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -902,9 +925,11 @@ impl ThreadServer {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        let (clock_tx, clock_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
+                let _ = clock_tx.send(CpuClock::this_thread());
                 rt.block_on(async move {
                     let listener = match tokio::net::TcpListener::from_std(listener) {
                         Ok(l) => l,
@@ -937,6 +962,7 @@ impl ThreadServer {
             })?;
         Ok(ThreadServer {
             addr,
+            cpu: clock_rx.recv().ok().flatten(),
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -1022,6 +1048,7 @@ impl Drop for Process {
 struct Gateway {
     base: String,
     addr: SocketAddr,
+    cpu: Option<CpuClock>,
     process: Process,
 }
 
@@ -1047,6 +1074,7 @@ impl Gateway {
         Ok(Gateway {
             base,
             addr,
+            cpu: CpuClock::process(process.child.id()),
             process,
         })
     }
@@ -1058,6 +1086,8 @@ impl Gateway {
 struct Nginx {
     pass: SocketAddr,
     cache: SocketAddr,
+    /// The worker's CPU time (the one process that serves; the master only supervises).
+    cpu: Option<CpuClock>,
     _process: Process,
 }
 
@@ -1132,9 +1162,22 @@ http {{
         let mut process = Process::spawn(cmd, &dir.0.join("nginx.log"))?;
         process.wait_ready(setup, &format!("http://{pass}{vendor_path}"))?;
         process.wait_ready(setup, &format!("http://{cache}{vendor_path}"))?;
+        // The master's children are the worker and, with a `proxy_cache_path`, the cache
+        // manager and loader: the worker is the one its title says is.
+        let workers: Vec<u32> = children(process.child.id())
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| contains(&c, b"worker process"))
+            })
+            .collect();
         Ok(Nginx {
             pass,
             cache,
+            cpu: match workers[..] {
+                [worker] => CpuClock::process(worker),
+                _ => None,
+            },
             _process: process,
         })
     }
@@ -1193,6 +1236,8 @@ struct Run {
     errors: u64,
     /// Requests the vendor served during the run.
     to_vendor: u64,
+    /// The serving process's (or thread's) user and system CPU ticks during the run.
+    cpu: Option<(u64, u64)>,
 }
 
 /// Runs wrk against `url` and reads its report.
@@ -1227,6 +1272,7 @@ fn parse_wrk(text: &str) -> anyhow::Result<Run> {
         p99: Duration::ZERO,
         errors: 0,
         to_vendor: 0,
+        cpu: None,
     };
     let (mut p50, mut p99) = (None, None);
     for line in text.lines().map(str::trim) {
@@ -1282,15 +1328,18 @@ struct Target {
     url: String,
     /// A header every request of the target carries (`Authorization` for group D).
     header: Option<String>,
+    /// Where the CPU time of what serves it is read.
+    cpu: Option<CpuClock>,
     runs: Vec<Run>,
 }
 
 impl Target {
-    fn new(label: &'static str, url: String) -> Target {
+    fn new(label: &'static str, url: String, cpu: Option<CpuClock>) -> Target {
         Target {
             label,
             url,
             header: None,
+            cpu,
             runs: Vec::new(),
         }
     }
@@ -1312,6 +1361,8 @@ struct Summary {
     requests: u64,
     to_vendor: u64,
     errors: u64,
+    /// User and system CPU microseconds per request, over all runs.
+    cpu: Option<(f64, f64)>,
 }
 
 fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
@@ -1332,6 +1383,18 @@ impl Summary {
             requests: t.runs.iter().map(|r| r.requests).sum(),
             to_vendor: t.runs.iter().map(|r| r.to_vendor).sum(),
             errors: t.runs.iter().map(|r| r.errors).sum(),
+            cpu: t
+                .runs
+                .iter()
+                .try_fold((0u64, 0u64, 0u64), |(u, s, n), r| {
+                    let (du, ds) = r.cpu?;
+                    Some((u + du, s + ds, n + r.requests))
+                })
+                .filter(|&(_, _, n)| n > 0)
+                .map(|(u, s, n)| {
+                    let per = tick_micros() / n as f64;
+                    (u as f64 * per, s as f64 * per)
+                }),
         }
     }
 }
@@ -1350,24 +1413,33 @@ fn measure(
         for i in 0..n {
             let t = &mut targets[(round + i) % n];
             let before = vendor.settled();
+            let cpu_before = t.cpu.as_ref().and_then(CpuClock::read);
             let mut run = wrk(&t.url, t.header.as_deref(), settings.seconds)?;
             run.to_vendor = vendor.settled() - before;
+            // Read after the vendor settled: work on requests wrk gave up on belongs to the run.
+            run.cpu = cpu_before
+                .zip(t.cpu.as_ref().and_then(CpuClock::read))
+                .map(|((u0, s0), (u1, s1))| (u1.saturating_sub(u0), s1.saturating_sub(s0)));
             t.runs.push(run);
         }
     }
     println!(
-        "  {:<30} {:>9}  {:>17}  {:>9}  {:>9}  {:>13}",
-        "target", "req/s", "(min-max)", "p50", "p99", "vendor calls"
+        "  {:<30} {:>9}  {:>17}  {:>9}  {:>9}  {:>21}  {:>13}",
+        "target", "req/s", "(min-max)", "p50", "p99", "cpu µs/req (usr+sys)", "vendor calls"
     );
     let summaries: Vec<Summary> = targets.iter().map(Summary::of).collect();
     for s in &summaries {
         println!(
-            "  {:<30} {:>9.0}  {:>17}  {:>9}  {:>9}  {:>9.2}/req{}",
+            "  {:<30} {:>9.0}  {:>17}  {:>9}  {:>9}  {:>21}  {:>9.2}/req{}",
             s.label,
             s.rps,
             format!("({:.0}-{:.0})", s.rps_min, s.rps_max),
             format!("{:.2?}", s.p50),
             format!("{:.2?}", s.p99),
+            match s.cpu {
+                Some((u, k)) => format!("{:.1} ({u:.1}+{k:.1})", u + k),
+                None => "-".to_owned(),
+            },
             s.to_vendor as f64 / s.requests.max(1) as f64,
             if s.errors > 0 {
                 format!("  ({} errors: non-2xx or socket)", s.errors)
@@ -1379,14 +1451,85 @@ fn measure(
     Ok(summaries)
 }
 
-/// Prints `subject` against `baseline`: throughput and latency ratios, and both p99s.
+/// Prints `subject` against `baseline`: throughput and latency ratios, both p99s, and the CPU
+/// time per request when both have it.
 fn ratio(name: &str, subject: &Summary, baseline: &Summary) {
+    let cpu = match (subject.cpu, baseline.cpu) {
+        (Some((su, sk)), Some((bu, bk))) if bu + bk > 0.0 => format!(
+            "; cpu per request {:.2} ({:.1} vs {:.1} µs, user {su:.1} vs {bu:.1})",
+            (su + sk) / (bu + bk),
+            su + sk,
+            bu + bk
+        ),
+        _ => String::new(),
+    };
     println!(
-        "  {name}: throughput {:.2}, p50 {:.2}, p99 {:.2} (p99 {:.2?} vs {:.2?})",
+        "  {name}: throughput {:.2}, p50 {:.2}, p99 {:.2} (p99 {:.2?} vs {:.2?}){cpu}",
         subject.rps / baseline.rps,
         subject.p50.as_secs_f64() / baseline.p50.as_secs_f64(),
         subject.p99.as_secs_f64() / baseline.p99.as_secs_f64(),
         subject.p99,
         baseline.p99
     );
+}
+
+/// Where a server's CPU time is read: the `stat` file of a process (all its threads) or of one
+/// thread, under `/proc`. Linux only: elsewhere no server has one, and the column says `-`.
+#[derive(Debug, Clone)]
+struct CpuClock(PathBuf);
+
+impl CpuClock {
+    fn process(pid: u32) -> Option<CpuClock> {
+        let path = PathBuf::from(format!("/proc/{pid}/stat"));
+        path.exists().then_some(CpuClock(path))
+    }
+
+    /// The calling thread's (`/proc/thread-self` links to `<pid>/task/<tid>`).
+    fn this_thread() -> Option<CpuClock> {
+        let link = std::fs::read_link("/proc/thread-self").ok()?;
+        let path = Path::new("/proc").join(link).join("stat");
+        path.exists().then_some(CpuClock(path))
+    }
+
+    /// User and system time so far, in clock ticks (fields 14 and 15 of `stat`, counted after
+    /// the command name, which may hold spaces and ends at the last `)`).
+    fn read(&self) -> Option<(u64, u64)> {
+        let text = std::fs::read_to_string(&self.0).ok()?;
+        let mut fields = text[text.rfind(')')? + 1..].split_whitespace().skip(11);
+        Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+    }
+}
+
+/// Microseconds per clock tick (`getconf CLK_TCK`, 100 a second on Linux when it cannot say).
+fn tick_micros() -> f64 {
+    static TICK: OnceLock<f64> = OnceLock::new();
+    *TICK.get_or_init(|| {
+        let hz = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|hz| *hz > 0.0)
+            .unwrap_or(100.0);
+        1e6 / hz
+    })
+}
+
+/// The processes whose parent is `pid` (from each `/proc/<pid>/stat`: the field after the state).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let child: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let text = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+        let parent: u32 = text[text.rfind(')')? + 1..]
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (parent == pid).then_some(child)
+    })
+    .collect()
 }
