@@ -201,15 +201,15 @@ struct Entry {
     stored: Instant,
     ttl: Duration,
     weight: u32,
-    /// A hit's headers, for the whole second left they were made for.
+    /// A hit's `Cache-Control` and `Cache-Status`, for the whole second left they were made for.
     hit_headers: Mutex<Option<HitHeaders>>,
 }
 
 #[derive(Debug, Clone)]
 struct HitHeaders {
     seconds_left: u64,
-    /// A `200` hit's whole header set, cloned for each hit (cheaper than inserting each).
-    headers: HeaderMap,
+    cache_control: HeaderValue,
+    cache_status: HeaderValue,
 }
 
 /// The stale body. Stale answers are rare (only past an entry's time to live), so it is not
@@ -275,24 +275,20 @@ impl Entry {
         }
     }
 
-    /// A `200` hit's headers with `left` whole seconds to live.
-    fn hit_headers(&self, left: u64) -> HeaderMap {
+    /// A hit's `Cache-Control` and `Cache-Status` with `left` whole seconds to live.
+    fn hit_headers(&self, left: u64) -> (HeaderValue, HeaderValue) {
         let mut memo = self.hit_headers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(h) = memo.as_ref().filter(|h| h.seconds_left == left) {
-            return h.headers.clone();
+            return (h.cache_control.clone(), h.cache_status.clone());
         }
-        let headers = cache_headers(
-            &self.etag,
-            true,
-            "hit",
-            header_value(format!("private, max-age={left}")),
-            header_value(format!("orgway; hit; ttl={left}")),
-        );
-        *memo = Some(HitHeaders {
+        let h = HitHeaders {
             seconds_left: left,
-            headers: headers.clone(),
-        });
-        headers
+            cache_control: header_value(format!("private, max-age={left}")),
+            cache_status: header_value(format!("orgway; hit; ttl={left}")),
+        };
+        let out = (h.cache_control.clone(), h.cache_status.clone());
+        *memo = Some(h);
+        out
     }
 }
 
@@ -1068,17 +1064,8 @@ fn respond(entry: &Entry, miss: Option<&Bytes>, how: How, req: &HeaderMap) -> Re
     let left = entry.ttl.saturating_sub(entry.stored.elapsed());
     let (x_cache, max_age, status) = match how {
         How::Hit => {
-            let mut headers = entry.hit_headers(left.as_secs());
-            let mut resp = if none_match(req, &entry.etag) {
-                headers.remove(header::CONTENT_TYPE);
-                let mut r = Response::new(axum::body::Body::empty());
-                *r.status_mut() = StatusCode::NOT_MODIFIED;
-                r
-            } else {
-                Response::new(axum::body::Body::from(entry.hit.clone()))
-            };
-            *resp.headers_mut() = headers;
-            return resp;
+            let (cache_control, cache_status) = entry.hit_headers(left.as_secs());
+            return with_headers(entry, req, &entry.hit, "hit", cache_control, cache_status);
         }
         How::Miss { collapsed, forced } => (
             "miss",
@@ -1139,46 +1126,25 @@ fn with_headers(
     cache_control: HeaderValue,
     cache_status: HeaderValue,
 ) -> Response {
-    let not_modified = none_match(req, &entry.etag);
-    let mut resp = if not_modified {
+    // Room for these and the request id the edge adds, so the map never grows.
+    let mut h = HeaderMap::with_capacity(8);
+    let mut resp = if none_match(req, &entry.etag) {
         let mut r = Response::new(axum::body::Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
-        Response::new(axum::body::Body::from(body.clone()))
-    };
-    *resp.headers_mut() = cache_headers(
-        &entry.etag,
-        !not_modified,
-        x_cache,
-        cache_control,
-        cache_status,
-    );
-    resp
-}
-
-/// The headers of an answer from the cache: the content type (not on a `304`), the entity tag,
-/// `Cache-Control`, `X-Cache` and `Cache-Status`.
-fn cache_headers(
-    etag: &HeaderValue,
-    content_type: bool,
-    x_cache: &'static str,
-    cache_control: HeaderValue,
-    cache_status: HeaderValue,
-) -> HeaderMap {
-    // Room for these and the request id the edge adds, so the map never grows.
-    let mut h = HeaderMap::with_capacity(8);
-    if content_type {
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-    }
-    h.insert(header::ETAG, etag.clone());
+        Response::new(axum::body::Body::from(body.clone()))
+    };
+    h.insert(header::ETAG, entry.etag.clone());
     h.insert(header::CACHE_CONTROL, cache_control);
     h.insert(X_CACHE, HeaderValue::from_static(x_cache));
     h.insert(CACHE_STATUS, cache_status);
-    h
+    *resp.headers_mut() = h;
+    resp
 }
 
 /// What of a read's request the cache looks at: its target as received (for the front index)
