@@ -177,9 +177,8 @@ impl Call {
         self.body.as_ref().map(|(ct, b)| (ct, b))
     }
 
-    /// The full URL: the base URL, the path, and `?` with the query form-urlencoded when there
-    /// is a query. (The serializer starts at the end of the URL: `Serializer::new` would take
-    /// the URL for a pair already written and send `?&a=1`, as the adapters once did.)
+    /// The full URL: the base URL, the path, and `?` with the query form-urlencoded (see
+    /// [`push_form`]) when there is a query.
     pub fn url(&self, base: &BaseUrl) -> String {
         let url = if self.path.starts_with('/') {
             base.join(&self.path)
@@ -480,8 +479,9 @@ mod tests {
             let theirs: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
             assert_eq!(ours, theirs.as_bytes(), "{v:?}");
         }
-        // Every single byte a character can start with, and every character below 0x800.
-        for c in (0u32..0x800).filter_map(char::from_u32) {
+        // Every character of one or two bytes, and some of three and four.
+        let wide = ['\u{800}', '€', '\u{ffff}', '\u{10000}', '😀', '\u{10ffff}'];
+        for c in (0u32..0x800).filter_map(char::from_u32).chain(wide) {
             let v = c.to_string();
             let mut ours = Vec::new();
             push_form(&mut ours, &v);
