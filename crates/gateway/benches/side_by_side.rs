@@ -1491,8 +1491,8 @@ impl CpuClock {
         path.exists().then_some(CpuClock(path))
     }
 
-    /// User and system time so far, in clock ticks (fields 14 and 15 of `stat`, counted after
-    /// the command name, which may hold spaces and ends at the last `)`).
+    /// User and system time so far, in clock ticks: fields 14 and 15 of `stat` counting from 1,
+    /// the 12th and 13th after the command name (which may hold spaces and ends at the last `)`).
     fn read(&self) -> Option<(u64, u64)> {
         let text = std::fs::read_to_string(&self.0).ok()?;
         let mut fields = text[text.rfind(')')? + 1..].split_whitespace().skip(11);
