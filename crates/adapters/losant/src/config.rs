@@ -67,19 +67,18 @@ impl LosantConfig {
         let token = secrets
             .resolve(&settings.token)
             .map_err(|m| ConfigError::new("token", m))?;
-        let authorization = match http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-        {
-            Ok(mut v) if !token.expose().is_empty() => {
-                v.set_sensitive(true);
-                v
-            }
-            _ => {
-                return Err(ConfigError::new(
-                    "token",
-                    "the token is empty or contains characters not allowed in an HTTP header",
-                ));
-            }
+        let refused = || {
+            ConfigError::new(
+                "token",
+                "the token is empty or contains characters not allowed in an HTTP header",
+            )
         };
+        if token.expose().is_empty() {
+            return Err(refused());
+        }
+        let mut authorization = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| refused())?;
+        authorization.set_sensitive(true);
         let domain = match settings.domain {
             Some(d) => Some(
                 http::HeaderValue::from_str(&d)
@@ -116,5 +115,49 @@ impl orgway_core::FromSettings for crate::Losant {
         secrets: &dyn SecretSource,
     ) -> Result<Self, ConfigError> {
         LosantConfig::from_settings(name, base_url, settings, secrets).map(crate::Losant::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `${TOKEN}` resolves to the token the test gives.
+    struct Token(&'static str);
+
+    impl SecretSource for Token {
+        fn resolve(&self, r: &SecretRef) -> Result<Secret, String> {
+            match r.target()? {
+                orgway_core::SecretTarget::Env("TOKEN") => Ok(Secret::new(self.0)),
+                other => Err(format!("{other:?} is not set here")),
+            }
+        }
+    }
+
+    fn build(token: &'static str) -> Result<LosantConfig, ConfigError> {
+        let settings = LosantSettings {
+            instance_id: "575ec8687ae143cd83dc4a97".into(),
+            token: SecretRef::new("${TOKEN}"),
+            domain: None,
+            accept_version: None,
+        };
+        let base = BaseUrl::parse("https://api.losant.com").unwrap();
+        LosantConfig::from_settings("iot", base, settings, &Token(token))
+    }
+
+    #[test]
+    fn the_token_becomes_a_sensitive_bearer_header_or_is_refused() {
+        let cfg = build("s3cret-token").unwrap();
+        assert_eq!(cfg.authorization, "Bearer s3cret-token");
+        assert!(cfg.authorization.is_sensitive());
+        assert!(!format!("{cfg:?}").contains("s3cret"), "{cfg:?}");
+        for bad in ["", "line\nbreak", "nul\u{0}"] {
+            let e = build(bad).unwrap_err();
+            assert_eq!(e.key, "token", "{bad:?}");
+            assert!(
+                e.message.contains("empty or contains characters"),
+                "{bad:?}: {e}"
+            );
+        }
     }
 }
