@@ -1495,9 +1495,15 @@ impl CpuClock {
     /// the 12th and 13th after the command name (which may hold spaces and ends at the last `)`).
     fn read(&self) -> Option<(u64, u64)> {
         let text = std::fs::read_to_string(&self.0).ok()?;
-        let mut fields = text[text.rfind(')')? + 1..].split_whitespace().skip(11);
+        let mut fields = stat_fields(&text)?.skip(11);
         Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
     }
+}
+
+/// The fields of a `/proc` `stat` file after the command name (which may hold spaces and ends
+/// at the last `)`): the state first (field 3), then the parent's pid (field 4), and so on.
+fn stat_fields(text: &str) -> Option<std::str::SplitWhitespace<'_>> {
+    Some(text[text.rfind(')')? + 1..].split_whitespace())
 }
 
 /// Microseconds per clock tick (`getconf CLK_TCK`, 100 a second on Linux when it cannot say).
@@ -1524,11 +1530,7 @@ fn children(pid: u32) -> Vec<u32> {
     dir.filter_map(|e| {
         let child: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
         let text = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
-        let parent: u32 = text[text.rfind(')')? + 1..]
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
+        let parent: u32 = stat_fields(&text)?.nth(1)?.parse().ok()?;
         (parent == pid).then_some(child)
     })
     .collect()
