@@ -545,9 +545,15 @@ async fn backend_failures_are_classified() {
         remaining: Some(1),
         ..FaultPlan::default()
     });
-    d.get("/v1/orgs/acme")
+    let e = d
+        .get("/v1/orgs/acme")
         .await
         .error(502, "backend_bad_response");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("losant sent an org that does not parse: "),
+        "{message}"
+    );
 
     // Failures a retry may cure are retried: these last until cleared.
     faults.set(FaultPlan {

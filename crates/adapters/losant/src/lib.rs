@@ -127,8 +127,7 @@ impl Losant {
         let call = client::call(Method::GET, org_path(&self.cfg, org, None))
             .param("summaryInclude", summary);
         let body = send(&self.cfg, cx, call).await?;
-        // "a org", as the messages have always read: this crate's error texts are unchanged.
-        decode_json(&self.cfg.name, "a org", &body, cx.include_raw())
+        decode_json(&self.cfg.name, "an org", &body, cx.include_raw())
     }
 
     async fn patch_org(
@@ -146,7 +145,7 @@ impl Losant {
             .json(json);
         let answer = send(&self.cfg, cx, call).await?;
         let (w, raw) =
-            decode_json::<InstanceOrg>(&self.cfg.name, "a org", &answer, cx.include_raw())?;
+            decode_json::<InstanceOrg>(&self.cfg.name, "an org", &answer, cx.include_raw())?;
         Ok(Output::Org(Box::new(map::org_from_wire(w, raw)?)))
     }
 
@@ -164,12 +163,12 @@ impl Losant {
         };
         let mut pages = Vec::with_capacity(2);
         let body = send(&self.cfg, cx, fetch(req.page)).await?;
-        let (first, _) = decode_json::<InstanceOrgs>(&self.cfg.name, "a org list", &body, false)?;
+        let (first, _) = decode_json::<InstanceOrgs>(&self.cfg.name, "an org list", &body, false)?;
         let more = req.straddles && first.items.len() as u64 == req.per_page;
         pages.push(first);
         if more {
             let body = send(&self.cfg, cx, fetch(req.page + 1)).await?;
-            pages.push(decode_json::<InstanceOrgs>(&self.cfg.name, "a org list", &body, false)?.0);
+            pages.push(decode_json::<InstanceOrgs>(&self.cfg.name, "an org list", &body, false)?.0);
         }
         Ok(Output::Orgs(map::orgs_page(
             pages,
