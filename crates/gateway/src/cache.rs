@@ -41,8 +41,9 @@
 //!   kept alive by it) within a sixteenth of `max_bytes`, taken from the store's share. Series
 //!   reads are not indexed: their parameters are checked against the current time.
 //!
-//! Bodies are rendered when an entry is filled — once for a hit, once for a stale answer —
-//! so a hit serializes nothing; its headers are made once per entry and second.
+//! Bodies are made when an entry is filled (see `Bodies::of`: one render, when the answer's
+//! `meta` is its last member and appears once), so a hit serializes nothing; its headers are
+//! made once per entry and second.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -63,6 +64,7 @@ use serde::Serialize;
 use crate::config::{CacheConfig, CacheTtls, Config};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::RequestId;
+use crate::http::render::Meta;
 use crate::routing::BackendEntry;
 use crate::telemetry::{CacheLabels, Metrics};
 use prometheus_client::metrics::counter::Counter;
@@ -246,6 +248,88 @@ impl Stale {
             Stale::Own(b) => b.len(),
         }
     }
+}
+
+/// The bodies of a filled entry.
+struct Bodies {
+    /// The answer of the request that filled it.
+    miss: Bytes,
+    /// In an allocation of its own exact size, as it is kept for as long as the entry lives.
+    hit: Bytes,
+    stale: Stale,
+    /// The content's tag: computed with `meta` neutral, so the same content keeps its tag.
+    etag: HeaderValue,
+}
+
+impl Bodies {
+    /// Renders a fill's bodies. An answer whose `meta` is serialized once, as its last member
+    /// (every answer but a list page, whose items carry the page's `meta` too), is rendered
+    /// once: the other bodies are that render with its `meta` changed, byte for byte what
+    /// rendering them would give, as `cache` and `at` go nowhere but into `meta`. Any other
+    /// answer is rendered for each.
+    ///
+    /// `meta` is the answer's `meta` for a `cache` value and a fetch time ([`Meta::of`] its
+    /// backend).
+    fn of(
+        render: &RenderFn,
+        meta: impl Fn(&'static str, Timestamp) -> Meta,
+        now: Timestamp,
+    ) -> Result<Bodies, ApiError> {
+        let miss = render("miss", now)?;
+        let meta = |cache, at| meta_json(&meta(cache, at));
+        let Some(at) = lone_meta_at(&miss, &meta("miss", now)?) else {
+            // Copied out of the serializer's buffer, whose capacity can be nearly twice its
+            // length.
+            let hit = render("hit", now)?;
+            return Ok(Bodies {
+                stale: Stale::of(&hit, render("stale", now)?),
+                hit: Bytes::copy_from_slice(&hit),
+                etag: etag_of(&render("", Timestamp::EPOCH)?),
+                miss: Bytes::from(miss),
+            });
+        };
+        let with = |meta: &[u8]| {
+            let mut body = Vec::with_capacity(at + meta.len() + 1);
+            body.extend_from_slice(&miss[..at]);
+            body.extend_from_slice(meta);
+            body.push(b'}');
+            body
+        };
+        let hit_meta = meta("hit", now)?;
+        let stale_meta = meta("stale", now)?;
+        let hit = with(&hit_meta);
+        // Where `meta` differs, the bodies do (at the same offset past its start).
+        let stale = match Stale::of(&hit_meta, stale_meta) {
+            Stale::At(p) => Stale::At(at + p),
+            Stale::Own(stale_meta) => Stale::Own(with(&stale_meta).into()),
+        };
+        Ok(Bodies {
+            etag: etag_of(&with(&meta("", Timestamp::EPOCH)?)),
+            // `with` allocated exactly its length: kept as it is.
+            hit: Bytes::from(hit),
+            stale,
+            miss: Bytes::from(miss),
+        })
+    }
+}
+
+/// An answer's `meta`, serialized as in the answer.
+fn meta_json(meta: &Meta) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(meta).map_err(|e| {
+        tracing::error!(error = %e, "could not serialize an answer's meta");
+        ApiError::internal()
+    })
+}
+
+/// Where `meta` (an answer's `meta`, serialized) starts in `body`, when it is the value of the
+/// body's last member, `"meta"`, and appears nowhere else in it.
+fn lone_meta_at(body: &[u8], meta: &[u8]) -> Option<usize> {
+    let at = body.len().checked_sub(meta.len() + 1)?;
+    let (before, tail) = body.split_at(at);
+    (tail.strip_prefix(meta) == Some(b"}")
+        && before.ends_with(b"\"meta\":")
+        && memchr::memmem::find(before, meta).is_none())
+    .then_some(at)
 }
 
 impl Entry {
@@ -821,10 +905,10 @@ impl Cache {
             }
             if age < entry.ttl + config.stale_while_revalidate {
                 state.count(Lookup::Stale);
-                self.refresh_in_background(&key, ttl, &fill);
+                self.refresh_in_background(backend, &key, ttl, &fill);
                 return Ok(respond(&entry, None, How::StaleWhileRevalidate, headers));
             }
-            return match self.fill(&key, ttl, rid, &fill).await {
+            return match self.fill(backend, &key, ttl, rid, &fill).await {
                 (Ok(filled), collapsed) => {
                     self.filled(state, collapsed, req, read.class, remember(&filled.entry))
                         .await;
@@ -856,7 +940,7 @@ impl Cache {
                 (Err(e), _) => Err(e),
             };
         }
-        let (filled, collapsed) = self.fill(&key, ttl, rid, &fill).await;
+        let (filled, collapsed) = self.fill(backend, &key, ttl, rid, &fill).await;
         let filled = filled?;
         self.filled(state, collapsed, req, read.class, remember(&filled.entry))
             .await;
@@ -921,6 +1005,7 @@ impl Cache {
     /// The one fill of `key`, started by this call or joined; `true` when joined.
     async fn fill(
         self: &Arc<Self>,
+        backend: &Arc<BackendEntry>,
         key: &Arc<str>,
         ttl: Duration,
         rid: &RequestId,
@@ -931,7 +1016,13 @@ impl Cache {
             match inflight.get(key) {
                 Some(s) => (s.clone(), true),
                 None => {
-                    let s = self.start_fill(key.clone(), ttl, rid.clone(), fill.clone());
+                    let s = self.start_fill(
+                        backend.clone(),
+                        key.clone(),
+                        ttl,
+                        rid.clone(),
+                        fill.clone(),
+                    );
                     inflight.insert(key.clone(), s.clone());
                     (s, false)
                 }
@@ -944,6 +1035,7 @@ impl Cache {
     /// becomes of the requests waiting for it.
     fn start_fill(
         self: &Arc<Self>,
+        backend: Arc<BackendEntry>,
         key: Arc<str>,
         ttl: Duration,
         rid: RequestId,
@@ -951,7 +1043,7 @@ impl Cache {
     ) -> SharedFill {
         let cache = self.clone();
         let task = tokio::spawn(async move {
-            let result = cache.run_fill(&key, ttl, rid, &fill).await;
+            let result = cache.run_fill(&backend, &key, ttl, rid, &fill).await;
             cache.inflight().remove(&key);
             result
         });
@@ -966,22 +1058,23 @@ impl Cache {
 
     async fn run_fill(
         &self,
+        backend: &BackendEntry,
         key: &Arc<str>,
         ttl: Duration,
         rid: RequestId,
         fill: &FillFn,
     ) -> FillResult {
         let rendered = fill(rid).await?;
-        let now = Timestamp::now();
-        let render = &rendered.0;
-        let miss = Bytes::from(render("miss", now)?);
-        // Kept for as long as the entry lives: copied out of the serializer's buffer, whose
-        // capacity can be nearly twice its length.
-        let hit = render("hit", now)?;
-        let stale = Stale::of(&hit, render("stale", now)?);
-        let hit = Bytes::copy_from_slice(&hit);
-        // The content's tag: its `meta` neutral, so the same content keeps its tag.
-        let etag = etag_of(&render("", Timestamp::EPOCH)?);
+        let Bodies {
+            miss,
+            hit,
+            stale,
+            etag,
+        } = Bodies::of(
+            &rendered.0,
+            |cache, at| Meta::of(backend, at, cache),
+            Timestamp::now(),
+        )?;
         let weight =
             u32::try_from(hit.len() + stale.len() + key.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
         let entry = Arc::new(Entry::new(hit, stale, etag, ttl, weight));
@@ -992,13 +1085,19 @@ impl Cache {
     }
 
     /// Starts the one background refresh of a stale entry, unless one runs.
-    fn refresh_in_background(self: &Arc<Self>, key: &Arc<str>, ttl: Duration, fill: &FillFn) {
+    fn refresh_in_background(
+        self: &Arc<Self>,
+        backend: &Arc<BackendEntry>,
+        key: &Arc<str>,
+        ttl: Duration,
+        fill: &FillFn,
+    ) {
         let mut inflight = self.inflight();
         if inflight.contains_key(key) {
             return;
         }
         let rid = RequestId(crate::http::new_request_id());
-        let shared = self.start_fill(key.clone(), ttl, rid, fill.clone());
+        let shared = self.start_fill(backend.clone(), key.clone(), ttl, rid, fill.clone());
         inflight.insert(key.clone(), shared);
     }
 }
@@ -1215,6 +1314,74 @@ mod tests {
             e.stale_body(),
             r#"{"name":"stale","meta":{"cache":"hit","at":1}}"#.as_bytes()
         );
+    }
+
+    /// A fill's bodies as rendering each gives them.
+    fn rendered_each(render: &RenderFn, now: Timestamp) -> (Vec<u8>, Vec<u8>, Vec<u8>, String) {
+        let etag = etag_of(&render("", Timestamp::EPOCH).unwrap());
+        (
+            render("miss", now).unwrap(),
+            render("hit", now).unwrap(),
+            render("stale", now).unwrap(),
+            etag.to_str().unwrap().to_owned(),
+        )
+    }
+
+    #[test]
+    fn a_fill_rendered_once_has_the_bodies_rendering_each_would_give() {
+        let now = Timestamp::parse_rfc3339("2026-12-02T06:00:00.123Z").unwrap();
+        fn meta(cache: &'static str, at: Timestamp) -> Meta {
+            Meta {
+                backend: "iot \"eu\"".into(),
+                kind: "losant",
+                fetched_at: at,
+                cache,
+            }
+        }
+        fn json(cache: &'static str, at: Timestamp) -> String {
+            String::from_utf8(meta_json(&meta(cache, at)).unwrap()).unwrap()
+        }
+        let renders = Arc::new(AtomicU64::new(0));
+        // An org: `meta` its last member. A list page: each item's `meta` too. A record whose
+        // vendor part holds what the `meta` of a miss reads.
+        // Each body with `META` where the answer's `meta` goes.
+        let bodies = [
+            (
+                "org",
+                r#"{"id":"a","hits":"hit","meta":META}"#.to_owned(),
+                1,
+            ),
+            ("no other member", r#"{"meta":META}"#.to_owned(), 1),
+            (
+                "page",
+                r#"{"items":[{"id":"a","meta":META}],"meta":META}"#.to_owned(),
+                4,
+            ),
+            (
+                "look-alike",
+                format!(r#"{{"raw":{{"x":{}}},"meta":META}}"#, json("miss", now)),
+                4,
+            ),
+        ];
+        for (what, body, expected_renders) in bodies {
+            let n = renders.clone();
+            let render: Box<RenderFn> = Box::new(move |cache, at| {
+                n.fetch_add(1, Ordering::Relaxed);
+                Ok(body.replace("META", &json(cache, at)).into_bytes())
+            });
+            let (miss, hit, stale, etag) = rendered_each(&render, now);
+            renders.store(0, Ordering::Relaxed);
+            let b = Bodies::of(&render, meta, now).unwrap();
+            assert_eq!(renders.load(Ordering::Relaxed), expected_renders, "{what}");
+            assert_eq!(b.miss, miss, "{what}");
+            assert_eq!(b.hit, hit, "{what}");
+            assert_eq!(b.etag.to_str().unwrap(), etag, "{what}");
+            let weight = b.stale.len();
+            let e = Entry::new(b.hit, b.stale, b.etag, Duration::from_secs(1), 0);
+            assert_eq!(e.stale_body(), stale, "{what}");
+            // Kept once, but where the page's items differ too.
+            assert_eq!(weight == 0, what != "page", "{what}");
+        }
     }
 
     #[test]
