@@ -522,3 +522,124 @@ async fn ten_seconds_of_503_under_steady_load_open_the_circuit_and_one_probe_clo
     assert_eq!(backend(&d, "losant").await["circuit"]["circuit"], "closed");
     assert_eq!(d.get(org).await.status, 200);
 }
+
+/// A vendor whose every answer is `status` with a JSON error body quoting the request it was
+/// sent (its `Authorization` header and its body) in the fields each dialect reads its words
+/// from, as a careless error page can. Returns its base URL and the requests it answered.
+async fn echoing_vendor(status: u16) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = answered.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let count = count.clone();
+                        async move {
+                            let auth = req
+                                .headers()
+                                .get(http::header::AUTHORIZATION)
+                                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                                .unwrap_or_default();
+                            let body = req.into_body().collect().await?.to_bytes();
+                            let said = format!("{auth} {}", String::from_utf8_lossy(&body));
+                            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let answer = serde_json::json!({
+                                "status": status, "error": "Internal Server Error", "message": said,
+                                "detail": said, "errorCode": 1, "errorMessage": said,
+                            });
+                            Ok::<_, hyper::Error>(
+                                http::Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/json")
+                                    .body(http_body_util::Full::new(bytes::Bytes::from(
+                                        answer.to_string(),
+                                    )))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), answered)
+}
+
+#[tokio::test]
+async fn a_login_that_fails_with_a_5xx_is_reported_without_the_vendors_words() {
+    const PASSWORD: &str = "pw-Kq8vT2xR9mZ4";
+    const CLIENT_SECRET: &str = "cs-Wd3nJ7pL5sY1";
+    let kinds = [
+        (
+            "cocoon",
+            "client_id = \"orgway\"\nclient_secret = \"${SECRET}\"\nusername = \"svc\"\npassword = \"${PW}\"",
+            "749418071827214336",
+        ),
+        (
+            "enhance",
+            "org_id = \"5b0c3a64-8a1e-4c2f-9d41-2f6e8c1a7b90\"\nemail = \"svc@example.com\"\npassword = \"${PW}\"",
+            "5b0c3a64-8a1e-4c2f-9d41-2f6e8c1a7b91",
+        ),
+        ("commvault", "username = \"svc\"\npassword = \"${PW}\"", "7"),
+    ];
+    for status in [500, 503] {
+        for (kind, credentials, org) in kinds {
+            let (base_url, answered) = echoing_vendor(status).await;
+            let text = format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n[[backends]]\nname = \"v\"\nkind = \"{kind}\"\nbase_url = \"{base_url}\"\n{credentials}\n"
+            );
+            let config = orgway::Config::parse(
+                &text,
+                "t.toml",
+                std::path::Path::new("."),
+                &|n: &str| match n {
+                    "PW" => Some(PASSWORD.to_owned()),
+                    "SECRET" => Some(CLIENT_SECRET.to_owned()),
+                    _ => None,
+                },
+            )
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+            let gw = crate::harness::Gateway::start(config).await;
+            let a = crate::harness::Http::new()
+                .send(
+                    Method::GET,
+                    &gw.url(&format!("/v1/orgs/v:{org}")),
+                    &[],
+                    None,
+                )
+                .await;
+            let (code, http_status) = if status == 503 {
+                ("backend_unavailable", 503)
+            } else {
+                ("backend_error", 502)
+            };
+            let e = a.error(http_status, code);
+            assert!(
+                answered.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+                "{kind}: the login reached the vendor"
+            );
+            assert_eq!(e["backendStatus"], status, "{kind}: {e}");
+            let text = e.to_string();
+            let b64 =
+                |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+            for secret in [PASSWORD, CLIENT_SECRET, &b64(PASSWORD)] {
+                assert!(!text.contains(secret), "{kind} {status}: {text}");
+            }
+            assert!(
+                e["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("http {status}")),
+                "{kind}: {e}"
+            );
+            gw.stop().await.unwrap();
+        }
+    }
+}

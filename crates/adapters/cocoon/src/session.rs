@@ -183,7 +183,9 @@ async fn grant(
         return Err(limited);
     }
     if answer.status >= 500 {
-        return Err(error::from_status(&cfg.name, answer.status, &answer.body));
+        // Classified by its status alone: a token endpoint's words may quote the credential
+        // it was sent.
+        return Err(error::from_status(&cfg.name, answer.status, b""));
     }
     if !answer.is_success() {
         return Err(error::token_refused(

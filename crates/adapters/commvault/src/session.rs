@@ -26,6 +26,7 @@ use orgway_core::{BackendError, CallContext, ErrorKind, Secret};
 
 use crate::client;
 use crate::config::{CommvaultConfig, Credentials};
+use crate::error;
 use crate::map;
 use crate::wire::TokenAnswer;
 
@@ -131,6 +132,10 @@ fn token_from(cfg: &CommvaultConfig, raw: &Answer, action: &str) -> Result<Secre
     // a 400 "Invalid username or password", a 403, and a 404 from a wrong base path alike.
     if !(200..300).contains(&raw.status) && raw.status < 500 && raw.status != 429 {
         return Err(refused());
+    }
+    if raw.status >= 500 {
+        // Classified by its status alone: a login's failure may quote what it was sent.
+        return Err(error::from_status(&cfg.name, raw.status, None, b""));
     }
     let v = match client::json(cfg, raw) {
         Ok(Some(v)) => v,

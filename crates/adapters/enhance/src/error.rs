@@ -16,13 +16,14 @@ use crate::wire::HttpError;
 /// without the vendor's text, which the caller can do nothing about.
 pub fn from_status(backend: &str, status: u16, body: &[u8]) -> BackendError {
     let parsed: HttpError = serde_json::from_slice(body).unwrap_or_default();
-    let text = parsed
+    let said = parsed
         .message
         .or(parsed.detail)
         .or(parsed.code)
         .map(|m| excerpt(&m, 300))
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| format!("http {status}"));
+        .filter(|m| !m.is_empty());
+    let detail = said.as_ref().map(|m| format!(": {m}")).unwrap_or_default();
+    let text = said.unwrap_or_else(|| format!("http {status}"));
     let err = match status {
         400 | 422 => BackendError::invalid_input(format!("{backend} refused the request: {text}")),
         401 => BackendError::auth_rejected(format!(
@@ -34,7 +35,7 @@ pub fn from_status(backend: &str, status: u16, body: &[u8]) -> BackendError {
         404 | 410 => BackendError::not_found(format!("{backend}: {text}")),
         409 => BackendError::conflict(format!("{backend}: {text}")),
         503 => BackendError::unavailable(format!("{backend} is unavailable (http 503)")),
-        s if s >= 500 => BackendError::upstream(format!("{backend} failed (http {s}): {text}")),
+        s if s >= 500 => BackendError::upstream(format!("{backend} failed (http {s}){detail}")),
         s => {
             BackendError::upstream(format!("{backend} answered http {s}: {text}")).retryable(false)
         }
@@ -83,7 +84,10 @@ mod tests {
         );
         let e = from_status("hosting", 500, b"<html>");
         assert_eq!(e.kind, ErrorKind::Upstream);
-        assert!(e.retryable && e.message.contains("http 500"));
+        assert!(e.retryable);
+        assert_eq!(e.message, "hosting failed (http 500)");
+        let e = from_status("hosting", 502, br#"{"message":"upstream panel down"}"#);
+        assert_eq!(e.message, "hosting failed (http 502): upstream panel down");
         assert_eq!(
             from_status("hosting", 503, b"").kind,
             ErrorKind::Unavailable

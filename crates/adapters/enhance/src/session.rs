@@ -110,7 +110,8 @@ async fn obtain(cfg: &EnhanceConfig, cx: &CallContext) -> Result<Fresh<Secret>, 
         return Err(limited);
     }
     if answer.status >= 500 {
-        return Err(error::from_status(&cfg.name, answer.status, &answer.body));
+        // Classified by its status alone: a login's failure may quote what it was sent.
+        return Err(error::from_status(&cfg.name, answer.status, b""));
     }
     if !answer.is_success() {
         return Err(refused(""));
