@@ -37,7 +37,7 @@ pub fn from_status(backend: &str, status: u16, body: &[u8]) -> BackendError {
         503 => BackendError::unavailable(format!("{backend} is unavailable (http 503)")),
         s if s >= 500 => BackendError::upstream(format!("{backend} failed (http {s}){detail}")),
         s => {
-            BackendError::upstream(format!("{backend} answered http {s}: {text}")).retryable(false)
+            BackendError::upstream(format!("{backend} answered http {s}{detail}")).retryable(false)
         }
     };
     err.with_status(status)
@@ -92,6 +92,8 @@ mod tests {
             from_status("hosting", 503, b"").kind,
             ErrorKind::Unavailable
         );
-        assert!(!from_status("hosting", 418, b"").retryable);
+        let e = from_status("hosting", 418, b"");
+        assert!(!e.retryable);
+        assert_eq!(e.message, "hosting answered http 418");
     }
 }

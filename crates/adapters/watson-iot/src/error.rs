@@ -12,9 +12,10 @@ use orgway_core::text::excerpt;
 
 use crate::wire::ErrorMessage;
 
-/// The vendor's words: its message (which starts with its message id, `CUDRS0007E: …`), then
-/// those of each violation, each without its closing period (messages end without one).
-fn vendor_text(status: u16, body: &[u8]) -> String {
+/// The vendor's words, if its body has any: its message (which starts with its message id,
+/// `CUDRS0007E: …`), then those of each violation, each without its closing period (messages
+/// end without one).
+fn vendor_words(body: &[u8]) -> Option<String> {
     let parsed: ErrorMessage = serde_json::from_slice(body).unwrap_or_default();
     let sentence = |s: &str| s.trim().trim_end_matches('.').to_owned();
     let mut parts: Vec<String> = Vec::new();
@@ -24,7 +25,7 @@ fn vendor_text(status: u16, body: &[u8]) -> String {
     ) {
         (Some(m), _) => parts.push(sentence(m)),
         (None, Some(id)) => parts.push(sentence(id)),
-        (None, None) => parts.push(format!("http {status}")),
+        (None, None) => {}
     }
     for v in parsed.violations.iter().flatten() {
         if let Some(m) = &v.message {
@@ -32,7 +33,13 @@ fn vendor_text(status: u16, body: &[u8]) -> String {
         }
     }
     let text = excerpt(&parts.join("; "), 400);
-    text.trim_end_matches('.').to_owned()
+    let text = text.trim_end_matches('.');
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// The vendor's words, or the status when it has none.
+fn vendor_text(status: u16, body: &[u8]) -> String {
+    vendor_words(body).unwrap_or_else(|| format!("http {status}"))
 }
 
 /// Classifies a non-2xx answer (a 429 is read before, by core's `Answer::rate_limit`).
@@ -40,6 +47,11 @@ fn vendor_text(status: u16, body: &[u8]) -> String {
 /// The vendor's text is passed on for the caller's own faults (400, 404); for credential
 /// failures it is not: the caller can do nothing about them, and only the status matters.
 pub fn from_status(backend: &str, status: u16, body: &[u8]) -> BackendError {
+    let detail = || {
+        vendor_words(body)
+            .map(|w| format!(": {w}"))
+            .unwrap_or_default()
+    };
     let err = match status {
         400 => BackendError::invalid_input(format!(
             "{backend} refused the request: {}",
@@ -53,15 +65,9 @@ pub fn from_status(backend: &str, status: u16, body: &[u8]) -> BackendError {
         )),
         404 => BackendError::not_found(format!("{backend}: {}", vendor_text(status, body))),
         503 => BackendError::unavailable(format!("{backend} is unavailable (http 503)")),
-        s if s >= 500 => BackendError::upstream(format!(
-            "{backend} failed (http {s}): {}",
-            vendor_text(status, body)
-        )),
-        s => BackendError::upstream(format!(
-            "{backend} answered http {s}: {}",
-            vendor_text(status, body)
-        ))
-        .retryable(false),
+        s if s >= 500 => BackendError::upstream(format!("{backend} failed (http {s}){}", detail())),
+        s => BackendError::upstream(format!("{backend} answered http {s}{}", detail()))
+            .retryable(false),
     };
     err.with_status(status)
 }
@@ -92,10 +98,16 @@ mod tests {
         let e = from_status("iot", 502, b"<html>bad gateway</html>");
         assert_eq!(e.kind, ErrorKind::Upstream);
         assert!(e.retryable);
-        assert_eq!(e.message, "iot failed (http 502): http 502");
+        assert_eq!(e.message, "iot failed (http 502)");
+        let e = from_status("iot", 500, br#"{"message":"CUDRS0500E: Internal error."}"#);
+        assert_eq!(
+            e.message,
+            "iot failed (http 500): CUDRS0500E: Internal error"
+        );
         assert_eq!(from_status("iot", 503, b"").kind, ErrorKind::Unavailable);
         let e = from_status("iot", 418, b"{}");
         assert_eq!(e.kind, ErrorKind::Upstream);
         assert!(!e.retryable);
+        assert_eq!(e.message, "iot answered http 418");
     }
 }
