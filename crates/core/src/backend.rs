@@ -243,6 +243,19 @@ pub trait FromSettings: Backend + Sized {
     ) -> Result<Self, ConfigError>;
 }
 
+/// `url` as an error may show it: user info before what would be its host (`user:password@`)
+/// replaced by `…`.
+fn without_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}…{}", &url[..start], &url[start + at..]).into(),
+        None => url.into(),
+    }
+}
+
 /// The placeholder a base URL's host may start with, for vendors that put the org id in the
 /// host name: `https://{org}.internetofthings.ibmcloud.com/api/v0002` (see
 /// [`BaseUrl::for_org`] and [`FromSettings::ORG_IN_HOST`]).
@@ -255,16 +268,18 @@ pub const ORG_PLACEHOLDER: &str = "{org}";
 pub struct BaseUrl(String);
 
 impl BaseUrl {
-    /// Validates a base URL.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    /// Validates a base URL. Its errors never repeat user info written into it (credentials
+    /// are refused, and a password may come from the environment).
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let s = &*without_userinfo(url);
         // A template is checked as the URL it becomes for an org called `org`.
-        if s.contains(['{', '}']) {
+        if url.contains(['{', '}']) {
             let misplaced = || {
                 format!(
                     "`{s}`: the only placeholder a base URL may hold is `{ORG_PLACEHOLDER}`, as the first label of its host"
                 )
             };
-            let (scheme, rest) = s.split_once("://").ok_or_else(misplaced)?;
+            let (scheme, rest) = url.split_once("://").ok_or_else(misplaced)?;
             let rest = rest.strip_prefix("{org}.").ok_or_else(misplaced)?;
             // The placeholder is a label of a longer host name, never the whole host.
             if rest.contains(['{', '}']) || rest.is_empty() || rest.starts_with(['/', ':', '.']) {
@@ -274,7 +289,9 @@ impl BaseUrl {
             let (scheme, filled) = probe.0.split_once("://org.").ok_or_else(misplaced)?;
             return Ok(BaseUrl(format!("{scheme}://{ORG_PLACEHOLDER}.{filled}")));
         }
-        let uri: http::Uri = s.parse().map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| format!("`{s}` is not a URL: {e}"))?;
         match uri.scheme_str() {
             Some("http") | Some("https") => {}
             Some(other) => return Err(format!("scheme `{other}` is not http or https")),
@@ -292,7 +309,7 @@ impl BaseUrl {
         if authority.host().is_empty() {
             return Err(format!("`{s}` has no host"));
         }
-        if uri.query().is_some() || s.contains('#') {
+        if uri.query().is_some() || url.contains('#') {
             return Err("the base URL must not have a query or fragment".into());
         }
         let path = uri.path().trim_end_matches('/');
@@ -372,6 +389,21 @@ mod tests {
         assert!(BaseUrl::parse("ftp://x").is_err());
         assert!(BaseUrl::parse("api.losant.com").is_err());
         assert!(BaseUrl::parse("http://user:pw@host/").is_err());
+        // User info is never repeated, whichever check refuses the URL.
+        for url in [
+            "http://user:hunter2@ho st/",
+            "https://user:hunter2@{org}.example.com",
+            "https://{org}.user:hunter2@example.com",
+            "user:hunter2@example.com/api",
+            "gopher://user:hunter2@example.com",
+        ] {
+            let e = BaseUrl::parse(url).unwrap_err();
+            assert!(!e.contains("hunter2"), "{url}: {e}");
+        }
+        assert_eq!(
+            BaseUrl::parse("http://u:hunter2@ho st/a@b").unwrap_err(),
+            "`http://…@ho st/a@b` is not a URL: invalid uri character"
+        );
         assert!(BaseUrl::parse("http://host/?a=b").is_err());
         assert!(BaseUrl::parse("not a url").is_err());
         assert!(BaseUrl::parse("").is_err());
