@@ -42,6 +42,12 @@ fn cases() -> Vec<Case> {
             code: "backend_error",
         },
         Case {
+            name: "504 from the vendor's web server",
+            plan: plan(|p| p.status = Some(504)),
+            status: 504,
+            code: "backend_timeout",
+        },
+        Case {
             name: "502",
             plan: plan(|p| p.status = Some(502)),
             status: 502,
@@ -144,6 +150,10 @@ async fn every_fault_of_every_backend_kind_maps_to_its_documented_answer() {
                     );
                 }
                 "503" => assert!(a.headers.contains_key("retry-after"), "{what}"),
+                "504 from the vendor's web server" => {
+                    assert_eq!(e["backendStatus"], 504, "{what}: {e}");
+                    assert!(message.contains("http 504"), "{what}: {e}");
+                }
                 _ => {}
             }
             // The backend serves again once the fault is gone (a refused credential is

@@ -219,7 +219,13 @@ impl Around for DeadlineLayer {
             };
             match tokio::time::timeout(timeout, inner.oneshot(req)).await {
                 // The exchange's own limit (the same time) may fire first: one message either way.
-                Ok(Err(e)) if e.kind == orgway_core::ErrorKind::Timeout => Err(too_slow()),
+                // A vendor's own 504 (its web server gave up behind it) keeps its words and
+                // status.
+                Ok(Err(e))
+                    if e.kind == orgway_core::ErrorKind::Timeout && e.backend_status.is_none() =>
+                {
+                    Err(too_slow())
+                }
                 Ok(result) => result,
                 Err(_) => Err(too_slow()),
             }

@@ -12,13 +12,15 @@ use crate::wire::ErrorBody;
 /// what the gateway sent, and the caller can do nothing about it anyway.
 pub fn from_status(backend: &str, status: u16, body: &[u8]) -> BackendError {
     let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    let vendor = match (&parsed.kind, &parsed.message) {
-        (Some(t), Some(m)) => format!("{t}: {m}"),
-        (None, Some(m)) => m.clone(),
-        (Some(t), None) => t.clone(),
-        (None, None) => format!("http {status}"),
-    };
-    let vendor = excerpt(&vendor, 300);
+    let said = match (&parsed.kind, &parsed.message) {
+        (Some(t), Some(m)) => Some(format!("{t}: {m}")),
+        (None, Some(m)) => Some(m.clone()),
+        (Some(t), None) => Some(t.clone()),
+        (None, None) => None,
+    }
+    .map(|s| excerpt(&s, 300));
+    let detail = said.as_ref().map(|s| format!(": {s}")).unwrap_or_default();
+    let vendor = said.unwrap_or_else(|| format!("http {status}"));
     let err = match status {
         400 | 422 => {
             BackendError::invalid_input(format!("{backend} refused the request: {vendor}"))
@@ -33,9 +35,13 @@ pub fn from_status(backend: &str, status: u16, body: &[u8]) -> BackendError {
         409 => BackendError::conflict(format!("{backend}: {vendor}")),
         429 => BackendError::rate_limited(format!("{backend} is rate limiting the gateway"), None),
         503 => BackendError::unavailable(format!("{backend} is unavailable (http 503)")),
-        s if s >= 500 => BackendError::upstream(format!("{backend} failed (http {s}): {vendor}")),
-        s => BackendError::upstream(format!("{backend} answered http {s}: {vendor}"))
-            .retryable(false),
+        504 => BackendError::timeout(format!(
+            "{backend} timed out behind its web server (http 504)"
+        )),
+        s if s >= 500 => BackendError::upstream(format!("{backend} failed (http {s}){detail}")),
+        s => {
+            BackendError::upstream(format!("{backend} answered http {s}{detail}")).retryable(false)
+        }
     };
     err.with_status(status)
 }
@@ -75,7 +81,16 @@ mod tests {
         let e = from_status("iot", 502, b"<html>bad gateway</html>");
         assert_eq!(e.kind, ErrorKind::Upstream);
         assert!(e.retryable);
-        assert!(e.message.contains("http 502"));
+        assert_eq!(e.message, "iot failed (http 502)");
+        let e = from_status("iot", 504, b"");
+        assert_eq!(
+            (e.kind, e.message.as_str(), e.backend_status),
+            (
+                ErrorKind::Timeout,
+                "iot timed out behind its web server (http 504)",
+                Some(504)
+            )
+        );
 
         assert_eq!(from_status("iot", 503, b"").kind, ErrorKind::Unavailable);
         assert_eq!(from_status("iot", 403, b"").kind, ErrorKind::AuthRejected);

@@ -65,6 +65,9 @@ pub fn from_status(backend: &str, status: u16, body: &[u8]) -> BackendError {
         )),
         404 => BackendError::not_found(format!("{backend}: {}", vendor_text(status, body))),
         503 => BackendError::unavailable(format!("{backend} is unavailable (http 503)")),
+        504 => BackendError::timeout(format!(
+            "{backend} timed out behind its web server (http 504)"
+        )),
         s if s >= 500 => BackendError::upstream(format!("{backend} failed (http {s}){}", detail())),
         s => BackendError::upstream(format!("{backend} answered http {s}{}", detail()))
             .retryable(false),
