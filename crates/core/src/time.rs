@@ -99,9 +99,9 @@ impl Timestamp {
 
     /// From a calendar date at midnight UTC.
     pub fn from_date(year: i32, month: u8, day: u8) -> Result<Self, TimestampError> {
-        let month = Month::try_from(month).map_err(|_| TimestampError("bad month".into()))?;
-        let date = Date::from_calendar_date(year, month, day)
-            .map_err(|_| TimestampError(format!("{year}-{month}-{day} is not a date")))?;
+        let not_a_date = || TimestampError(format!("{year:04}-{month:02}-{day:02} is not a date"));
+        let m = Month::try_from(month).map_err(|_| not_a_date())?;
+        let date = Date::from_calendar_date(year, m, day).map_err(|_| not_a_date())?;
         Ok(Timestamp(date.with_time(Time::MIDNIGHT).assume_utc()))
     }
 
@@ -410,6 +410,13 @@ mod tests {
             Timestamp::from_date(2024, 2, 29).unwrap().to_string(),
             "2024-02-29T00:00:00Z"
         );
-        assert!(Timestamp::from_date(2023, 2, 29).is_err());
+        assert_eq!(
+            Timestamp::from_date(2023, 2, 29).unwrap_err().to_string(),
+            "2023-02-29 is not a date"
+        );
+        assert_eq!(
+            Timestamp::from_date(2023, 13, 1).unwrap_err().to_string(),
+            "2023-13-01 is not a date"
+        );
     }
 }

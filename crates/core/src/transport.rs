@@ -78,9 +78,7 @@ impl TransportError {
             TransportError::Timeout => {
                 BackendError::timeout(format!("{backend} did not answer in time"))
             }
-            TransportError::Io(_) => {
-                BackendError::upstream(format!("{backend} connection failed: {self}"))
-            }
+            TransportError::Io(_) => BackendError::upstream(format!("{backend}: {self}")),
             TransportError::TooLarge(_) => {
                 BackendError::bad_response(format!("{backend} sent an {self}"))
             }
@@ -111,5 +109,16 @@ mod tests {
         );
         let e = TransportError::Connect("Connection refused".into()).into_backend_error("iot");
         assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert_eq!(
+            e.message,
+            "iot is unreachable: could not connect: Connection refused"
+        );
+        let e = TransportError::Io("the answer has an invalid header name".into())
+            .into_backend_error("iot");
+        assert_eq!(e.kind, ErrorKind::Upstream);
+        assert_eq!(
+            e.message,
+            "iot: connection failed: the answer has an invalid header name"
+        );
     }
 }

@@ -957,7 +957,7 @@ async fn read_chunked(conn: &mut Conn, buf: &mut BytesMut, max: usize) -> Result
             // Trailers, each a line, up to an empty line.
             let mut trailers = 0;
             loop {
-                let (len, taken) = read_line(conn, buf, MAX_HEAD_BYTES, "trailers").await?;
+                let (len, taken) = read_line(conn, buf, MAX_HEAD_BYTES, "trailer").await?;
                 buf.advance(taken);
                 trailers += taken;
                 if len == 0 {
