@@ -172,7 +172,7 @@ impl Commvault {
         for p in list.providers.into_iter().take(query.limit as usize) {
             let raw = cx.include_raw().then(|| p.clone());
             let provider: Provider = from_value(&self.cfg.name, "an organization list item", &p)?;
-            items.push(map::org_from_provider(&provider, raw)?);
+            items.push(map::org_from_provider(&self.cfg.name, &provider, raw)?);
         }
         Ok(Output::Orgs(Page::from_offset(
             items,
@@ -361,6 +361,7 @@ impl Commvault {
             Operation::GetOrg { org } => {
                 let (info, raw) = self.org_info(cx, &org).await?;
                 Ok(Output::Org(Box::new(map::org_from_info(
+                    &self.cfg.name,
                     &info,
                     cx.include_raw().then_some(raw),
                 )?)))

@@ -25,17 +25,17 @@ pub fn canonical_id(raw: &str) -> Result<String, String> {
     }
 }
 
-fn bad(what: &str) -> BackendError {
-    BackendError::bad_response(format!("commvault sent {what}"))
+fn bad(backend: &str, what: &str) -> BackendError {
+    BackendError::bad_response(format!("{backend} sent {what}"))
 }
 
-fn created(seconds: Option<i64>) -> Result<Option<Timestamp>, BackendError> {
+fn created(backend: &str, seconds: Option<i64>) -> Result<Option<Timestamp>, BackendError> {
     match seconds {
         // 0 is what an unset epoch field holds; it is not a creation time.
         None | Some(0) => Ok(None),
         Some(s) => Timestamp::from_unix_seconds(s)
             .map(Some)
-            .map_err(|_| bad("an orgCreationDateTime out of range")),
+            .map_err(|_| bad(backend, "an orgCreationDateTime out of range")),
     }
 }
 
@@ -60,6 +60,7 @@ fn plan_ref(entries: &[PlanEntry]) -> Option<PlanRef> {
 /// `organizationProperties`, the creation time from `orgCreationDateTime` (seconds), the plan
 /// from the (first) default plan.
 pub fn org_from_info(
+    backend: &str,
     info: &OrganizationInfo,
     raw: Option<serde_json::Value>,
 ) -> Result<Org, BackendError> {
@@ -69,9 +70,9 @@ pub fn org_from_info(
         .short_name
         .as_ref()
         .and_then(|s| s.id.as_ref())
-        .ok_or_else(|| bad("an organization without shortName.id"))?;
+        .ok_or_else(|| bad(backend, "an organization without shortName.id"))?;
     let native_id = canonical_id(&id.text())
-        .map_err(|m| bad(&format!("an organization id it cannot use: {m}")))?;
+        .map_err(|m| bad(backend, &format!("an organization id it cannot use: {m}")))?;
     let login_disabled = o
         .deactivate_options
         .as_ref()
@@ -84,7 +85,7 @@ pub fn org_from_info(
         status: status(o.enabled, login_disabled),
         parent_native_id: None,
         plan: plan_ref(&props.default_plans),
-        created_at: created(props.org_creation_date_time)?,
+        created_at: created(backend, props.org_creation_date_time)?,
         updated_at: None,
         counts: Counts {
             users: props.user_count,
@@ -98,6 +99,7 @@ pub fn org_from_info(
 
 /// One element of `GET Organization`'s `providers` as an org.
 pub fn org_from_provider(
+    backend: &str,
     p: &Provider,
     raw: Option<serde_json::Value>,
 ) -> Result<Org, BackendError> {
@@ -105,9 +107,9 @@ pub fn org_from_provider(
         .short_name
         .as_ref()
         .and_then(|s| s.id.as_ref())
-        .ok_or_else(|| bad("a provider without shortName.id"))?;
+        .ok_or_else(|| bad(backend, "a provider without shortName.id"))?;
     let native_id = canonical_id(&id.text())
-        .map_err(|m| bad(&format!("an organization id it cannot use: {m}")))?;
+        .map_err(|m| bad(backend, &format!("an organization id it cannot use: {m}")))?;
     let mut org = Org::bare(native_id);
     org.name = p.connect_name.clone();
     org.description = p.description.clone().filter(|d| !d.is_empty());

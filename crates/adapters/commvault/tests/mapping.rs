@@ -19,7 +19,7 @@ fn organization_details() {
     let v = fixture("organization.json");
     let env: OrganizationInfoEnvelope = serde_json::from_value(v.clone()).unwrap();
     let info = env.organization_info.unwrap();
-    let org = map::org_from_info(&info, Some(v.clone())).unwrap();
+    let org = map::org_from_info("commvault", &info, Some(v.clone())).unwrap();
     assert_eq!(org.native_id, "7");
     assert_eq!(org.name.as_deref(), Some("Acme"));
     assert_eq!(org.description, None);
@@ -109,6 +109,7 @@ fn organization_list() {
         .iter()
         .map(|p| {
             map::org_from_provider(
+                "commvault",
                 &serde_json::from_value::<Provider>(p.clone()).unwrap(),
                 None,
             )
@@ -141,4 +142,11 @@ fn commcell_plans_resolve_by_id_or_name() {
 #[test]
 fn the_seed_success_answer_is_no_error() {
     assert_eq!(body_error(&fixture("update-ok.json")), None);
+}
+
+#[test]
+fn a_record_that_cannot_be_used_is_reported_under_the_backends_name() {
+    let p: Provider = serde_json::from_value(serde_json::json!({ "connectName": "x" })).unwrap();
+    let e = map::org_from_provider("cv-eu", &p, None).unwrap_err();
+    assert_eq!(e.message, "cv-eu sent a provider without shortName.id");
 }

@@ -146,7 +146,11 @@ impl Losant {
         let answer = send(&self.cfg, cx, call).await?;
         let (w, raw) =
             decode_json::<InstanceOrg>(&self.cfg.name, "an org", &answer, cx.include_raw())?;
-        Ok(Output::Org(Box::new(map::org_from_wire(w, raw)?)))
+        Ok(Output::Org(Box::new(map::org_from_wire(
+            &self.cfg.name,
+            w,
+            raw,
+        )?)))
     }
 
     async fn list_orgs(&self, cx: &CallContext, query: &ListQuery) -> Result<Output, BackendError> {
@@ -171,6 +175,7 @@ impl Losant {
             pages.push(decode_json::<InstanceOrgs>(&self.cfg.name, "an org list", &body, false)?.0);
         }
         Ok(Output::Orgs(map::orgs_page(
+            &self.cfg.name,
             pages,
             &req,
             query,
@@ -231,7 +236,12 @@ impl Losant {
                     raw_wanted,
                 )?;
                 (
-                    series::group(map::device_buckets(&w)?, interval, Aggregate::Last, range),
+                    series::group(
+                        map::device_buckets(&self.cfg.name, &w)?,
+                        interval,
+                        Aggregate::Last,
+                        range,
+                    ),
                     Aggregate::Last,
                     raw,
                 )
@@ -245,7 +255,12 @@ impl Losant {
                     raw_wanted,
                 )?;
                 (
-                    series::group(map::notebook_buckets(&w)?, interval, Aggregate::Sum, range),
+                    series::group(
+                        map::notebook_buckets(&self.cfg.name, &w)?,
+                        interval,
+                        Aggregate::Sum,
+                        range,
+                    ),
                     Aggregate::Sum,
                     raw,
                 )
@@ -266,7 +281,12 @@ impl Losant {
                     raw_wanted,
                 )?;
                 (
-                    series::group(map::payload_buckets(&w)?, interval, Aggregate::Sum, range),
+                    series::group(
+                        map::payload_buckets(&self.cfg.name, &w)?,
+                        interval,
+                        Aggregate::Sum,
+                        range,
+                    ),
                     Aggregate::Sum,
                     raw,
                 )
@@ -281,7 +301,7 @@ impl Losant {
                     raw_wanted,
                 )?;
                 (
-                    vec![map::payload_total_point(&w, from)?],
+                    vec![map::payload_total_point(&self.cfg.name, &w, from)?],
                     Aggregate::Sum,
                     raw,
                 )
@@ -296,7 +316,11 @@ impl Losant {
         match op {
             Operation::GetOrg { org } => {
                 let (w, raw) = self.get_org(cx, &org, map::ORG_SUMMARY_FIELDS).await?;
-                Ok(Output::Org(Box::new(map::org_from_wire(w, raw)?)))
+                Ok(Output::Org(Box::new(map::org_from_wire(
+                    &self.cfg.name,
+                    w,
+                    raw,
+                )?)))
             }
             Operation::PatchOrg { org, patch } => self.patch_org(cx, &org, &patch).await,
             Operation::DeleteOrg { org } => {
@@ -311,7 +335,7 @@ impl Losant {
             Operation::ListOrgs { query } => self.list_orgs(cx, &query).await,
             Operation::GetUsage { org } => {
                 let (w, raw) = self.get_org(cx, &org, map::USAGE_SUMMARY_FIELDS).await?;
-                Ok(Output::Usage(map::usage_from_org(&w, raw)?))
+                Ok(Output::Usage(map::usage_from_org(&self.cfg.name, &w, raw)?))
             }
             Operation::GetUsageSeries {
                 org,

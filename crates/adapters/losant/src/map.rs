@@ -43,26 +43,35 @@ pub const ORG_SUMMARY_FIELDS: &str =
 /// The `summaryInclude` list asked for by `GET /v1/orgs/{org}/usage`.
 pub const USAGE_SUMMARY_FIELDS: &str = "apiTokenCount,appCount,dashCount,dataTableCount,deviceCount,deviceRecipeCount,eventCount,flowCount,integrationCount,notebookCount,webhookCount,memberCount,pendingInviteCount,payloadCount,storageStats,notebookStats";
 
-fn timestamp(field: &str, s: &str) -> Result<Timestamp, BackendError> {
+fn timestamp(backend: &str, field: &str, s: &str) -> Result<Timestamp, BackendError> {
     Timestamp::parse_rfc3339(s).map_err(|_| {
         BackendError::bad_response(format!(
-            "losant sent `{}` in `{field}`, which is not a date-time",
+            "{backend} sent `{}` in `{field}`, which is not a date-time",
             excerpt(s, 64)
         ))
     })
 }
 
-fn opt_timestamp(field: &str, s: Option<&str>) -> Result<Option<Timestamp>, BackendError> {
-    s.map(|s| timestamp(field, s)).transpose()
+fn opt_timestamp(
+    backend: &str,
+    field: &str,
+    s: Option<&str>,
+) -> Result<Option<Timestamp>, BackendError> {
+    s.map(|s| timestamp(backend, field, s)).transpose()
 }
 
 /// An `instanceOrg` as an org. `raw` is the record as received, kept only when asked for.
-pub fn org_from_wire(w: InstanceOrg, raw: Option<serde_json::Value>) -> Result<Org, BackendError> {
-    let id =
-        w.id.or(w.org_id)
-            .ok_or_else(|| BackendError::bad_response("losant sent an org without an id"))?;
-    let native_id =
-        canonical_id(&id).map_err(|m| BackendError::bad_response(format!("losant: {m}")))?;
+pub fn org_from_wire(
+    backend: &str,
+    w: InstanceOrg,
+    raw: Option<serde_json::Value>,
+) -> Result<Org, BackendError> {
+    let id = w.id.or(w.org_id).ok_or_else(|| {
+        BackendError::bad_response(format!("{backend} sent an org without an id"))
+    })?;
+    let native_id = canonical_id(&id).map_err(|m| {
+        BackendError::bad_response(format!("{backend} sent an org id it cannot use: {m}"))
+    })?;
     // `disabledAt` holds the date the org was disabled, or `false`. The patch schema also
     // allows `true`, which can only mean disabled.
     let status = match &w.disabled_at {
@@ -91,8 +100,8 @@ pub fn org_from_wire(w: InstanceOrg, raw: Option<serde_json::Value>) -> Result<O
             id: Some(id),
             name: None,
         }),
-        created_at: opt_timestamp("creationDate", w.creation_date.as_deref())?,
-        updated_at: opt_timestamp("lastUpdated", w.last_updated.as_deref())?,
+        created_at: opt_timestamp(backend, "creationDate", w.creation_date.as_deref())?,
+        updated_at: opt_timestamp(backend, "lastUpdated", w.last_updated.as_deref())?,
         counts,
         raw,
     })
@@ -149,6 +158,7 @@ pub const SORTS: &[SortField] = &[
 
 /// Assembles one API page from the one or two Losant pages fetched for it.
 pub fn orgs_page(
+    backend: &str,
     pages: Vec<InstanceOrgs>,
     req: &PageRequest,
     query: &ListQuery,
@@ -158,8 +168,8 @@ pub fn orgs_page(
     let mut items = Vec::new();
     for p in pages {
         for v in p.items {
-            let w: InstanceOrg = from_value("losant", "an org list item", &v)?;
-            items.push(org_from_wire(w, include_raw.then_some(v))?);
+            let w: InstanceOrg = from_value(backend, "an org list item", &v)?;
+            items.push(org_from_wire(backend, w, include_raw.then_some(v))?);
         }
     }
     let items: Vec<Org> = items
@@ -212,6 +222,7 @@ pub fn patch_body(patch: &OrgPatch, now: Timestamp) -> Result<InstanceOrgPatch, 
 
 /// `GET /v1/orgs/{org}/usage` from an org's summary.
 pub fn usage_from_org(
+    backend: &str,
     w: &InstanceOrg,
     raw: Option<serde_json::Value>,
 ) -> Result<UsageSummary, BackendError> {
@@ -248,32 +259,35 @@ pub fn usage_from_org(
         push("notebook-runs", nb.runs_this_period, Unit::Count);
     }
     if let Some(p) = &s.payload_count {
-        let (total, _) = payload_totals(p)?;
+        let (total, _) = payload_totals(backend, p)?;
         push("payloads", Some(total), Unit::Count);
     }
     Ok(UsageSummary { metrics, raw })
 }
 
 /// Reads a vendor `number` that must be a whole, non-negative count.
-fn whole(field: &str, v: f64) -> Result<u64, BackendError> {
+fn whole(backend: &str, field: &str, v: f64) -> Result<u64, BackendError> {
     if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9.0e15 {
         Ok(v as u64)
     } else {
         Err(BackendError::bad_response(format!(
-            "losant sent {v} in `{field}`, which is not a whole non-negative number"
+            "{backend} sent {v} in `{field}`, which is not a whole non-negative number"
         )))
     }
 }
 
 /// The grand total of a `payloadStats` object and the total per payload type (summed over
 /// sources).
-pub fn payload_totals(stats: &PayloadStats) -> Result<(u64, BTreeMap<String, u64>), BackendError> {
+pub fn payload_totals(
+    backend: &str,
+    stats: &PayloadStats,
+) -> Result<(u64, BTreeMap<String, u64>), BackendError> {
     let mut per_type = BTreeMap::new();
     let mut total: u64 = 0;
     for (kind, sources) in stats {
         let mut sum: u64 = 0;
         for (source, v) in sources {
-            sum = sum.saturating_add(whole(&format!("{kind}.{source}"), *v)?);
+            sum = sum.saturating_add(whole(backend, &format!("{kind}.{source}"), *v)?);
         }
         total = total.saturating_add(sum);
         per_type.insert(kind.clone(), sum);
@@ -281,13 +295,13 @@ pub fn payload_totals(stats: &PayloadStats) -> Result<(u64, BTreeMap<String, u64
     Ok((total, per_type))
 }
 
-fn bucket_at(s: &str) -> Result<Timestamp, BackendError> {
-    timestamp("date", s)
+fn bucket_at(backend: &str, s: &str) -> Result<Timestamp, BackendError> {
+    timestamp(backend, "date", s)
 }
 
 /// `deviceCounts` as daily buckets: the value is the device total that day, the detail the
 /// devices created and deleted.
-pub fn device_buckets(w: &DeviceCounts) -> Result<Vec<Bucket>, BackendError> {
+pub fn device_buckets(backend: &str, w: &DeviceCounts) -> Result<Vec<Bucket>, BackendError> {
     w.counts
         .iter()
         .map(|c| {
@@ -295,9 +309,11 @@ pub fn device_buckets(w: &DeviceCounts) -> Result<Vec<Bucket>, BackendError> {
             detail.insert("created".to_owned(), c.created.unwrap_or(0));
             detail.insert("deleted".to_owned(), c.deleted.unwrap_or(0));
             Ok(Bucket {
-                at: bucket_at(&c.date)?,
+                at: bucket_at(backend, &c.date)?,
                 value: c.total.ok_or_else(|| {
-                    BackendError::bad_response("losant sent a device count without a total")
+                    BackendError::bad_response(format!(
+                        "{backend} sent a device count without a total"
+                    ))
                 })?,
                 detail: Some(detail),
             })
@@ -306,7 +322,10 @@ pub fn device_buckets(w: &DeviceCounts) -> Result<Vec<Bucket>, BackendError> {
 }
 
 /// `notebookMinuteCounts` as daily buckets: minutes, with the runs by outcome as detail.
-pub fn notebook_buckets(w: &NotebookMinuteCounts) -> Result<Vec<Bucket>, BackendError> {
+pub fn notebook_buckets(
+    backend: &str,
+    w: &NotebookMinuteCounts,
+) -> Result<Vec<Bucket>, BackendError> {
     w.counts
         .iter()
         .map(|c| {
@@ -316,7 +335,7 @@ pub fn notebook_buckets(w: &NotebookMinuteCounts) -> Result<Vec<Bucket>, Backend
             detail.insert("errored".to_owned(), c.errored.unwrap_or(0));
             detail.insert("timeout".to_owned(), c.timeout.unwrap_or(0));
             Ok(Bucket {
-                at: bucket_at(&c.date)?,
+                at: bucket_at(backend, &c.date)?,
                 value: c.minutes.unwrap_or(0),
                 detail: Some(detail),
             })
@@ -325,13 +344,16 @@ pub fn notebook_buckets(w: &NotebookMinuteCounts) -> Result<Vec<Bucket>, Backend
 }
 
 /// `payloadCountsBreakdown` as buckets of the requested resolution.
-pub fn payload_buckets(w: &PayloadCountsBreakdown) -> Result<Vec<Bucket>, BackendError> {
+pub fn payload_buckets(
+    backend: &str,
+    w: &PayloadCountsBreakdown,
+) -> Result<Vec<Bucket>, BackendError> {
     w.counts
         .iter()
         .map(|c| {
             Ok(Bucket {
-                at: bucket_at(&c.date)?,
-                value: whole("value", c.value.unwrap_or(0.0))?,
+                at: bucket_at(backend, &c.date)?,
+                value: whole(backend, "value", c.value.unwrap_or(0.0))?,
                 detail: None,
             })
         })
@@ -409,10 +431,11 @@ pub fn usage_window(range: &TimeRange) -> Result<(i64, i64), BackendError> {
 
 /// The one point of `interval=total` payloads, from `payloadCounts`.
 pub fn payload_total_point(
+    backend: &str,
     stats: &PayloadStats,
     from: Timestamp,
 ) -> Result<UsagePoint, BackendError> {
-    let (total, per_type) = payload_totals(stats)?;
+    let (total, per_type) = payload_totals(backend, stats)?;
     Ok(UsagePoint {
         at: from,
         value: total,
@@ -574,9 +597,9 @@ mod tests {
 
     #[test]
     fn whole_numbers_only() {
-        assert_eq!(whole("x", 3.0).unwrap(), 3);
-        assert!(whole("x", 3.5).is_err());
-        assert!(whole("x", -1.0).is_err());
-        assert!(whole("x", f64::NAN).is_err());
+        assert_eq!(whole("l", "x", 3.0).unwrap(), 3);
+        assert!(whole("l", "x", 3.5).is_err());
+        assert!(whole("l", "x", -1.0).is_err());
+        assert!(whole("l", "x", f64::NAN).is_err());
     }
 }

@@ -57,7 +57,7 @@ fn ts(s: &str) -> Timestamp {
 fn org_maps_every_field_it_knows() {
     let v = checked("instanceOrg.json", "instanceOrg.json");
     let w: InstanceOrg = serde_json::from_value(v.clone()).unwrap();
-    let org = map::org_from_wire(w, Some(v.clone())).unwrap();
+    let org = map::org_from_wire("losant", w, Some(v.clone())).unwrap();
     assert_eq!(org.native_id, "575ed6e87ae143cd83dc4aa8");
     assert_eq!(org.name.as_deref(), Some("Example Org"));
     assert_eq!(
@@ -91,7 +91,7 @@ fn disabled_orgs_and_list_pages() {
         ..ListQuery::first()
     };
     let req = map::page_request(0, 2);
-    let page = map::orgs_page(vec![w], &req, &query, false).unwrap();
+    let page = map::orgs_page("losant", vec![w], &req, &query, false).unwrap();
     assert_eq!(page.items.len(), 2);
     assert_eq!(page.total, Some(5));
     assert_eq!(page.next, Some(orgway_core::Cursor::Offset(2)));
@@ -122,6 +122,7 @@ fn straddling_windows_are_stitched() {
     };
     let req = map::page_request(1, 2);
     let out = map::orgs_page(
+        "losant",
         vec![page(&["a", "b"], 0), page(&["c", "d"], 1)],
         &req,
         &query,
@@ -137,7 +138,7 @@ fn straddling_windows_are_stitched() {
 fn usage_summary_from_org() {
     let v = checked("instanceOrg.json", "instanceOrg.json");
     let w: InstanceOrg = serde_json::from_value(v).unwrap();
-    let usage = map::usage_from_org(&w, None).unwrap();
+    let usage = map::usage_from_org("losant", &w, None).unwrap();
     let get = |m: &str| usage.metrics.iter().find(|x| x.metric == m).cloned();
     assert_eq!(get("devices").unwrap().value, 41);
     let storage = get("storage").unwrap();
@@ -155,7 +156,7 @@ fn device_series_by_day_and_total() {
     let from = ts("2016-06-13T00:00:00Z");
     let to = ts("2016-06-15T00:00:00Z");
     let points = series::group(
-        map::device_buckets(&w).unwrap(),
+        map::device_buckets("losant", &w).unwrap(),
         Interval::Day,
         Aggregate::Last,
         TimeRange::new(from, ts("2016-06-15T00:00:00Z")).unwrap(),
@@ -178,7 +179,7 @@ fn device_series_by_day_and_total() {
     assert_eq!(s.total, None, "device totals are a gauge: no sum");
 
     let total = series::group(
-        map::device_buckets(&w).unwrap(),
+        map::device_buckets("losant", &w).unwrap(),
         Interval::Total,
         Aggregate::Last,
         TimeRange::new(from, ts("2016-06-15T00:00:00Z")).unwrap(),
@@ -195,7 +196,7 @@ fn notebook_minutes_sum() {
     let w: NotebookMinuteCounts = serde_json::from_value(v).unwrap();
     let from = ts("2016-06-13T00:00:00Z");
     let points = series::group(
-        map::notebook_buckets(&w).unwrap(),
+        map::notebook_buckets("losant", &w).unwrap(),
         Interval::Day,
         Aggregate::Sum,
         TimeRange::new(from, ts("2016-06-15T00:00:00Z")).unwrap(),
@@ -219,7 +220,7 @@ fn payload_breakdown_by_hour() {
     let w: PayloadCountsBreakdown = serde_json::from_value(v).unwrap();
     let from = ts("2016-06-13T00:00:00Z");
     let points = series::group(
-        map::payload_buckets(&w).unwrap(),
+        map::payload_buckets("losant", &w).unwrap(),
         Interval::Hour,
         Aggregate::Sum,
         TimeRange::new(from, ts("2016-06-15T00:00:00Z")).unwrap(),
@@ -242,7 +243,7 @@ fn payload_total_has_per_type_detail() {
     let v = checked("payloadStats.json", "payloadStats.json");
     let w: PayloadStats = serde_json::from_value(v).unwrap();
     let from = ts("2016-06-13T00:00:00Z");
-    let p: UsagePoint = map::payload_total_point(&w, from).unwrap();
+    let p: UsagePoint = map::payload_total_point("losant", &w, from).unwrap();
     assert_eq!(p.value, 1244);
     assert_eq!(p.at, from);
     let d = p.detail.unwrap();
@@ -265,8 +266,20 @@ fn bad_vendor_dates_are_bad_responses() {
         "id": "575ed6e87ae143cd83dc4aa8", "name": "x", "creationDate": "yesterday"
     }))
     .unwrap();
+    // The message names the backend as the routing file does, not the vendor.
+    let e = map::org_from_wire("iot-eu", w, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::BadResponse);
     assert_eq!(
-        map::org_from_wire(w, None).unwrap_err().kind,
-        ErrorKind::BadResponse
+        e.message,
+        "iot-eu sent `yesterday` in `creationDate`, which is not a date-time"
+    );
+    let w: InstanceOrg =
+        serde_json::from_value(serde_json::json!({ "id": "not-an-id", "name": "x" })).unwrap();
+    let e = map::org_from_wire("iot-eu", w, None).unwrap_err();
+    assert!(
+        e.message
+            .starts_with("iot-eu sent an org id it cannot use: `not-an-id` is not a Losant org id"),
+        "{}",
+        e.message
     );
 }

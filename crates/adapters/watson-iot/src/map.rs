@@ -76,8 +76,9 @@ pub fn org_from_wire(
     let id = w.id.as_deref().ok_or_else(|| {
         BackendError::bad_response(format!("{backend} sent an organization without an id"))
     })?;
-    let native_id =
-        canonical_id(id).map_err(|m| BackendError::bad_response(format!("{backend}: {m}")))?;
+    let native_id = canonical_id(id).map_err(|m| {
+        BackendError::bad_response(format!("{backend} sent an org id it cannot use: {m}"))
+    })?;
     if native_id != asked {
         return Err(BackendError::bad_response(format!(
             "{backend} answered with org {native_id} when asked for org {asked}"

@@ -105,6 +105,16 @@ fn an_answer_about_another_org_or_with_bad_fields_is_refused() {
         e.message
             .starts_with("watson sent an organization without an id")
     );
+    let bad_id: Organization =
+        serde_json::from_value(serde_json::json!({"id": "no such id!", "name": "x"})).unwrap();
+    let e = map::org_from_wire("watson", "ab8de4", bad_id, None).unwrap_err();
+    assert!(
+        e.message.starts_with(
+            "watson sent an org id it cannot use: `no such id!` is not a Watson IoT org id"
+        ),
+        "{}",
+        e.message
+    );
     // A field of the wrong type does not parse at all.
     let mut v = fixture("organization.json");
     v["enabled"] = "yes".into();
