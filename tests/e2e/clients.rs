@@ -93,26 +93,34 @@ async fn idle_keep_alive_connections_are_closed() {
 #[tokio::test]
 async fn a_body_that_does_not_arrive_in_time_is_408() {
     let d = demo("body_read_timeout_ms = 1000").await;
-    let mut s = TcpStream::connect(d.gw.addr).await.unwrap();
-    s.write_all(
-        format!(
-            "PATCH /v1/orgs/acme HTTP/1.1\r\nHost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\":",
-            crate::harness::test_token()
+    // Without and with an Idempotency-Key (whose layer reads the body itself): the same answer.
+    for extra in ["", "idempotency-key: k-408\r\n"] {
+        let mut s = TcpStream::connect(d.gw.addr).await.unwrap();
+        s.write_all(
+            format!(
+                "PATCH /v1/orgs/acme HTTP/1.1\r\nHost: x\r\nauthorization: Bearer {}\r\n{extra}content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\":",
+                crate::harness::test_token()
+            )
+            .as_bytes(),
         )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let started = Instant::now();
-    let mut got = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut got))
         .await
-        .expect("an answer")
         .unwrap();
-    let answer = String::from_utf8_lossy(&got[..n]).into_owned();
-    assert!(started.elapsed() < Duration::from_secs(3));
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert_eq!(json_body(&answer)["error"]["code"], "request_timeout");
+        let started = Instant::now();
+        let mut got = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut got))
+            .await
+            .expect("an answer")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&got[..n]).into_owned();
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(answer.starts_with("HTTP/1.1 408"), "{extra}{answer}");
+        let e = json_body(&answer);
+        assert_eq!(e["error"]["code"], "request_timeout", "{extra}");
+        assert_eq!(
+            e["error"]["message"], "the request body did not arrive within 1s",
+            "{extra}"
+        );
+    }
     assert_eq!(d.losant_calls(), 0, "nothing reached the backend");
 }
 

@@ -289,7 +289,7 @@ pub async fn run(
     body_timeout: Duration,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let body = match read_body(body, body_limit, body_timeout).await {
+    let body = match crate::http::body::read_body(body, body_limit, body_timeout).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -390,22 +390,6 @@ fn replay(s: Stored) -> Response {
     resp.headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
     resp
-}
-
-/// The whole body, within the limits the handlers apply (`413`, `408`).
-async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, ApiError> {
-    let limited = http_body_util::Limited::new(body, limit);
-    match tokio::time::timeout(timeout, limited.collect()).await {
-        Err(_) => Err(ApiError::new(
-            ErrorCode::RequestTimeout,
-            "the request body did not arrive in time",
-        )),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::payload_too_large(limit))
-        }
-        Ok(Err(_)) => Err(ApiError::bad_request("the request body could not be read")),
-        Ok(Ok(c)) => Ok(c.to_bytes()),
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,28 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::http::params::short;
 
+/// The whole body: `413` over `limit`, `408` when it has not all arrived within `timeout`.
+pub async fn read_body(
+    body: Body,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<bytes::Bytes, ApiError> {
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(ApiError::new(
+            crate::error::ErrorCode::RequestTimeout,
+            format!(
+                "the request body did not arrive within {}",
+                crate::policy::human(timeout)
+            ),
+        )),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::payload_too_large(limit))
+        }
+        Ok(Err(_)) => Err(ApiError::bad_request("the request body could not be read")),
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+    }
+}
+
 /// Reads a JSON object body. `None` when the body is empty and `required` is false.
 pub async fn json_object(
     headers: &HeaderMap,
@@ -18,27 +40,7 @@ pub async fn json_object(
     timeout: std::time::Duration,
     required: bool,
 ) -> Result<Option<Map<String, Value>>, ApiError> {
-    let read = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
-    let Ok(read) = read else {
-        return Err(ApiError::new(
-            crate::error::ErrorCode::RequestTimeout,
-            format!(
-                "the request body did not arrive within {}",
-                crate::policy::human(timeout)
-            ),
-        ));
-    };
-    let bytes = match read {
-        Ok(c) => c.to_bytes(),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return Err(ApiError::payload_too_large(limit));
-            }
-            return Err(ApiError::bad_request("the request body could not be read"));
-        }
-    };
+    let bytes = read_body(body, limit, timeout).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return if required {
             Err(ApiError::bad_request("a JSON object body is required"))
