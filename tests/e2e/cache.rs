@@ -153,25 +153,45 @@ async fn stale_entries_are_answered_at_once_while_one_refresh_runs() {
 }
 
 #[tokio::test]
-async fn writes_invalidate_and_failed_writes_do_not() {
+async fn writes_invalidate_and_so_do_failed_writes_that_may_have_changed_something() {
     let d = Demo::start_cached(|t| t).await;
     let name = d.get("/v1/orgs/acme").await.json()["name"].clone();
     assert_eq!(header(&d.get("/v1/orgs/acme").await, "x-cache"), "hit");
 
-    // A failed PATCH changes nothing: the entry is still answered, without a backend call.
+    // A PATCH the vendor refused changed nothing: the entry is still answered, without a
+    // backend call.
     d.losant().server().faults().set(FaultPlan {
-        status: Some(500),
+        status: Some(400),
         remaining: Some(1),
         ..FaultPlan::default()
     });
-    d.send_json(Method::PATCH, "/v1/orgs/acme", r#"{"name":"Never"}"#)
+    let e = d
+        .send_json(Method::PATCH, "/v1/orgs/acme", r#"{"name":"Never"}"#)
         .await
-        .error(502, "backend_error");
+        .error(400, "bad_request");
+    assert!(e["details"].get("outcome").is_none(), "{e}");
     let before = org_reads(&d);
     let still = d.get("/v1/orgs/acme").await;
     assert_eq!(header(&still, "x-cache"), "hit");
     assert_eq!(still.json()["name"], name);
     assert_eq!(org_reads(&d), before);
+
+    // One the vendor failed (500) may have changed something: its outcome is unknown, and the
+    // org is read from the vendor again.
+    d.losant().server().faults().set(FaultPlan {
+        status: Some(500),
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    let e = d
+        .send_json(Method::PATCH, "/v1/orgs/acme", r#"{"name":"Never"}"#)
+        .await
+        .error(502, "backend_error");
+    assert_eq!(e["details"]["outcome"], "unknown", "{e}");
+    let again = d.get("/v1/orgs/acme").await;
+    assert_eq!(header(&again, "x-cache"), "miss");
+    assert_eq!(again.json()["name"], name, "the vendor did not apply it");
+    assert_eq!(org_reads(&d), before + 1);
 
     // A PATCH, then a GET: the new name, never the cached old one.
     let a = d

@@ -210,3 +210,99 @@ async fn a_key_is_the_callers_and_its_request_and_a_running_write_is_not_run_twi
     bad.error(400, "bad_request");
     assert_eq!(applied(&d, "Gamma"), 0);
 }
+
+#[tokio::test]
+async fn a_create_whose_read_back_fails_says_it_was_applied_and_is_never_sent_twice() {
+    let d = Demo::start_cached(|t| t).await;
+    let http = Http::new();
+    // A read first, so the session exists and the faults below meet the write's own requests.
+    assert_eq!(d.get(CUSTOMERS).await.status, 200);
+    // The vendor creates the customer (the request let through), then answers the read back
+    // with 503, which alone would read as "nothing done, try again".
+    let read_back_fails = || {
+        d.enhance().server().faults().set(FaultPlan {
+            status: Some(503),
+            after: 1,
+            remaining: Some(1),
+            ..FaultPlan::default()
+        })
+    };
+    for (key, name) in [
+        (Some("read-back-1"), "read back keyed"),
+        (None, "read back bare"),
+    ] {
+        read_back_fails();
+        let first = match key {
+            Some(key) => create(&http, &d, key, name).await,
+            None => {
+                d.send_json(Method::POST, CUSTOMERS, &format!(r#"{{"name":"{name}"}}"#))
+                    .await
+            }
+        };
+        d.enhance().server().faults().clear();
+        let e = first.error(502, "backend_error");
+        assert_eq!(e["details"]["outcome"], "applied", "{name}: {e}");
+        assert_eq!(e["backendStatus"], 503, "{name}: {e}");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("enhance made the change, but reading it back failed: "),
+            "{e}"
+        );
+        assert!(!first.headers.contains_key("retry-after"), "{name}");
+        assert_eq!(applied(&d, name), 1, "{name}");
+        // The customers list, read before, is not answered from before the change.
+        let list = d.get(CUSTOMERS).await.json();
+        assert!(
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == name),
+            "{name}: {list}"
+        );
+        if let Some(key) = key {
+            // Its retry is the same answer, from the store: not a second customer.
+            let again = create(&http, &d, key, name).await;
+            assert_eq!(again.headers["idempotent-replayed"], "true");
+            let replayed = again.error(502, "backend_error");
+            assert_eq!(replayed["message"], e["message"]);
+            assert_eq!(replayed["details"], e["details"]);
+            assert_eq!(applied(&d, name), 1, "{name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_says_its_outcome_is_unknown_and_reads_come_fresh() {
+    let d = Demo::start_cached(|t| t).await;
+    let org = "/v1/orgs/acme";
+    let before = d.get(org).await;
+    assert_eq!(before.status, 200);
+    assert_eq!(d.get(org).await.headers["x-cache"], "hit", "cached");
+    // The vendor renames the org, and the connection breaks before its answer.
+    d.losant().server().faults().set(FaultPlan {
+        apply_then_drop: true,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    let e = d
+        .send_json(Method::PATCH, org, r#"{"name":"Renamed In The Dark"}"#)
+        .await
+        .error(502, "backend_error");
+    d.losant().server().faults().clear();
+    assert_eq!(e["details"]["outcome"], "unknown", "{e}");
+    // The change may have been made: the org is read from the vendor again, not the cache.
+    let after = d.get(org).await;
+    assert_eq!(after.headers["x-cache"], "miss");
+    assert_eq!(after.json()["name"], "Renamed In The Dark");
+    // A write refused before it could change anything says nothing of an outcome, and leaves
+    // the cache as it was.
+    let e = d
+        .send_json(Method::PATCH, org, r#"{"name":""}"#)
+        .await
+        .json();
+    assert!(e["error"]["details"].get("outcome").is_none(), "{e}");
+    assert_eq!(d.get(org).await.headers["x-cache"], "hit");
+}

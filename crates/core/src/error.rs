@@ -146,6 +146,22 @@ impl BackendError {
         self
     }
 
+    /// This failure, met after the backend made the change a write asked for (reading back
+    /// what it made, or its acknowledgement). The change stands, so the failure must not read
+    /// as one that left nothing done (a 503, a 404) or that may be tried again: it becomes
+    /// `502 backend_error` with `details.outcome: "applied"`, keeping the backend's status and
+    /// any details.
+    pub fn after_change(self, backend: &str) -> Self {
+        let mut e = BackendError::upstream(format!(
+            "{backend} made the change, but reading it back failed: {}",
+            self.message
+        ))
+        .retryable(false);
+        e.backend_status = self.backend_status;
+        e.details = self.details;
+        e.with_detail("outcome", "applied")
+    }
+
     /// Overrides the default retryability.
     pub fn retryable(mut self, retryable: bool) -> Self {
         self.retryable = retryable;
@@ -187,6 +203,23 @@ mod tests {
         assert!(!BackendError::not_found("n").retryable);
         assert!(!BackendError::bad_response("b").retryable);
         assert!(!BackendError::upstream("x").retryable(false).retryable);
+    }
+
+    #[test]
+    fn a_failure_after_the_change_says_it_was_applied() {
+        let e = BackendError::unavailable("crm is unavailable (http 503)")
+            .with_status(503)
+            .with_detail("step", "read")
+            .after_change("crm");
+        assert_eq!(e.kind, ErrorKind::Upstream);
+        assert!(!e.retryable);
+        assert_eq!(e.backend_status, Some(503));
+        assert_eq!(
+            e.message,
+            "crm made the change, but reading it back failed: crm is unavailable (http 503)"
+        );
+        assert_eq!(e.details["outcome"], "applied");
+        assert_eq!(e.details["step"], "read");
     }
 
     #[test]

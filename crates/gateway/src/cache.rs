@@ -22,7 +22,8 @@
 //! - **Invalidation by generation.** Every org and every backend has a generation, part of the
 //!   key of each read that touches it. A successful write bumps the generation of the orgs it
 //!   touched and of the backend's lists before its answer is sent, so no read after it can find
-//!   an entry from before; a failed write bumps nothing. The orphaned entries are never answered
+//!   an entry from before; so does a failed write that may have made its change (the handlers'
+//!   `write`), and any other failed write bumps nothing. The orphaned entries are never answered
 //!   again and age out or are evicted. An operator's purge bumps an org's or a whole backend's.
 //! - **HTTP.** A strong `ETag` computed from the answer's content (its `meta` left out, so a
 //!   refill with the same content keeps it), `If-None-Match` answered `304`, `Cache-Control:

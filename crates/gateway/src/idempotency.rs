@@ -341,6 +341,10 @@ async fn outcome(resp: Response) -> (Finish, Response) {
     let status = resp.status();
     if let Some(err) = resp.extensions().get::<Arc<ApiError>>().cloned() {
         let how = match status.as_u16() {
+            // The change was made and the answer says so: it is the answer, every time.
+            _ if err.details.get("outcome").is_some_and(|o| o == "applied") => {
+                Finish::Answered(Stored::Error(err))
+            }
             408 | 429 | 503 => Finish::NotSent,
             400..=499 => Finish::Answered(Stored::Error(err)),
             _ => Finish::Unknown,

@@ -168,16 +168,17 @@ impl Cocoon {
         let answer = self.api(cx, &call).await?;
         client::check(&self.cfg, &answer)?;
         // The update page does not show its answer: an organisation is taken as the new state;
-        // anything else (an empty 200, an acknowledgement) is followed by a read.
+        // anything else (an empty 200, an acknowledgement) is followed by a read. Either way
+        // the update was made: a failure now is after the change.
         let updated: Option<Value> = serde_json::from_slice(&answer.body).ok();
         match updated.as_ref().map(Organisation::deserialize) {
-            Some(Ok(w)) if w.id.is_some() => Ok(Output::Org(Box::new(map::org_from_wire(
-                &self.cfg.name,
-                &w,
-                updated.filter(|_| cx.include_raw()),
-            )?))),
+            Some(Ok(w)) if w.id.is_some() => {
+                map::org_from_wire(&self.cfg.name, &w, updated.filter(|_| cx.include_raw()))
+                    .map(|o| Output::Org(Box::new(o)))
+            }
             _ => self.get_org(cx, org).await,
         }
+        .map_err(|e| e.after_change(&self.cfg.name))
     }
 
     async fn list_orgs(&self, cx: &CallContext, query: &ListQuery) -> Result<Output, BackendError> {

@@ -282,26 +282,37 @@ impl Commvault {
             associate: (!is_associated).then_some(true),
             default: (make_default && !is_default).then_some(true),
         };
-        if change.associate.is_some() || change.default.is_some() {
+        let changed = change.associate.is_some() || change.default.is_some();
+        if changed {
             self.put(cx, org, &domain_name, change).await?;
         }
-        let (after, raw) = self.org_info(cx, org).await?;
-        let raw = cx.include_raw().then_some(raw);
-        map::plans_from_info(&after, raw.as_ref())
-            .into_iter()
-            .find(|p| {
-                p.name
-                    .as_deref()
-                    .is_some_and(|n| map::same_plan_name(n, &name))
-            })
-            .map(Output::Plan)
-            .ok_or_else(|| {
-                BackendError::upstream(format!(
-                    "{} accepted the change but does not list plan `{name}` on organization {org}",
-                    self.cfg.name
-                ))
-                .retryable(false)
-            })
+        let read_back = async {
+            let (after, raw) = self.org_info(cx, org).await?;
+            let raw = cx.include_raw().then_some(raw);
+            map::plans_from_info(&after, raw.as_ref())
+                .into_iter()
+                .find(|p| {
+                    p.name
+                        .as_deref()
+                        .is_some_and(|n| map::same_plan_name(n, &name))
+                })
+                .map(Output::Plan)
+                .ok_or_else(|| {
+                    BackendError::upstream(format!(
+                        "{} does not list plan `{name}` on organization {org}",
+                        self.cfg.name
+                    ))
+                    .retryable(false)
+                })
+        };
+        // A failure after a change was made says so.
+        read_back.await.map_err(|e| {
+            if changed {
+                e.after_change(&self.cfg.name)
+            } else {
+                e
+            }
+        })
     }
 
     async fn delete_plan(

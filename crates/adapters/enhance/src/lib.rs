@@ -235,16 +235,21 @@ impl Enhance {
         })?;
         let call = Call::new(Method::POST, client::customers_path(org)).json(body);
         let answer = self.api(cx, &call).await?;
-        let (created, _) =
-            decode_json::<NewResourceUuid>(self.name(), "a new customer's id", &answer, false)?;
-        let id = map::canonical_id(&created.id).map_err(|m| {
-            BackendError::bad_response(format!(
-                "{} sent a new customer id that is not one: {m}",
-                self.name()
-            ))
-        })?;
-        // Answer with what Enhance holds now.
-        self.get_org(cx, &id).await
+        // The customer exists from here on: a failure now is after the change.
+        async {
+            let (created, _) =
+                decode_json::<NewResourceUuid>(self.name(), "a new customer's id", &answer, false)?;
+            let id = map::canonical_id(&created.id).map_err(|m| {
+                BackendError::bad_response(format!(
+                    "{} sent a new customer id that is not one: {m}",
+                    self.name()
+                ))
+            })?;
+            // Answer with what Enhance holds now.
+            self.get_org(cx, &id).await
+        }
+        .await
+        .map_err(|e: BackendError| e.after_change(self.name()))
     }
 
     async fn list_subscriptions(
@@ -294,26 +299,35 @@ impl Enhance {
         )
         .json(body);
         let answer = self.api(cx, &call).await?;
-        let (created, _) =
-            decode_json::<NewResourceId>(self.name(), "a new subscription's id", &answer, false)?;
-        // Answer with what Enhance holds now: the customer's subscription, read back.
-        let body = self
-            .api(
-                cx,
-                &Call::get(client::subscription_path(customer, created.id)),
-            )
-            .await?;
-        let (w, raw) = decode_json::<wire::Subscription>(
-            self.name(),
-            "a subscription",
-            &body,
-            cx.include_raw(),
-        )?;
-        Ok(Output::Subscription(map::subscription_from_wire(
-            self.name(),
-            w,
-            raw,
-        )?))
+        // The subscription exists from here on: a failure now is after the change.
+        async {
+            let (created, _) = decode_json::<NewResourceId>(
+                self.name(),
+                "a new subscription's id",
+                &answer,
+                false,
+            )?;
+            // Answer with what Enhance holds now: the customer's subscription, read back.
+            let body = self
+                .api(
+                    cx,
+                    &Call::get(client::subscription_path(customer, created.id)),
+                )
+                .await?;
+            let (w, raw) = decode_json::<wire::Subscription>(
+                self.name(),
+                "a subscription",
+                &body,
+                cx.include_raw(),
+            )?;
+            Ok(Output::Subscription(map::subscription_from_wire(
+                self.name(),
+                w,
+                raw,
+            )?))
+        }
+        .await
+        .map_err(|e: BackendError| e.after_change(self.name()))
     }
 
     async fn list_plans(
@@ -419,7 +433,9 @@ impl Enhance {
                 let call = Call::new(Method::PATCH, client::org_path(&org)).json(body);
                 self.api(cx, &call).await?;
                 // `updateOrg` answers 204: the org as it is now is read back.
-                self.get_org(cx, &org).await
+                self.get_org(cx, &org)
+                    .await
+                    .map_err(|e| e.after_change(self.name()))
             }
             Operation::DeleteOrg { org } => {
                 self.api(cx, &Call::new(Method::DELETE, client::org_path(&org)))

@@ -19,7 +19,7 @@ use orgway_core::{
 use tower::ServiceExt;
 
 use crate::cache::{Class, FillFn, Read, ReadRequest, Rendered};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::body;
 use crate::http::extract::{BackendParam, OrgAndParam, OrgParam, customer_of, require};
 use crate::http::list::{Key, list, org_key, plan_key, subscription_key};
@@ -115,6 +115,55 @@ where
             })))
         }
     })
+}
+
+/// A write through [`call`]. Whenever the backend may have made the change (it answered, or it
+/// failed after the request may have reached it), the cache forgets the reads of `orgs` (and of
+/// the backend's org lists when `lists_orgs`) before the answer is sent. A failure says whether
+/// the change was made (`details.outcome`): `applied` when the adapter knows it was (a read back
+/// failed), `unknown` when the request may have reached the backend and no answer says what
+/// became of it (a timeout, a broken connection, a 5xx, an answer that does not parse).
+#[allow(clippy::too_many_arguments)]
+async fn write<T>(
+    app: &App,
+    entry: &BackendEntry,
+    rid: &RequestId,
+    include_raw: bool,
+    op: Operation,
+    take: fn(Output) -> Option<T>,
+    orgs: &[&str],
+    lists_orgs: bool,
+) -> Result<T, ApiError> {
+    let result = call(entry, rid, include_raw, op, take)
+        .await
+        .map_err(|mut e| {
+            if !e.details.contains_key("outcome")
+                && matches!(
+                    e.code,
+                    ErrorCode::BackendTimeout
+                        | ErrorCode::BackendError
+                        | ErrorCode::BackendBadResponse
+                )
+            {
+                e.details.insert("outcome".into(), "unknown".into());
+            }
+            e
+        });
+    let changed = match &result {
+        Ok(_) => true,
+        // A step of a change made before another failed changed something too.
+        Err(e) => {
+            e.details.contains_key("outcome")
+                || e.details
+                    .get("completed")
+                    .and_then(|c| c.as_array())
+                    .is_some_and(|c| !c.is_empty())
+        }
+    };
+    if changed {
+        app.cache.wrote(&entry.name, orgs, lists_orgs);
+    }
+    result
 }
 
 /// Calls a backend through its policy stack and takes the answer the operation has
@@ -244,11 +293,22 @@ pub async fn patch_org(
             patch,
         }
     };
-    let wrote = matches!(op, Operation::PatchOrg { .. });
-    let org = call(&t.backend, &rid, include_raw, op, Output::into_org).await?;
-    if wrote {
-        app.cache.wrote(&t.backend.name, &[&t.native_id], true);
-    }
+    let org = if matches!(op, Operation::PatchOrg { .. }) {
+        let orgs = [t.native_id.as_str()];
+        write(
+            &app,
+            &t.backend,
+            &rid,
+            include_raw,
+            op,
+            Output::into_org,
+            &orgs,
+            true,
+        )
+        .await?
+    } else {
+        call(&t.backend, &rid, include_raw, op, Output::into_org).await?
+    };
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::OK,
@@ -271,8 +331,18 @@ pub async fn delete_org(
     let op = Operation::DeleteOrg {
         org: t.native_id.clone(),
     };
-    call(&t.backend, &rid, false, op, Output::into_done).await?;
-    app.cache.wrote(&t.backend.name, &[&t.native_id], true);
+    let orgs = [t.native_id.as_str()];
+    write(
+        &app,
+        &t.backend,
+        &rid,
+        false,
+        op,
+        Output::into_done,
+        &orgs,
+        true,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -390,8 +460,18 @@ pub async fn put_plan(
         plan,
         make_default,
     };
-    let plan = call(&t.backend, &rid, include_raw, op, Output::into_plan).await?;
-    app.cache.wrote(&t.backend.name, &[&t.native_id], false);
+    let orgs = [t.native_id.as_str()];
+    let plan = write(
+        &app,
+        &t.backend,
+        &rid,
+        include_raw,
+        op,
+        Output::into_plan,
+        &orgs,
+        false,
+    )
+    .await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(StatusCode::OK, &render::plan(plan, &meta)))
 }
@@ -430,8 +510,18 @@ pub async fn delete_plan(
         org: t.native_id.clone(),
         plan,
     };
-    call(&t.backend, &rid, false, op, Output::into_done).await?;
-    app.cache.wrote(&t.backend.name, &[&t.native_id], false);
+    let orgs = [t.native_id.as_str()];
+    write(
+        &app,
+        &t.backend,
+        &rid,
+        false,
+        op,
+        Output::into_done,
+        &orgs,
+        false,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -611,8 +701,18 @@ pub async fn create_customer(
         org: t.native_id.clone(),
         name,
     };
-    let org = call(&t.backend, &rid, include_raw, op, Output::into_org).await?;
-    app.cache.wrote(&t.backend.name, &[&t.native_id], true);
+    let orgs = [t.native_id.as_str()];
+    let org = write(
+        &app,
+        &t.backend,
+        &rid,
+        include_raw,
+        op,
+        Output::into_org,
+        &orgs,
+        true,
+    )
+    .await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     let body = render::org(&app.routing, &t.backend, *org, &meta);
     let location = format!(
@@ -704,9 +804,18 @@ pub async fn create_subscription(
         plan_id,
         name,
     };
-    let s = call(&t.backend, &rid, include_raw, op, Output::into_subscription).await?;
-    app.cache
-        .wrote(&t.backend.name, &[&t.native_id, &customer], false);
+    let orgs = [t.native_id.as_str(), customer.as_str()];
+    let s = write(
+        &app,
+        &t.backend,
+        &rid,
+        include_raw,
+        op,
+        Output::into_subscription,
+        &orgs,
+        false,
+    )
+    .await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(
         StatusCode::CREATED,
