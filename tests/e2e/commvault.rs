@@ -3,6 +3,7 @@
 //! the login flow with one login however many calls wait; errors reported in bodies.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::Method;
 use orgway_sim::FaultPlan;
@@ -613,6 +614,36 @@ async fn a_failed_second_step_names_the_step_and_what_was_done() {
         .await;
     assert_eq!(del.status, 204, "{}", String::from_utf8_lossy(&del.body));
     assert_eq!(puts(&d).len(), 3);
+    assert_eq!(acme_plans(&d), (vec!["Gold backup".to_owned()], vec![]));
+}
+
+#[tokio::test]
+async fn a_two_step_change_runs_to_its_end_when_its_caller_hangs_up() {
+    use tokio::io::AsyncWriteExt;
+    let d = Demo::start().await;
+    assert_eq!(d.get("/v1/orgs/acme-backup").await.status, 200, "logged in");
+    // The org read, the default's DELETE, then the association's, held back 800 ms.
+    d.commvault().server().faults().set(FaultPlan {
+        latency_ms: 800,
+        after: 2,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    let mut s = tokio::net::TcpStream::connect(d.gw.addr).await.unwrap();
+    s.write_all(
+        format!(
+            "DELETE /v1/orgs/acme-backup/plans/Laptop%20plan HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+            crate::harness::test_token()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // The caller gives up while the second step is on its way.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(puts(&d).len(), 2, "both steps were sent");
     assert_eq!(acme_plans(&d), (vec!["Gold backup".to_owned()], vec![]));
 }
 
