@@ -221,10 +221,13 @@ impl Around for DeadlineLayer {
                 // The exchange's own limit (the same time) may fire first: one message either way.
                 // A vendor's own 504 (its web server gave up behind it) keeps its words and
                 // status.
+                // Its details stay (which step of a change timed out, and which were done).
                 Ok(Err(e))
                     if e.kind == orgway_core::ErrorKind::Timeout && e.backend_status.is_none() =>
                 {
-                    Err(too_slow())
+                    let mut slow = too_slow();
+                    slow.details = e.details;
+                    Err(slow)
                 }
                 Ok(result) => result,
                 Err(_) => Err(too_slow()),
