@@ -137,7 +137,13 @@ struct Inner {
     order: VecDeque<(Scoped, u64)>,
     bytes: usize,
     seq: u64,
+    /// Records dropped before their 24 hours since the last warning, and when it was given.
+    forgotten_early: u64,
+    warned: Option<Instant>,
 }
+
+/// The least time between two warnings of records forgotten early.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 
 impl MemoryStore {
     pub fn new(max_bytes: usize) -> MemoryStore {
@@ -172,9 +178,21 @@ impl Inner {
             if let Some(r) = current
                 && !matches!(r.state, State::Running)
             {
+                self.forgotten_early += u64::from(!expired);
                 self.bytes -= r.bytes;
                 self.records.remove(&k);
             }
+        }
+        // A retry of a write forgotten early would run it again: the operator should know, in
+        // a warning a minute at most.
+        if self.forgotten_early > 0 && self.warned.is_none_or(|w| w.elapsed() >= WARN_EVERY) {
+            tracing::warn!(
+                records = self.forgotten_early,
+                "Idempotency-Key records were forgotten before 24 hours: the store is full \
+                 (server.idempotency_max_bytes)"
+            );
+            self.forgotten_early = 0;
+            self.warned = Some(Instant::now());
         }
     }
 }
@@ -441,6 +459,12 @@ mod tests {
         assert!(matches!(s.begin("c", "running", 9), Begin::InFlight));
         // The newest answers are still there.
         assert!(matches!(s.begin("c", "k999", 999), Begin::Replay(_)));
+        // The oldest were forgotten before their time: a warning said so at the first, and
+        // the rest are counted for the next, a minute later.
+        assert!(matches!(s.begin("c", "k0", 0), Begin::Run));
+        let inner = s.lock();
+        assert!(inner.warned.is_some());
+        assert!(inner.forgotten_early > 900, "{}", inner.forgotten_early);
     }
 
     #[test]
