@@ -33,7 +33,7 @@ use crate::http::render::{
 };
 use crate::http::{App, RequestId};
 use crate::policy::BackendCall;
-use crate::routing::BackendEntry;
+use crate::routing::{BackendEntry, OrgTarget};
 
 type Shared = State<Arc<App>>;
 
@@ -117,24 +117,43 @@ where
     })
 }
 
-/// A write through [`call`]. Whenever the backend may have made the change (it answered, or it
-/// failed after the request may have reached it), the cache forgets the reads of `orgs` (and of
-/// the backend's org lists when `lists_orgs`) before the answer is sent. A failure says whether
-/// the change was made (`details.outcome`): `applied` when the adapter knows it was (a read back
-/// failed), `unknown` when the request may have reached the backend and no answer says what
-/// became of it (a timeout, a broken connection, a 5xx, an answer that does not parse).
-#[allow(clippy::too_many_arguments)]
+/// What a write may change, besides the reads of its own org.
+#[derive(Debug, Clone, Copy)]
+struct Changes<'a> {
+    /// The backend's lists of orgs (an org's name or status, an org added or removed).
+    lists_orgs: bool,
+    /// Another org's reads (the customer a subscription is sold to).
+    also: Option<&'a str>,
+}
+
+/// The org's reads and the backend's org lists.
+const ORG_AND_LISTS: Changes<'static> = Changes {
+    lists_orgs: true,
+    also: None,
+};
+
+/// The org's reads only.
+const ORG_ONLY: Changes<'static> = Changes {
+    lists_orgs: false,
+    also: None,
+};
+
+/// A write to `t`'s org through [`call`]. Whenever the backend may have made the change (it
+/// answered, or it failed after the request may have reached it), the cache forgets the reads
+/// the write `changes` before the answer is sent. A failure says whether the change was made
+/// (`details.outcome`): `applied` when the adapter knows it was (a read back failed), `unknown`
+/// when the request may have reached the backend and no answer says what became of it (a
+/// timeout, a broken connection, a 5xx, an answer that does not parse).
 async fn write<T>(
     app: &App,
-    entry: &BackendEntry,
+    t: &OrgTarget,
     rid: &RequestId,
     include_raw: bool,
     op: Operation,
     take: fn(Output) -> Option<T>,
-    orgs: &[&str],
-    lists_orgs: bool,
+    changes: Changes<'_>,
 ) -> Result<T, ApiError> {
-    let result = call(entry, rid, include_raw, op, take)
+    let result = call(&t.backend, rid, include_raw, op, take)
         .await
         .map_err(|mut e| {
             if !e.details.contains_key("outcome")
@@ -161,7 +180,10 @@ async fn write<T>(
         }
     };
     if changed {
-        app.cache.wrote(&entry.name, orgs, lists_orgs);
+        let orgs: Vec<&str> = std::iter::once(t.native_id.as_str())
+            .chain(changes.also)
+            .collect();
+        app.cache.wrote(&t.backend.name, &orgs, changes.lists_orgs);
     }
     result
 }
@@ -294,16 +316,14 @@ pub async fn patch_org(
         }
     };
     let org = if matches!(op, Operation::PatchOrg { .. }) {
-        let orgs = [t.native_id.as_str()];
         write(
             &app,
-            &t.backend,
+            &t,
             &rid,
             include_raw,
             op,
             Output::into_org,
-            &orgs,
-            true,
+            ORG_AND_LISTS,
         )
         .await?
     } else {
@@ -331,18 +351,7 @@ pub async fn delete_org(
     let op = Operation::DeleteOrg {
         org: t.native_id.clone(),
     };
-    let orgs = [t.native_id.as_str()];
-    write(
-        &app,
-        &t.backend,
-        &rid,
-        false,
-        op,
-        Output::into_done,
-        &orgs,
-        true,
-    )
-    .await?;
+    write(&app, &t, &rid, false, op, Output::into_done, ORG_AND_LISTS).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -460,18 +469,7 @@ pub async fn put_plan(
         plan,
         make_default,
     };
-    let orgs = [t.native_id.as_str()];
-    let plan = write(
-        &app,
-        &t.backend,
-        &rid,
-        include_raw,
-        op,
-        Output::into_plan,
-        &orgs,
-        false,
-    )
-    .await?;
+    let plan = write(&app, &t, &rid, include_raw, op, Output::into_plan, ORG_ONLY).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(StatusCode::OK, &render::plan(plan, &meta)))
 }
@@ -510,18 +508,7 @@ pub async fn delete_plan(
         org: t.native_id.clone(),
         plan,
     };
-    let orgs = [t.native_id.as_str()];
-    write(
-        &app,
-        &t.backend,
-        &rid,
-        false,
-        op,
-        Output::into_done,
-        &orgs,
-        false,
-    )
-    .await?;
+    write(&app, &t, &rid, false, op, Output::into_done, ORG_ONLY).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -701,16 +688,14 @@ pub async fn create_customer(
         org: t.native_id.clone(),
         name,
     };
-    let orgs = [t.native_id.as_str()];
     let org = write(
         &app,
-        &t.backend,
+        &t,
         &rid,
         include_raw,
         op,
         Output::into_org,
-        &orgs,
-        true,
+        ORG_AND_LISTS,
     )
     .await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
@@ -804,16 +789,18 @@ pub async fn create_subscription(
         plan_id,
         name,
     };
-    let orgs = [t.native_id.as_str(), customer.as_str()];
+    let changes = Changes {
+        lists_orgs: false,
+        also: Some(&customer),
+    };
     let s = write(
         &app,
-        &t.backend,
+        &t,
         &rid,
         include_raw,
         op,
         Output::into_subscription,
-        &orgs,
-        false,
+        changes,
     )
     .await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
