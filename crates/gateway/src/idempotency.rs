@@ -358,14 +358,24 @@ pub async fn run(
 async fn outcome(resp: Response) -> (Finish, Response) {
     let status = resp.status();
     if let Some(err) = resp.extensions().get::<Arc<ApiError>>().cloned() {
-        let how = match status.as_u16() {
+        let how = match (err.details.get("outcome").and_then(|o| o.as_str()), status) {
             // The change was made and the answer says so: it is the answer, every time.
-            _ if err.details.get("outcome").is_some_and(|o| o == "applied") => {
-                Finish::Answered(Stored::Error(err))
+            (Some("applied"), _) => Finish::Answered(Stored::Error(err)),
+            (Some(_), _) => Finish::Unknown,
+            // Never sent: the backend has no such operation, refused the gateway's
+            // credentials, or was not asked (the body too slow, a rate, a full or open
+            // backend).
+            _ if matches!(
+                err.code,
+                ErrorCode::Unsupported | ErrorCode::BackendAuthFailed
+            ) =>
+            {
+                Finish::NotSent
             }
-            408 | 429 | 503 => Finish::NotSent,
-            400..=499 => Finish::Answered(Stored::Error(err)),
-            _ => Finish::Unknown,
+            (None, s) if matches!(s.as_u16(), 408 | 429 | 503) => Finish::NotSent,
+            (None, s) if s.is_client_error() => Finish::Answered(Stored::Error(err)),
+            // A gateway failure (500) may have come after the backend was asked.
+            (None, _) => Finish::Unknown,
         };
         return (how, resp);
     }
@@ -444,6 +454,42 @@ mod tests {
         assert!(matches!(s.begin("alice", "k2", 3), Begin::Run));
         s.finish("alice", "k2", 3, Finish::NotSent);
         assert!(matches!(s.begin("alice", "k2", 3), Begin::Run));
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_replayed_forgotten_or_remembered_as_unknown() {
+        use orgway_core::BackendError;
+        let from = |e: BackendError| ApiError::from_backend("b", e);
+        let cases = [
+            // The change was made: its answer is the answer.
+            (
+                from(BackendError::unavailable("x").after_change("b")),
+                "answered",
+            ),
+            // Nothing was asked of the backend, or it said no.
+            (from(BackendError::unavailable("x")), "not sent"),
+            (from(BackendError::auth_rejected("x")), "not sent"),
+            (ApiError::unsupported("x", vec![]), "not sent"),
+            (from(BackendError::rate_limited("x", None)), "not sent"),
+            (from(BackendError::not_found("x")), "answered"),
+            // It may have reached the backend, unanswered.
+            (
+                from(BackendError::timeout("x")).with_detail("outcome", "unknown"),
+                "unknown",
+            ),
+            (ApiError::internal(), "unknown"),
+        ];
+        for (e, expected) in cases {
+            let what = format!("{} {:?}", e.code.as_str(), e.details);
+            let (how, _) = outcome(e.into_response()).await;
+            let got = match how {
+                Finish::Answered(Stored::Error(_)) => "answered",
+                Finish::Answered(_) => "answered with a body",
+                Finish::NotSent => "not sent",
+                Finish::Unknown => "unknown",
+            };
+            assert_eq!(got, expected, "{what}");
+        }
     }
 
     #[test]
