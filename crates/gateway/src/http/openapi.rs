@@ -406,13 +406,18 @@ fn org_error(status: u16) -> (String, RefOr<Response>) {
         }
         502 => {
             "`backend_error`, `backend_auth_failed`, `backend_bad_response`: the backend \
-             failed, refused the gateway's own credentials, or sent something unparseable"
+             failed, refused the gateway's own credentials, or sent something unparseable; on \
+             a write, `details.outcome` says whether the change was made (`applied`) or may \
+             have been (`unknown`)"
         }
         503 => {
             "`backend_unavailable`: the backend is unreachable or rate-limiting the gateway; \
              `unavailable`: the gateway is draining"
         }
-        504 => "`backend_timeout`: the backend did not answer in time",
+        504 => {
+            "`backend_timeout`: the backend did not answer in time (on a write, \
+             `details.outcome`: `unknown`)"
+        }
         _ => "an error",
     };
     error_response(status, description)
