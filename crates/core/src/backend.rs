@@ -243,15 +243,23 @@ pub trait FromSettings: Backend + Sized {
     ) -> Result<Self, ConfigError>;
 }
 
-/// `url` as an error may show it: user info before what would be its host (`user:password@`)
-/// replaced by `…`.
-fn without_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+/// Where user info (`user:password@`) would end in `url`: its last `@` before a query or
+/// fragment, looked for past the scheme, as a password may hold a `/`.
+fn userinfo_end(url: &str) -> Option<usize> {
     let start = url.find("://").map_or(0, |i| i + 3);
     let end = url[start..]
-        .find(['/', '?', '#'])
+        .find(['?', '#'])
         .map_or(url.len(), |i| start + i);
-    match url[start..end].rfind('@') {
-        Some(at) => format!("{}…{}", &url[..start], &url[start + at..]).into(),
+    url[start..end].rfind('@').map(|at| start + at)
+}
+
+/// `url` as an error may show it: user info replaced by `…`.
+fn without_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    match userinfo_end(url) {
+        Some(at) => {
+            let start = url.find("://").map_or(0, |i| i + 3);
+            format!("{}…{}", &url[..start], &url[at..]).into()
+        }
         None => url.into(),
     }
 }
@@ -300,7 +308,9 @@ impl BaseUrl {
         let authority = uri
             .authority()
             .ok_or_else(|| format!("`{s}` has no host"))?;
-        if authority.as_str().contains('@') {
+        // A password holding a `/` ends the authority early (`https://svc:pa/ss@host` reads as
+        // host `svc`, port `pa`): any `@` before the query counts.
+        if authority.as_str().contains('@') || userinfo_end(url).is_some() {
             return Err(
                 "credentials must not be written into the URL; use the backend's credential keys"
                     .into(),
@@ -308,6 +318,15 @@ impl BaseUrl {
         }
         if authority.host().is_empty() {
             return Err(format!("`{s}` has no host"));
+        }
+        // What follows the host's last `:` (outside an IPv6 address's brackets) is its port.
+        let port = authority
+            .as_str()
+            .rsplit_once(':')
+            .map(|(_, p)| p)
+            .filter(|p| !p.contains(']'));
+        if port.is_some_and(|p| p.parse::<u16>().is_err() && !p.is_empty()) {
+            return Err(format!("`{s}`: the port is not a number"));
         }
         if uri.query().is_some() || url.contains('#') {
             return Err("the base URL must not have a query or fragment".into());
@@ -396,13 +415,25 @@ mod tests {
             "https://{org}.user:hunter2@example.com",
             "user:hunter2@example.com/api",
             "gopher://user:hunter2@example.com",
+            "https://svc:hun/ter2@api.example.com",
+            "https://svc:hunter2/x@api.example.com/api",
         ] {
             let e = BaseUrl::parse(url).unwrap_err();
-            assert!(!e.contains("hunter2"), "{url}: {e}");
+            assert!(!e.contains("hunter2") && !e.contains("ter2@"), "{url}: {e}");
         }
         assert_eq!(
-            BaseUrl::parse("http://u:hunter2@ho st/a@b").unwrap_err(),
-            "`http://…@ho st/a@b` is not a URL: invalid uri character"
+            BaseUrl::parse("http://u:hunter2@ho st/a").unwrap_err(),
+            "`http://…@ho st/a` is not a URL: invalid uri character"
+        );
+        assert_eq!(
+            BaseUrl::parse("https://svc:hun/ter2@api.example.com").unwrap_err(),
+            "credentials must not be written into the URL; use the backend's credential keys"
+        );
+        assert!(BaseUrl::parse("http://[::1]:8080/api").is_ok());
+        assert!(BaseUrl::parse("http://[::1]/api").is_ok());
+        assert_eq!(
+            BaseUrl::parse("https://host:https/api").unwrap_err(),
+            "`https://host:https/api`: the port is not a number"
         );
         assert!(BaseUrl::parse("http://host/?a=b").is_err());
         assert!(BaseUrl::parse("not a url").is_err());
