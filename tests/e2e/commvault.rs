@@ -618,9 +618,9 @@ async fn a_failed_second_step_names_the_step_and_what_was_done() {
 }
 
 #[tokio::test]
-async fn a_two_step_change_runs_to_its_end_when_its_caller_hangs_up() {
+async fn a_two_step_change_runs_to_its_end_when_its_caller_hangs_up_and_the_gateway_stops() {
     use tokio::io::AsyncWriteExt;
-    let d = Demo::start().await;
+    let mut d = Demo::start().await;
     assert_eq!(d.get("/v1/orgs/acme-backup").await.status, 200, "logged in");
     // The org read, the default's DELETE, then the association's, held back 800 ms.
     d.commvault().server().faults().set(FaultPlan {
@@ -639,10 +639,14 @@ async fn a_two_step_change_runs_to_its_end_when_its_caller_hangs_up() {
     )
     .await
     .unwrap();
-    // The caller gives up while the second step is on its way.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The caller gives up once the first step is made, and the gateway is told to stop.
+    let started = std::time::Instant::now();
+    while puts(&d).is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     drop(s);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    d.gw.shut_down().await.unwrap();
+    // The shutdown waited for the write: both steps were sent, and the plan is removed.
     assert_eq!(puts(&d).len(), 2, "both steps were sent");
     assert_eq!(acme_plans(&d), (vec!["Gold backup".to_owned()], vec![]));
 }

@@ -52,6 +52,11 @@ impl Gateway {
 
     /// Signals shutdown and waits for the server to return.
     pub async fn stop(mut self) -> std::io::Result<()> {
+        self.shut_down().await
+    }
+
+    /// [`Gateway::stop`], keeping the value (its address) for the test's later checks.
+    pub async fn shut_down(&mut self) -> std::io::Result<()> {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }

@@ -9,13 +9,16 @@
 //!   `Location`, `ETag`) with `Idempotent-Replayed: true`, and no backend call;
 //! - the same key with another fingerprint: `422 idempotency_key_reused`;
 //! - the same key while the first is running: `409 conflict` with `Retry-After`;
-//! - the same key after an outcome nobody knows (the backend timed out or the connection broke
-//!   after the write was sent: a `500`, `502` or `504`): `409 conflict` with
+//! - the same key after an outcome nobody knows (the write's answer says `details.outcome`
+//!   `unknown` or `partial`: the backend timed out or the connection broke after the write was
+//!   sent, or a step of it was made; or the gateway failed, `500`): `409 conflict` with
 //!   `details.outcome: "unknown"`, never sent again.
 //!
-//! Only answers that say what happened are recorded: 2xx, and 4xx but `408` and `429` (nothing
-//! was sent). A `503` (the gateway draining or shedding load, the backend unavailable, its
-//! circuit open) sent nothing either: its record is dropped and a retry runs.
+//! Only answers that say what happened are recorded: 2xx, 4xx but `408` and `429` (nothing was
+//! sent), and a failure after the backend made the change (`details.outcome: "applied"`). A
+//! write the backend was never asked to make, or refused before making it (`501`,
+//! `backend_auth_failed`, a `503`: the gateway draining or shedding load, the backend
+//! unavailable, its circuit open) leaves nothing: its record is dropped and a retry runs.
 //!
 //! Records live 24 hours. The store is [`Store`]; [`MemoryStore`] keeps them in this process,
 //! bounded in bytes (oldest finished records dropped first; a record of a write still running
@@ -298,16 +301,15 @@ fn fingerprint(parts: &http::request::Parts, body: &[u8]) -> u128 {
 
 /// Runs a write with a key (see the module doc). `scope` is the caller's subject.
 pub async fn run(
-    store: Arc<dyn Store>,
+    app: &crate::http::App,
     scope: Arc<str>,
     key: String,
     req: Request,
     next: Next,
-    body_limit: usize,
-    body_timeout: Duration,
 ) -> Response {
+    let store = app.idempotency.clone();
     let (parts, body) = req.into_parts();
-    let body = match crate::http::body::read_body(body, body_limit, body_timeout).await {
+    let body = match crate::http::body::read_body(body, app.body_limit, app.body_timeout).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -344,7 +346,7 @@ pub async fn run(
     let req = Request::from_parts(parts, Body::from(body));
     // A task of its own: the write completes, and its outcome is recorded, whatever becomes of
     // this caller's connection.
-    let task = tokio::spawn(async move {
+    let task = app.writes.spawn(async move {
         let resp = next.run(req).await;
         let (how, resp) = outcome(resp).await;
         store.finish(&scope, &key, fp, how);

@@ -50,6 +50,7 @@ pub fn build_app(config: &Config) -> Arc<App> {
         body_timeout: config.server.body_read_timeout,
         ready: AtomicBool::new(true),
         openapi: Bytes::from(http::openapi::document()),
+        writes: tokio_util::task::TaskTracker::new(),
     })
 }
 
@@ -110,16 +111,29 @@ pub async fn run(
     };
     let serve = accept_loop(listener, gateway, limits, stop_rx.clone());
     let grace = config.server.shutdown_grace;
+    let grace_over = async {
+        let _ = stop_rx.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::pin!(grace_over);
     tokio::select! {
-        () = serve => Ok(()),
-        _ = async {
-            let _ = stop_rx.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        } => {
+        () = serve => {}
+        () = &mut grace_over => {
             tracing::warn!(grace_ms = grace.as_millis() as u64, "grace period over: closing the remaining connections");
-            Ok(())
         }
     }
+    // Writes whose callers left still run: they are waited for within the same grace period.
+    app.writes.close();
+    tokio::select! {
+        () = app.writes.wait() => {}
+        () = &mut grace_over => {
+            tracing::warn!(
+                writes = app.writes.len(),
+                "grace period over: writes still running are stopped where they are"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The per-connection limits of `[server]`.

@@ -69,6 +69,9 @@ pub struct App {
     pub ready: AtomicBool,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
+    /// Writes, each a task of its own: run to their end whatever becomes of their caller's
+    /// connection, and waited for at shutdown (within its grace period).
+    pub writes: tokio_util::task::TaskTracker,
 }
 
 /// The request id of the request being handled.
@@ -527,23 +530,15 @@ async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Resp
                 None if is_write(req.method()) => {
                     // A task of its own: a write, once started, runs to its end (every step of
                     // it, and the cache's invalidation) whatever becomes of this connection.
-                    tokio::spawn(next.run(req))
+                    app.writes
+                        .spawn(next.run(req))
                         .await
                         .unwrap_or_else(|_| ApiError::internal().into_response())
                 }
                 None => next.run(req).await,
                 Some(Err(e)) => e.into_response(),
                 Some(Ok((scope, key))) => {
-                    crate::idempotency::run(
-                        app.idempotency.clone(),
-                        scope,
-                        key,
-                        req,
-                        next,
-                        app.body_limit,
-                        app.body_timeout,
-                    )
-                    .await
+                    crate::idempotency::run(&app, scope, key, req, next).await
                 }
             },
         },
