@@ -268,30 +268,72 @@ async fn backend(d: &Demo, name: &str) -> Value {
 async fn writes_meet_faults_the_same_way() {
     let d = Demo::start_with(|t| t.replace("timeout_ms = 5000", "timeout_ms = 800")).await;
     let faults = d.losant().server().faults();
-    for (plan, status, code) in [
+    let plan = |f: fn(&mut FaultPlan)| {
+        let mut p = FaultPlan::default();
+        f(&mut p);
+        p
+    };
+    // Each fault, and what the caller is told of the change (`details.outcome`).
+    for (name, plan, status, code, outcome) in [
         (
-            FaultPlan {
-                status: Some(500),
-                ..FaultPlan::default()
-            },
+            "500",
+            plan(|p| p.status = Some(500)),
             502,
             "backend_error",
+            Some("unknown"),
         ),
         (
-            FaultPlan {
-                drop_connection: true,
-                ..FaultPlan::default()
-            },
+            "reset",
+            plan(|p| p.drop_connection = true),
             502,
             "backend_error",
+            Some("unknown"),
+        ),
+        (
+            "hang",
+            plan(|p| p.latency_ms = 5_000),
+            504,
+            "backend_timeout",
+            Some("unknown"),
+        ),
+        // Losant made the change and its answer does not parse.
+        (
+            "malformed",
+            plan(|p| p.malformed_body = true),
+            502,
+            "backend_error",
+            Some("applied"),
+        ),
+        // Refused, or never asked.
+        (
+            "400",
+            plan(|p| p.status = Some(400)),
+            400,
+            "bad_request",
+            None,
+        ),
+        (
+            "503",
+            plan(|p| p.status = Some(503)),
+            503,
+            "backend_unavailable",
+            None,
         ),
     ] {
-        faults.set(plan);
+        faults.set(FaultPlan {
+            remaining: Some(1),
+            ..plan
+        });
         let a = d
             .send_json(Method::PATCH, "/v1/orgs/acme", r#"{"description":"x"}"#)
             .await;
         faults.clear();
-        a.error(status, code);
+        let e = a.error(status, code);
+        assert_eq!(
+            e["details"].get("outcome").and_then(|o| o.as_str()),
+            outcome,
+            "{name}: {e}"
+        );
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 
@@ -17,6 +18,21 @@ use crate::transport::{BoxFuture, RequestLimits, Transport, TransportError};
 /// `&str` is parsed at each use).
 pub const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
+/// Marks a request that obtains or renews the gateway's own credentials (a login, a token
+/// grant; see `Call::credential_exchange`): whatever its method, it is never the change a write
+/// asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialExchange;
+
+/// The changes a call put on their way to the backend (requests of a method that may change
+/// something, credential exchanges aside), and those that never left (no connection, TLS
+/// refused, a request that could not be sent). Shared by the context's clones.
+#[derive(Debug, Default)]
+struct Changes {
+    started: AtomicU32,
+    unsent: AtomicU32,
+}
+
 /// Everything an adapter may use for one call besides its own configuration.
 #[derive(Clone)]
 pub struct CallContext {
@@ -24,6 +40,7 @@ pub struct CallContext {
     include_raw: bool,
     transport: Arc<dyn Transport>,
     limits: Option<RequestLimits>,
+    changes: Arc<Changes>,
 }
 
 impl fmt::Debug for CallContext {
@@ -44,7 +61,15 @@ impl CallContext {
             include_raw,
             transport,
             limits: None,
+            changes: Arc::default(),
         }
+    }
+
+    /// Whether a request that may change something was put on its way to the backend through
+    /// this context (or a clone): sent, or sending when the call ended. A credential exchange
+    /// does not count, nor a request that never left (no connection, TLS refused).
+    pub fn change_sent(&self) -> bool {
+        self.changes.started.load(Ordering::Acquire) > self.changes.unsent.load(Ordering::Acquire)
     }
 
     /// With the backend's limits on every request sent through this context.
@@ -83,7 +108,30 @@ impl CallContext {
         if let Some(limits) = self.limits {
             req.extensions_mut().insert(limits);
         }
-        self.transport.send(req)
+        let change = !matches!(
+            *req.method(),
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+        ) && req.extensions().get::<CredentialExchange>().is_none();
+        if !change {
+            return self.transport.send(req);
+        }
+        // Counted before it leaves: a call ended while it is on its way (its deadline) has
+        // sent it, for all it knows.
+        self.changes.started.fetch_add(1, Ordering::AcqRel);
+        let changes = self.changes.clone();
+        let sending = self.transport.send(req);
+        Box::pin(async move {
+            let result = sending.await;
+            if let Err(
+                TransportError::Connect(_)
+                | TransportError::Tls(_)
+                | TransportError::InvalidRequest(_),
+            ) = &result
+            {
+                changes.unsent.fetch_add(1, Ordering::AcqRel);
+            }
+            result
+        })
     }
 }
 

@@ -76,6 +76,7 @@ pub struct Call {
     query: Vec<(Cow<'static, str>, String)>,
     headers: HeaderMap,
     body: Option<(HeaderValue, Bytes)>,
+    credential_exchange: bool,
 }
 
 impl fmt::Debug for Call {
@@ -102,7 +103,16 @@ impl Call {
             query: Vec::new(),
             headers: HeaderMap::new(),
             body: None,
+            credential_exchange: false,
         }
+    }
+
+    /// Marks a request that obtains or renews the gateway's own credentials (a login, a token
+    /// grant): whatever its method, it is not the change a write asks for (see
+    /// [`CallContext::change_sent`]).
+    pub fn credential_exchange(mut self) -> Self {
+        self.credential_exchange = true;
+        self
     }
 
     /// A `GET` of `path`.
@@ -233,6 +243,10 @@ impl Call {
         *req.headers_mut() = self.headers;
         if let Some(ct) = content_type {
             req.headers_mut().append(header::CONTENT_TYPE, ct);
+        }
+        if self.credential_exchange {
+            req.extensions_mut()
+                .insert(crate::backend::CredentialExchange);
         }
         Ok(req)
     }
@@ -724,6 +738,56 @@ mod tests {
             std::task::Poll::Ready(v) => v,
             std::task::Poll::Pending => panic!("the future waited"),
         }
+    }
+
+    #[test]
+    fn a_change_counts_as_sent_once_on_its_way_unless_it_never_left() {
+        let ctx = |answer| {
+            let t = Arc::new(Fixed {
+                seen: Mutex::new(None),
+                answer,
+            });
+            CallContext::new("req-1".into(), false, t)
+        };
+        let cx = ctx(Ok((500, "text/html")));
+        // Reads and logins are never the change.
+        now(send(&cx, "vendor", &base(), Call::get("/x"))).unwrap();
+        let login = Call::new(Method::POST, "/login").credential_exchange();
+        now(send(&cx, "vendor", &base(), login)).unwrap();
+        assert!(!cx.change_sent());
+        // Answered, whatever the status: sent.
+        now(send(&cx, "vendor", &base(), Call::new(Method::PATCH, "/x"))).unwrap();
+        assert!(cx.change_sent());
+        // Broken after it left, or never connected.
+        let cx = ctx(Err(TransportError::Io("reset".into())));
+        let _ = now(send(&cx, "vendor", &base(), Call::new(Method::POST, "/x")));
+        assert!(cx.clone().change_sent(), "clones share the record");
+        let cx = ctx(Err(TransportError::Connect("refused".into())));
+        let _ = now(send(
+            &cx,
+            "vendor",
+            &base(),
+            Call::new(Method::DELETE, "/x"),
+        ));
+        assert!(!cx.change_sent());
+        // On its way when the call ended (its deadline): sent, for all anyone knows.
+        #[derive(Debug)]
+        struct Never;
+        impl Transport for Never {
+            fn send(
+                &self,
+                _: http::Request<Bytes>,
+            ) -> BoxFuture<'static, Result<http::Response<Bytes>, TransportError>> {
+                Box::pin(std::future::pending())
+            }
+        }
+        let cx = CallContext::new("req-1".into(), false, Arc::new(Never));
+        let base = base();
+        let mut on_its_way =
+            std::pin::pin!(send(&cx, "vendor", &base, Call::new(Method::PUT, "/x")));
+        let mut poll = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(on_its_way.as_mut().poll(&mut poll).is_pending());
+        assert!(cx.change_sent());
     }
 
     #[test]

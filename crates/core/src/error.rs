@@ -146,14 +146,14 @@ impl BackendError {
         self
     }
 
-    /// This failure, met after the backend made the change a write asked for (reading back
-    /// what it made, or its acknowledgement). The change stands, so the failure must not read
+    /// This failure, met after the backend made the change a write asked for (reading its
+    /// acknowledgement, or reading back what it made). The change stands, so the failure must not read
     /// as one that left nothing done (a 503, a 404) or that may be tried again: it becomes
     /// `502 backend_error` with `details.outcome: "applied"`, keeping the backend's status and
     /// any details.
     pub fn after_change(self, backend: &str) -> Self {
         let mut e = BackendError::upstream(format!(
-            "{backend} made the change, but reading it back failed: {}",
+            "{backend} made the change, but reading its result failed: {}",
             self.message
         ))
         .retryable(false);
@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(e.backend_status, Some(503));
         assert_eq!(
             e.message,
-            "crm made the change, but reading it back failed: crm is unavailable (http 503)"
+            "crm made the change, but reading its result failed: crm is unavailable (http 503)"
         );
         assert_eq!(e.details["outcome"], "applied");
         assert_eq!(e.details["step"], "read");

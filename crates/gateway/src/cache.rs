@@ -712,7 +712,8 @@ impl Cache {
         }
     }
 
-    /// A write to a backend succeeded: no read after this finds an entry of the orgs it
+    /// A write to a backend may have changed something (it succeeded, or failed after its
+    /// request may have reached the backend): no read after this finds an entry of the orgs it
     /// touched, nor (when `lists_orgs`) a list of the backend's orgs from before it.
     pub fn wrote(&self, backend: &str, orgs: &[&str], lists_orgs: bool) {
         for org in orgs {

@@ -84,7 +84,7 @@ pub async fn token_request(
             cfg.name
         ))
     })?;
-    let call = accept_json(Call::new(Method::POST, TOKEN))
+    let call = accept_json(Call::new(Method::POST, TOKEN).credential_exchange())
         .sensitive_header(header::AUTHORIZATION, basic)
         .body(
             HeaderValue::from_static("application/x-www-form-urlencoded"),

@@ -179,7 +179,9 @@ async fn login(
     domain: Option<&str>,
 ) -> Result<Secret, BackendError> {
     let body = map::login_body(username, password.expose(), domain, &cfg.device_id);
-    let call = Call::new(Method::POST, "/Login").json(body);
+    let call = Call::new(Method::POST, "/Login")
+        .json(body)
+        .credential_exchange();
     let raw = client::send(cfg, cx, &call, None).await?;
     token_from(cfg, &raw, "login")
 }
@@ -190,7 +192,9 @@ async fn renew(
     old: &Secret,
 ) -> Result<Secret, BackendError> {
     let body = map::renew_body(old.expose(), &cfg.device_id);
-    let call = Call::new(Method::POST, "/RenewLoginToken").json(body);
+    let call = Call::new(Method::POST, "/RenewLoginToken")
+        .json(body)
+        .credential_exchange();
     let raw = client::send(cfg, cx, &call, Some(old)).await?;
     token_from(cfg, &raw, "token renewal")
 }

@@ -97,7 +97,9 @@ async fn obtain(cfg: &EnhanceConfig, cx: &CallContext) -> Result<Fresh<Secret>, 
         )));
     };
     let body = serde_json::json!({ "email": email, "password": password.expose() });
-    let mut login = Call::new(Method::POST, "/login/sessions").json(body.to_string());
+    let mut login = Call::new(Method::POST, "/login/sessions")
+        .json(body.to_string())
+        .credential_exchange();
     if let Some(realm) = realm_id {
         login = login.param("realmId", realm.clone());
     }

@@ -144,13 +144,11 @@ impl Losant {
             .param("summaryInclude", map::ORG_SUMMARY_FIELDS)
             .json(json);
         let answer = send(&self.cfg, cx, call).await?;
-        let (w, raw) =
-            decode_json::<InstanceOrg>(&self.cfg.name, "an org", &answer, cx.include_raw())?;
-        Ok(Output::Org(Box::new(map::org_from_wire(
-            &self.cfg.name,
-            w,
-            raw,
-        )?)))
+        // Losant answered 2xx: the change is made, whatever fails now.
+        decode_json::<InstanceOrg>(&self.cfg.name, "an org", &answer, cx.include_raw())
+            .and_then(|(w, raw)| map::org_from_wire(&self.cfg.name, w, raw))
+            .map(|org| Output::Org(Box::new(org)))
+            .map_err(|e| e.after_change(&self.cfg.name))
     }
 
     async fn list_orgs(&self, cx: &CallContext, query: &ListQuery) -> Result<Output, BackendError> {

@@ -138,12 +138,14 @@ const ORG_ONLY: Changes<'static> = Changes {
     also: None,
 };
 
-/// A write to `t`'s org through [`call`]. Whenever the backend may have made the change (it
-/// answered, or it failed after the request may have reached it), the cache forgets the reads
-/// the write `changes` before the answer is sent. A failure says whether the change was made
-/// (`details.outcome`): `applied` when the adapter knows it was (a read back failed), `unknown`
-/// when the request may have reached the backend and no answer says what became of it (a
-/// timeout, a broken connection, a 5xx, an answer that does not parse).
+/// A write to `t`'s org through the policy stack (see [`call`]). A failure says what became
+/// of the change (`details.outcome`): `applied` when the adapter knows the backend made it (what
+/// followed failed), `partial` when some of its steps were made (`details.completed`), and
+/// `unknown` when the request that makes it was put on its way and no answer says what became of
+/// it (a timeout, a broken connection, a 5xx other than 503, an answer that does not parse). A
+/// failure without it came before the backend could make the change, or the backend refused it.
+/// Whenever the change may have been made (success included), the cache forgets the reads the
+/// write `changes` before the answer is sent.
 async fn write<T>(
     app: &App,
     t: &OrgTarget,
@@ -153,33 +155,38 @@ async fn write<T>(
     take: fn(Output) -> Option<T>,
     changes: Changes<'_>,
 ) -> Result<T, ApiError> {
-    let result = call(&t.backend, rid, include_raw, op, take)
+    let cx = CallContext::new(rid.0.clone(), include_raw, t.backend.transport.clone());
+    let result = call_in(&t.backend, cx.clone(), op, take)
         .await
         .map_err(|mut e| {
-            if !e.details.contains_key("outcome")
-                && matches!(
+            let refused = e.backend_status.is_some_and(|s| (400..500).contains(&s));
+            let partial = e
+                .details
+                .get("completed")
+                .and_then(|c| c.as_array())
+                .is_some_and(|c| !c.is_empty());
+            let outcome = if e.details.contains_key("outcome") {
+                None
+            } else if partial {
+                Some("partial")
+            } else {
+                let unanswered = matches!(
                     e.code,
                     ErrorCode::BackendTimeout
                         | ErrorCode::BackendError
                         | ErrorCode::BackendBadResponse
-                )
-            {
-                e.details.insert("outcome".into(), "unknown".into());
+                );
+                (cx.change_sent() && !refused && unanswered).then_some("unknown")
+            };
+            if let Some(outcome) = outcome {
+                e.details.insert("outcome".into(), outcome.into());
             }
             e
         });
-    let changed = match &result {
-        Ok(_) => true,
-        // A step of a change made before another failed changed something too.
-        Err(e) => {
-            e.details.contains_key("outcome")
-                || e.details
-                    .get("completed")
-                    .and_then(|c| c.as_array())
-                    .is_some_and(|c| !c.is_empty())
-        }
-    };
-    if changed {
+    if result
+        .as_ref()
+        .map_or_else(|e| e.details.contains_key("outcome"), |_| true)
+    {
         let orgs: Vec<&str> = std::iter::once(t.native_id.as_str())
             .chain(changes.also)
             .collect();
@@ -197,11 +204,21 @@ async fn call<T>(
     op: Operation,
     take: fn(Output) -> Option<T>,
 ) -> Result<T, ApiError> {
+    let cx = CallContext::new(rid.0.clone(), include_raw, entry.transport.clone());
+    call_in(entry, cx, op, take).await
+}
+
+/// [`call`] in a context of the caller's.
+async fn call_in<T>(
+    entry: &BackendEntry,
+    cx: CallContext,
+    op: Operation,
+    take: fn(Output) -> Option<T>,
+) -> Result<T, ApiError> {
     let operation = op.kind().as_str();
     if let Some(limit) = &entry.rate_limit {
         limit.check(&entry.name)?;
     }
-    let cx = CallContext::new(rid.0.clone(), include_raw, entry.transport.clone());
     let out = entry
         .service
         .clone()
