@@ -576,3 +576,34 @@ async fn no_caller_credential_or_hop_by_hop_header_reaches_a_backend() {
         call.headers
     );
 }
+
+#[tokio::test]
+async fn a_customer_reference_tells_nothing_the_callers_grants_could_not_name() {
+    let d = Demo::start().await;
+    let reseller = token_with(|c| {
+        c.scopes = vec!["customers:read".into()];
+        c.orgs = vec!["acme-hosting".into()];
+    });
+    let subs = |customer: &str| format!("/v1/orgs/acme-hosting/customers/{customer}/subscriptions");
+    // The reseller's own customer: its subscriptions.
+    let bakery = format!("enhance:{}", orgway_sim::enhance::DEMO_CUSTOMER_ID);
+    assert_eq!(
+        get_as(&d, Some(&reseller), &subs(&bakery)).await.status,
+        200
+    );
+    // An alias that does not exist, and one of another backend's org: both 403, as an org not
+    // granted is, where they were 404 "no org alias" and 400 naming the other backend.
+    for other in ["no-such-alias", "acme", "losant:575ed6e87ae143cd83dc4aa8"] {
+        let e = get_as(&d, Some(&reseller), &subs(other))
+            .await
+            .error(403, "forbidden");
+        assert!(!e.to_string().contains("losant"), "{other}: {e}");
+    }
+    // A caller who may see everything is told what is wrong.
+    get_as(&d, Some(&test_token()), &subs("acme"))
+        .await
+        .error(400, "invalid_org_ref");
+    get_as(&d, Some(&test_token()), &subs("no-such-alias"))
+        .await
+        .error(404, "not_found");
+}

@@ -144,14 +144,25 @@ impl FromRequestParts<Arc<App>> for OrgAndParam {
     }
 }
 
-/// Resolves a customer reference: an org of the same backend as the vendor org.
+/// Resolves a customer reference: an org of the same backend as the vendor org (whose own
+/// backend says whether it is the vendor's customer). What a reference the caller could not
+/// name resolves to is not told (`403`, as for an org), so it cannot probe aliases and backends
+/// through it.
 pub(crate) fn customer_of(
     app: &App,
+    caller: &Caller,
     vendor: &OrgTarget,
     reference: &str,
 ) -> Result<String, ApiError> {
-    let c = app.routing.resolve(reference)?;
+    let c = match app.routing.resolve(reference) {
+        Ok(c) => c,
+        Err(e) if caller.may_ask_about(reference) => return Err(e),
+        Err(_) => return Err(org_not_granted()),
+    };
     if c.backend.name != vendor.backend.name {
+        if !caller.may_see(&c.backend.name, Some(&c.native_id)) {
+            return Err(org_not_granted());
+        }
         return Err(ApiError::invalid_org_ref(format!(
             "customer `{}` is on backend `{}`, not on `{}` with its vendor",
             short(reference),

@@ -18,6 +18,7 @@ use orgway_core::{
 };
 use tower::ServiceExt;
 
+use crate::auth::Caller;
 use crate::cache::{Class, FillFn, Read, ReadRequest, Rendered};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::body;
@@ -735,12 +736,13 @@ pub async fn create_customer(
 pub async fn list_subscriptions(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
+    Extension(caller): Extension<Arc<Caller>>,
     org: OrgAndParam,
     RawQuery(q): RawQuery,
     req: ReadRequest,
 ) -> Result<Response, ApiError> {
     let (t, cust) = org.serving(OpKind::ListSubscriptions)?;
-    let customer = customer_of(&app, &t, &cust)?;
+    let customer = customer_of(&app, &caller, &t, &cust)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
     let include_raw = params.include_raw()?;
     let list_name = format!(
@@ -786,13 +788,14 @@ pub async fn list_subscriptions(
 pub async fn create_subscription(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
+    Extension(caller): Extension<Arc<Caller>>,
     org: OrgAndParam,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let (t, cust) = org.serving(OpKind::CreateSubscription)?;
-    let customer = customer_of(&app, &t, &cust)?;
+    let customer = customer_of(&app, &caller, &t, &cust)?;
     let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, app.body_timeout, true)
         .await?
