@@ -94,6 +94,7 @@ async fn a_thousand_concurrent_misses_make_one_backend_call() {
     assert_eq!(header(&hit, "x-cache"), "hit");
     assert!(header(&hit, "cache-status").starts_with("orgway; hit; ttl="));
     assert!(header(&hit, "cache-control").starts_with("private, max-age="));
+    assert_eq!(header(&hit, "vary"), "authorization");
     assert_eq!(hit.json()["meta"]["cache"], "hit");
     assert_eq!(org_reads(&d), 1);
     let backends = d.get("/v1/backends").await.json();
@@ -488,7 +489,7 @@ async fn the_front_door_answers_repeats_as_the_router_would_and_steps_aside_afte
         let front = d.get(ORG).await;
         assert_eq!(front.status, 200);
         assert_eq!(front.body, routed.body);
-        for h in ["content-type", "etag", "x-cache"] {
+        for h in ["content-type", "etag", "x-cache", "vary"] {
             assert_eq!(header(&front, h), header(&routed, h), "{h}");
         }
         assert!(header(&front, "cache-status").starts_with("orgway; hit; ttl="));

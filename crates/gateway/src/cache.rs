@@ -1242,6 +1242,8 @@ fn with_headers(
     };
     h.insert(header::ETAG, entry.etag.clone());
     h.insert(header::CACHE_CONTROL, cache_control);
+    // A browser's own cache keeps the answer for the token that fetched it only.
+    h.insert(header::VARY, HeaderValue::from_static("authorization"));
     h.insert(X_CACHE, HeaderValue::from_static(x_cache));
     h.insert(CACHE_STATUS, cache_status);
     *resp.headers_mut() = h;
