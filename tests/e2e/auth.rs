@@ -373,6 +373,15 @@ async fn jwks_keys_are_fetched_rotated_and_unknown_kids_do_not_flood_the_issuer(
         .await
         .error(401, "unauthorized");
     assert_eq!(get_as(&d, Some(&es_token("b", &b2)), ORG).await.status, 200);
+
+    // A published key cannot take a configured key's kid: the demo's own key stays.
+    let (forged_jwk, forged) = es_key("demo");
+    jwks.set(vec![forged_jwk]);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    get_as(&d, Some(&es_token("demo", &forged)), ORG)
+        .await
+        .error(401, "unauthorized");
+    assert_eq!(get_as(&d, Some(&test_token()), ORG).await.status, 200);
 }
 
 #[tokio::test]

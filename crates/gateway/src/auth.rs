@@ -234,6 +234,8 @@ type KeySet = HashMap<String, Arc<Key>>;
 /// The JWKS source of keys.
 struct Jwks {
     url: http::Uri,
+    /// The URL as logs show it: no user info, no query (either may hold a secret).
+    shown: String,
     client: HttpClient,
     refresh: Duration,
     min_refetch: Duration,
@@ -394,6 +396,12 @@ impl Verifier {
             .collect();
         let jwks = c.jwks.as_ref().map(|j| Jwks {
             url: j.url.clone(),
+            shown: format!(
+                "{}://{}{}",
+                j.url.scheme_str().unwrap_or("https"),
+                j.url.host().unwrap_or(""),
+                j.url.path()
+            ),
             client: HttpClient::with_settings(&j.client),
             refresh: j.refresh,
             min_refetch: j.min_refetch,
@@ -564,16 +572,16 @@ impl Verifier {
             Ok(resp) if resp.status().is_success() => match serde_json::from_slice(resp.body()) {
                 Ok(s) => s,
                 Err(e) => {
-                    tracing::error!(url = %jwks.url, error = %e, "the JWKS is not a JSON Web Key Set");
+                    tracing::error!(url = %jwks.shown, error = %e, "the JWKS is not a JSON Web Key Set");
                     return;
                 }
             },
             Ok(resp) => {
-                tracing::error!(url = %jwks.url, status = resp.status().as_u16(), "the JWKS fetch failed");
+                tracing::error!(url = %jwks.shown, status = resp.status().as_u16(), "the JWKS fetch failed");
                 return;
             }
             Err(e) => {
-                tracing::error!(url = %jwks.url, error = %e, "the JWKS fetch failed");
+                tracing::error!(url = %jwks.shown, error = %e, "the JWKS fetch failed");
                 return;
             }
         };
@@ -591,6 +599,11 @@ impl Verifier {
                 tracing::warn!(kid, "a JWKS key that does not parse was ignored");
                 continue;
             };
+            // A configured key is the operator's word: the issuer cannot replace it.
+            if self.static_keys.contains_key(&kid) {
+                tracing::warn!(kid, "a JWKS key with a configured key's kid was ignored");
+                continue;
+            }
             published.push(kid.clone());
             keys.insert(
                 kid,
@@ -610,7 +623,7 @@ impl Verifier {
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         if changed {
             self.verified.invalidate_all();
-            tracing::info!(url = %jwks.url, keys = published.len(), "JWKS keys loaded");
+            tracing::info!(url = %jwks.shown, keys = published.len(), "JWKS keys loaded");
         }
     }
 }

@@ -423,15 +423,23 @@ impl<'a> Loader<'a> {
                         u.parse::<http::Uri>()
                             .map_err(|e| format!("not a URL: {e}"))
                     })
-                    .and_then(|u| match u.scheme_str() {
-                        Some("https") | Some("http") if u.host().is_some() => Ok(u),
-                        _ => Err("must be an http:// or https:// URL".to_owned()),
+                    .and_then(|u| match (u.scheme_str(), u.host()) {
+                        (Some("https"), Some(_)) => Ok(u),
+                        // The keys tokens are trusted by: never fetched in the clear from
+                        // another machine.
+                        (Some("http"), Some(host)) if is_loopback_host(host) => Ok(u),
+                        (Some("http"), Some(_)) => Err(
+                            "must be an https:// URL (http:// only to this machine): whoever can \
+                             change the keys on the way can sign any token"
+                                .to_owned(),
+                        ),
+                        _ => Err("must be an https:// URL".to_owned()),
                     });
                 match url {
                     Ok(url) => Some(JwksConfig {
                         url,
                         refresh: Duration::from_secs(j.refresh_s.unwrap_or(300).max(1)),
-                        min_refetch: Duration::from_secs(j.min_refetch_s.unwrap_or(10)),
+                        min_refetch: Duration::from_secs(j.min_refetch_s.unwrap_or(10).max(1)),
                         client: ClientSettings::default(),
                     }),
                     Err(m) => {

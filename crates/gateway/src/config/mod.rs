@@ -76,8 +76,8 @@
 //! kid = "rs-1"
 //! alg = "RS256"                    # RS*/PS*/ES256/ES384/EdDSA: a PEM public key file
 //! public_key_file = "keys/rs-1.pem"
-//! [auth.jwks]                      # and/or keys published by the issuer
-//! url = "https://id.example.com/.well-known/jwks.json"
+//! [auth.jwks]                      # and/or keys published by the issuer (never a configured kid)
+//! url = "https://id.example.com/.well-known/jwks.json"   # https, or http:// to this machine only
 //! refresh_s = 300                  # fetched at start, then this often
 //! min_refetch_s = 10               # a token with an unknown kid fetches again, at most this often
 //! ```

@@ -469,6 +469,32 @@ fn auth_is_required_explicit_when_off_and_checked_when_on() {
         let e = parse(&bad).unwrap_err();
         assert!(e.to_string().contains(named), "{named}: {e}");
     }
+    // The keys tokens are trusted by are fetched over TLS, or from this machine.
+    for (url, ok) in [
+        ("https://id.example.com/jwks.json", true),
+        ("http://127.0.0.1:9/jwks.json", true),
+        ("http://localhost/jwks.json", true),
+        ("http://id.example.com/jwks.json", false),
+        ("ftp://id.example.com/jwks.json", false),
+    ] {
+        let jwks = on.replace(
+            "[[auth.keys]]",
+            &format!("[auth.jwks]\nurl = \"{url}\"\nmin_refetch_s = 0\n[[auth.keys]]"),
+        );
+        match parse(&jwks) {
+            Ok(c) => {
+                assert!(ok, "{url}");
+                let crate::config::AuthConfig::Jwt(j) = c.auth else {
+                    panic!("{url}")
+                };
+                assert_eq!(j.jwks.unwrap().min_refetch, Duration::from_secs(1), "{url}");
+            }
+            Err(e) => {
+                assert!(!ok, "{url}: {e}");
+                assert!(e.to_string().contains("auth.jwks.url"), "{url}: {e}");
+            }
+        }
+    }
     // An RS key may not be given a secret: each key's algorithm decides its material.
     let mixed = on.replace("alg = \"HS256\"", "alg = \"RS256\"");
     assert!(
