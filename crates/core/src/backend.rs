@@ -18,6 +18,15 @@ use crate::transport::{BoxFuture, RequestLimits, Transport, TransportError};
 /// `&str` is parsed at each use).
 pub const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
+/// Whether a method is safe (RFC 9110 §9.2.1): it asks for nothing to change, so a request of
+/// it may be sent again and is never the change a write makes.
+pub fn is_safe_method(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    )
+}
+
 /// Marks a request that obtains or renews the gateway's own credentials (a login, a token
 /// grant; see `Call::credential_exchange`): whatever its method, it is never the change a write
 /// asks for.
@@ -108,10 +117,8 @@ impl CallContext {
         if let Some(limits) = self.limits {
             req.extensions_mut().insert(limits);
         }
-        let change = !matches!(
-            *req.method(),
-            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
-        ) && req.extensions().get::<CredentialExchange>().is_none();
+        let change =
+            !is_safe_method(req.method()) && req.extensions().get::<CredentialExchange>().is_none();
         if !change {
             return self.transport.send(req);
         }

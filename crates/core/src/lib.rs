@@ -37,7 +37,7 @@ pub mod transport;
 
 pub use backend::{
     Backend, BaseUrl, CallContext, Capabilities, FromSettings, ListSupport, MetricSupport,
-    ORG_PLACEHOLDER,
+    ORG_PLACEHOLDER, is_safe_method,
 };
 pub use error::{BackendError, ErrorKind};
 pub use model::{

@@ -546,7 +546,7 @@ impl Shared {
         let t = Target::of(&parts.uri)?;
         let wire = encode_request(&parts, &t, &body)?;
         let head_only = parts.method == Method::HEAD;
-        let resendable = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let resendable = orgway_core::is_safe_method(&parts.method);
         if let Some(conn) = self.checkout(&t) {
             match round_trip(conn, &wire, head_only, max_body).await {
                 Ok((resp, conn)) => {

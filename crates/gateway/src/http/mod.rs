@@ -388,17 +388,9 @@ fn allowed_origin(
     (cors.any || cors.origins.iter().any(|o| o.eq_ignore_ascii_case(s))).then(|| origin.clone())
 }
 
-/// Whether a request of this method may change something.
-fn is_write(method: &http::Method) -> bool {
-    !matches!(
-        *method,
-        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
-    )
-}
-
 /// A `/v1` write's `Idempotency-Key` and its caller's scope (`None` for anything else).
 fn write_key(req: &Request) -> Option<Result<(Arc<str>, String), ApiError>> {
-    if !is_write(req.method()) {
+    if orgway_core::is_safe_method(req.method()) {
         return None;
     }
     let key = crate::idempotency::key_of(req.headers())?;
@@ -527,7 +519,7 @@ async fn edge(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Resp
         _ => match authorize(&req, route) {
             Err(e) => e.into_response(),
             Ok(()) => match write_key(&req) {
-                None if is_write(req.method()) => {
+                None if !orgway_core::is_safe_method(req.method()) => {
                     // A task of its own: a write, once started, runs to its end (every step of
                     // it, and the cache's invalidation) whatever becomes of this connection.
                     app.writes
