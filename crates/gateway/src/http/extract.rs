@@ -144,11 +144,39 @@ impl FromRequestParts<Arc<App>> for OrgAndParam {
     }
 }
 
+/// The org and the customer of `{org}/customers/{customer}/…`, with the caller, whose grants
+/// decide what a customer reference may tell (see [`customer_of`]).
+#[derive(Debug, Clone)]
+pub struct OrgAndCustomer {
+    org: OrgAndParam,
+    caller: Arc<Caller>,
+}
+
+impl OrgAndCustomer {
+    /// The org and the customer's native id, once the org's backend is known to serve `op`
+    /// (`501` otherwise), in that order.
+    pub fn serving(self, app: &App, op: OpKind) -> Result<(OrgTarget, String), ApiError> {
+        let (org, customer) = self.org.serving(op)?;
+        let customer = customer_of(app, &self.caller, &org, &customer)?;
+        Ok((org, customer))
+    }
+}
+
+impl FromRequestParts<Arc<App>> for OrgAndCustomer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let org = OrgAndParam::from_request_parts(parts, app).await?;
+        let caller = caller(parts)?.clone();
+        Ok(OrgAndCustomer { org, caller })
+    }
+}
+
 /// Resolves a customer reference: an org of the same backend as the vendor org (whose own
 /// backend says whether it is the vendor's customer). What a reference the caller could not
 /// name resolves to is not told (`403`, as for an org), so it cannot probe aliases and backends
 /// through it.
-pub(crate) fn customer_of(
+fn customer_of(
     app: &App,
     caller: &Caller,
     vendor: &OrgTarget,

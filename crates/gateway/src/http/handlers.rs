@@ -18,11 +18,10 @@ use orgway_core::{
 };
 use tower::ServiceExt;
 
-use crate::auth::Caller;
 use crate::cache::{Class, FillFn, Read, ReadRequest, Rendered};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::body;
-use crate::http::extract::{BackendParam, OrgAndParam, OrgParam, customer_of, require};
+use crate::http::extract::{BackendParam, OrgAndCustomer, OrgAndParam, OrgParam, require};
 use crate::http::list::{Key, list, org_key, plan_key, subscription_key};
 use crate::http::openapi as doc;
 use crate::http::params::{
@@ -736,13 +735,11 @@ pub async fn create_customer(
 pub async fn list_subscriptions(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    Extension(caller): Extension<Arc<Caller>>,
-    org: OrgAndParam,
+    org: OrgAndCustomer,
     RawQuery(q): RawQuery,
     req: ReadRequest,
 ) -> Result<Response, ApiError> {
-    let (t, cust) = org.serving(OpKind::ListSubscriptions)?;
-    let customer = customer_of(&app, &caller, &t, &cust)?;
+    let (t, customer) = org.serving(&app, OpKind::ListSubscriptions)?;
     let params = Params::parse(q.as_deref(), &LIST_PARAMS)?;
     let include_raw = params.include_raw()?;
     let list_name = format!(
@@ -788,14 +785,12 @@ pub async fn list_subscriptions(
 pub async fn create_subscription(
     State(app): Shared,
     Extension(rid): Extension<RequestId>,
-    Extension(caller): Extension<Arc<Caller>>,
-    org: OrgAndParam,
+    org: OrgAndCustomer,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (t, cust) = org.serving(OpKind::CreateSubscription)?;
-    let customer = customer_of(&app, &caller, &t, &cust)?;
+    let (t, customer) = org.serving(&app, OpKind::CreateSubscription)?;
     let include_raw = Params::parse(q.as_deref(), &INCLUDE_PARAMS)?.include_raw()?;
     let m = body::json_object(&headers, body, app.body_limit, app.body_timeout, true)
         .await?
