@@ -159,6 +159,26 @@ async fn a_key_is_the_callers_and_its_request_and_a_running_write_is_not_run_twi
     let replay = create(&http, &d, "order-1", "Alpha").await;
     assert_eq!(replay.headers["location"], location);
     assert_eq!(replay.body, first.body);
+    // The same subject with a token that no longer grants the org: 403, as without a key, and
+    // not the stored answer (nor any sign of it).
+    let calls = d.enhance().server().request_count();
+    let narrowed = token_with(|c| c.orgs = vec!["losant:*".into()]);
+    let refused = Http::anonymous()
+        .send(
+            Method::POST,
+            &d.gw.url(CUSTOMERS),
+            &[
+                ("authorization", &format!("Bearer {narrowed}")),
+                ("content-type", "application/json"),
+                ("idempotency-key", "order-1"),
+            ],
+            Some(br#"{"name":"Alpha"}"#.to_vec()),
+        )
+        .await;
+    refused.error(403, "forbidden");
+    assert!(refused.headers.get("idempotent-replayed").is_none());
+    assert!(!String::from_utf8_lossy(&refused.body).contains(location.to_str().unwrap()));
+    assert_eq!(d.enhance().server().request_count(), calls);
     // While a write runs, its key is 409 with Retry-After; the write still completes (even if
     // its caller goes away) and its answer is then replayed.
     d.enhance().server().faults().set(FaultPlan {

@@ -2,7 +2,9 @@
 //!
 //! A write (`PATCH`, `PUT`, `POST`, `DELETE` of a `/v1` route) that carries a key is looked up,
 //! scoped to its caller (the token's subject; one shared scope when auth is off), with a
-//! fingerprint of its method, target, content type and body:
+//! fingerprint of its method, target, content type and body, once the caller is found still
+//! granted what the path names (`403` otherwise, as without a key: a token's grants can change
+//! within a record's 24 hours):
 //! - a key never seen: the write runs as a task of its own (so it completes, and its outcome is
 //!   recorded, even when the caller goes away) and its outcome is recorded;
 //! - the same key and fingerprint, answered: the first answer (status, body, `Content-Type`,
@@ -301,14 +303,17 @@ fn fingerprint(parts: &http::request::Parts, body: &[u8]) -> u128 {
 
 /// Runs a write with a key (see the module doc). `scope` is the caller's subject.
 pub async fn run(
-    app: &crate::http::App,
+    app: &Arc<crate::http::App>,
     scope: Arc<str>,
     key: String,
     req: Request,
     next: Next,
 ) -> Response {
     let store = app.idempotency.clone();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if let Err(e) = crate::http::extract::path_granted(app, &mut parts).await {
+        return e.into_response();
+    }
     let body = match crate::http::body::read_body(body, app.body_limit, app.body_timeout).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),

@@ -8,12 +8,12 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, Path, RawPathParams};
 use http::request::Parts;
 use orgway_core::OpKind;
 
 use crate::auth::{Caller, org_not_granted};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::App;
 use crate::http::params::short;
 use crate::routing::{BackendEntry, OrgTarget};
@@ -199,4 +199,33 @@ fn customer_of(
         )));
     }
     Ok(c.native_id)
+}
+
+/// `403` when the caller is not granted an org, customer or backend the request's path names;
+/// any other fault of the path is left to the handler. A write's recorded answer is replayed
+/// only after this: a caller's grants can change within the record's 24 hours, and a token that
+/// no longer grants an org must not read what a write to it answered.
+pub(crate) async fn path_granted(app: &Arc<App>, parts: &mut Parts) -> Result<(), ApiError> {
+    let Ok(params) = RawPathParams::from_request_parts(parts, app).await else {
+        return Ok(());
+    };
+    let forbidden = |r: Result<(), ApiError>| match r {
+        Err(e) if e.code == ErrorCode::Forbidden => Err(e),
+        _ => Ok(()),
+    };
+    let param = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+    if let Some(name) = param("backend") {
+        forbidden(backend_granted(app, parts, name).map(drop))?;
+    }
+    let Some(org) = param("org") else {
+        return Ok(());
+    };
+    let org = match resolve_granted(app, parts, org) {
+        Ok(org) => org,
+        Err(e) => return forbidden(Err(e)),
+    };
+    match param("customer") {
+        Some(customer) => forbidden(customer_of(app, caller(parts)?, &org, customer).map(drop)),
+        None => Ok(()),
+    }
 }
