@@ -233,25 +233,44 @@ async fn a_key_is_the_callers_and_its_request_and_a_running_write_is_not_run_twi
 
 #[tokio::test]
 async fn a_create_whose_read_back_fails_says_it_was_applied_and_is_never_sent_twice() {
-    let d = Demo::start_cached(|t| t).await;
+    // Enhance's time limit is short, so a read back slower than it meets the call's deadline.
+    let d = Demo::start_cached(|t| {
+        t.replace(
+            "timeout_ms = 5000\norg_id = \"5b0c",
+            "timeout_ms = 700\norg_id = \"5b0c",
+        )
+    })
+    .await;
     let http = Http::new();
     // A read first, so the session exists and the faults below meet the write's own requests.
     assert_eq!(d.get(CUSTOMERS).await.status, 200);
     // The vendor creates the customer (the request let through), then answers the read back
-    // with 503, which alone would read as "nothing done, try again".
-    let read_back_fails = || {
-        d.enhance().server().faults().set(FaultPlan {
-            status: Some(503),
-            after: 1,
-            remaining: Some(1),
-            ..FaultPlan::default()
-        })
+    // with 503, which alone would read as "nothing done, try again", or not within the
+    // backend's time limit, which alone would read as "outcome unknown".
+    let unavailable = FaultPlan {
+        status: Some(503),
+        after: 1,
+        remaining: Some(1),
+        ..FaultPlan::default()
     };
-    for (key, name) in [
-        (Some("read-back-1"), "read back keyed"),
-        (None, "read back bare"),
+    // Each takes 450 ms: the call's deadline (700 ms) falls during the read back, before the
+    // read back's own time limit would.
+    let too_slow = FaultPlan {
+        latency_ms: 450,
+        remaining: Some(2),
+        ..FaultPlan::default()
+    };
+    for (key, name, fault, status) in [
+        (
+            Some("read-back-1"),
+            "read back keyed",
+            &unavailable,
+            Some(503),
+        ),
+        (None, "read back bare", &unavailable, Some(503)),
+        (Some("read-back-2"), "read back slow", &too_slow, None),
     ] {
-        read_back_fails();
+        d.enhance().server().faults().set(fault.clone());
         let first = match key {
             Some(key) => create(&http, &d, key, name).await,
             None => {
@@ -262,7 +281,11 @@ async fn a_create_whose_read_back_fails_says_it_was_applied_and_is_never_sent_tw
         d.enhance().server().faults().clear();
         let e = first.error(502, "backend_error");
         assert_eq!(e["details"]["outcome"], "applied", "{name}: {e}");
-        assert_eq!(e["backendStatus"], 503, "{name}: {e}");
+        assert_eq!(
+            e.get("backendStatus").and_then(|s| s.as_u64()),
+            status,
+            "{name}: {e}"
+        );
         assert!(
             e["message"]
                 .as_str()
@@ -283,7 +306,7 @@ async fn a_create_whose_read_back_fails_says_it_was_applied_and_is_never_sent_tw
             "{name}: {list}"
         );
         if let Some(key) = key {
-            // Its retry is the same answer, from the store: not a second customer.
+            // Its retry is the same answer, from the store: not a second customer, nor a 409.
             let again = create(&http, &d, key, name).await;
             assert_eq!(again.headers["idempotent-replayed"], "true");
             let replayed = again.error(502, "backend_error");

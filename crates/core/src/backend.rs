@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use bytes::Bytes;
 
@@ -34,12 +34,14 @@ pub fn is_safe_method(method: &http::Method) -> bool {
 pub struct CredentialExchange;
 
 /// The changes a call put on their way to the backend (requests of a method that may change
-/// something, credential exchanges aside), and those that never left (no connection, TLS
-/// refused, a request that could not be sent). Shared by the context's clones.
+/// something, credential exchanges aside), those that never left (no connection, TLS refused, a
+/// request that could not be sent), and whether the backend acknowledged making the change.
+/// Shared by the context's clones.
 #[derive(Debug, Default)]
 struct Changes {
     started: AtomicU32,
     unsent: AtomicU32,
+    applied: AtomicBool,
 }
 
 /// Everything an adapter may use for one call besides its own configuration.
@@ -79,6 +81,18 @@ impl CallContext {
     /// does not count, nor a request that never left (no connection, TLS refused).
     pub fn change_sent(&self) -> bool {
         self.changes.started.load(Ordering::Acquire) > self.changes.unsent.load(Ordering::Acquire)
+    }
+
+    /// Records that the backend acknowledged making the change a write asked for: whatever
+    /// fails after it (reading its result back, or the call's deadline while it does) leaves the
+    /// change made, and says so (`BackendError::after_change`).
+    pub fn change_applied(&self) {
+        self.changes.applied.store(true, Ordering::Release);
+    }
+
+    /// Whether [`CallContext::change_applied`] was recorded through this context or a clone.
+    pub fn is_change_applied(&self) -> bool {
+        self.changes.applied.load(Ordering::Acquire)
     }
 
     /// With the backend's limits on every request sent through this context.

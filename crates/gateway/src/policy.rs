@@ -210,27 +210,34 @@ impl Around for DeadlineLayer {
             timeout,
             max_response_bytes: self.max_response_bytes,
         });
+        let cx = req.cx.clone();
         Box::pin(async move {
-            let too_slow = || {
-                BackendError::timeout(format!(
+            // Its details stay (which step of a change timed out, and which were done); a
+            // deadline met reading back a change the backend made leaves the change made, and
+            // says so.
+            let too_slow = |details| {
+                let mut slow = BackendError::timeout(format!(
                     "{backend} did not answer within {}",
                     human(timeout)
-                ))
+                ));
+                slow.details = details;
+                if cx.is_change_applied() {
+                    slow.after_change(&backend)
+                } else {
+                    slow
+                }
             };
             match tokio::time::timeout(timeout, inner.oneshot(req)).await {
                 // The exchange's own limit (the same time) may fire first: one message either way.
                 // A vendor's own 504 (its web server gave up behind it) keeps its words and
                 // status.
-                // Its details stay (which step of a change timed out, and which were done).
                 Ok(Err(e))
                     if e.kind == orgway_core::ErrorKind::Timeout && e.backend_status.is_none() =>
                 {
-                    let mut slow = too_slow();
-                    slow.details = e.details;
-                    Err(slow)
+                    Err(too_slow(e.details))
                 }
                 Ok(result) => result,
-                Err(_) => Err(too_slow()),
+                Err(_) => Err(too_slow(Default::default())),
             }
         })
     }

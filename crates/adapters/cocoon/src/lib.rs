@@ -167,6 +167,7 @@ impl Cocoon {
         let call = Call::new(Method::PUT, org_path(org, "")).json(body);
         let answer = self.api(cx, &call).await?;
         client::check(&self.cfg, &answer)?;
+        cx.change_applied();
         // The update page does not show its answer: an organisation is taken as the new state;
         // anything else (an empty 200, an acknowledgement) is followed by a read. Either way
         // the update was made: a failure now is after the change.

@@ -285,6 +285,7 @@ impl Commvault {
         let changed = change.associate.is_some() || change.default.is_some();
         if changed {
             self.put(cx, org, &domain_name, change).await?;
+            cx.change_applied();
         }
         let read_back = async {
             let (after, raw) = self.org_info(cx, org).await?;

@@ -236,6 +236,7 @@ impl Enhance {
         let call = Call::new(Method::POST, client::customers_path(org)).json(body);
         let answer = self.api(cx, &call).await?;
         // The customer exists from here on: a failure now is after the change.
+        cx.change_applied();
         async {
             let (created, _) =
                 decode_json::<NewResourceUuid>(self.name(), "a new customer's id", &answer, false)?;
@@ -300,6 +301,7 @@ impl Enhance {
         .json(body);
         let answer = self.api(cx, &call).await?;
         // The subscription exists from here on: a failure now is after the change.
+        cx.change_applied();
         async {
             let (created, _) = decode_json::<NewResourceId>(
                 self.name(),
@@ -432,6 +434,7 @@ impl Enhance {
                 })?;
                 let call = Call::new(Method::PATCH, client::org_path(&org)).json(body);
                 self.api(cx, &call).await?;
+                cx.change_applied();
                 // `updateOrg` answers 204: the org as it is now is read back.
                 self.get_org(cx, &org)
                     .await

@@ -145,6 +145,7 @@ impl Losant {
             .json(json);
         let answer = send(&self.cfg, cx, call).await?;
         // Losant answered 2xx: the change is made, whatever fails now.
+        cx.change_applied();
         decode_json::<InstanceOrg>(&self.cfg.name, "an org", &answer, cx.include_raw())
             .and_then(|(w, raw)| map::org_from_wire(&self.cfg.name, w, raw))
             .map(|org| Output::Org(Box::new(org)))
