@@ -399,11 +399,11 @@ struct Front {
     org: Option<String>,
 }
 
-/// Bytes counted for each front index record besides its key: the record (with its org) and
-/// moka's own per-entry bookkeeping (its map's bucket, the entry's info, the order queues'
-/// nodes). With [`ENTRY_OVERHEAD`], measured: 20,000 distinct org reads, each an entry and a
-/// record, grew `orgway serve`'s resident memory by 2,110 bytes each (a 619-byte body, a
-/// 70-byte key, a 45-byte target), so that `max_bytes` bounds what the cache really holds.
+/// Bytes counted for each front index record besides its key: the record (with its org) and the
+/// map's bucket. With [`ENTRY_OVERHEAD`], measured when the index was a moka cache too: 20,000
+/// distinct org reads, each an entry and a record, grew `orgway serve`'s resident memory by
+/// 2,110 bytes each (a 619-byte body, a 70-byte key, a 45-byte target), so that `max_bytes`
+/// bounds what the cache really holds. The plain map holds less per record than moka did.
 const FRONT_OVERHEAD: usize = 512;
 
 /// A fill's result: the entry, and the body its own callers get (`meta.cache` = `miss`).
@@ -500,7 +500,7 @@ impl moka::Expiry<Arc<str>, Arc<Entry>> for Lifetime {
 pub struct Cache {
     store: Option<moka::future::Cache<Arc<str>, Arc<Entry>>>,
     /// The front index (module doc), present with the store.
-    front: Option<moka::future::Cache<Arc<str>, Arc<Front>>>,
+    front: Option<FrontIndex>,
     config: Option<CacheConfig>,
     backends: HashMap<String, Arc<BackendState>>,
     /// Generations, by backend: see [`Generations`].
@@ -650,7 +650,7 @@ impl Cache {
         let store = config.cache.as_ref().map(|c| build_store(c, &metrics));
         Cache {
             store,
-            front: config.cache.as_ref().map(build_front),
+            front: config.cache.as_ref().map(FrontIndex::of),
             config: config.cache.clone(),
             backends: states,
             generations: Mutex::new(HashMap::new()),
@@ -740,7 +740,7 @@ impl Cache {
     pub fn standalone(config: &CacheConfig, metrics: Arc<Metrics>) -> Cache {
         Cache {
             store: Some(build_store(config, &metrics)),
-            front: Some(build_front(config)),
+            front: Some(FrontIndex::of(config)),
             config: Some(config.clone()),
             backends: HashMap::new(),
             generations: Mutex::new(HashMap::new()),
@@ -787,7 +787,7 @@ impl Cache {
             org: Some(key.to_owned()),
         };
         store.insert(Arc::from(key), entry).await;
-        front.insert(Arc::from(target), Arc::new(record)).await;
+        front.insert(Arc::from(target), Arc::new(record));
     }
 
     /// Bytes held (the store's and the front index's), after pending evictions.
@@ -798,8 +798,7 @@ impl Cache {
             held += s.weighted_size();
         }
         if let Some(f) = &self.front {
-            f.run_pending_tasks().await;
-            held += f.weighted_size();
+            held += f.bytes();
         }
         held
     }
@@ -838,7 +837,7 @@ impl Cache {
         headers: &HeaderMap,
         caller: &crate::auth::Caller,
     ) -> Option<(Response, &'static str)> {
-        let front = self.front.as_ref()?.get(target).await?;
+        let front = self.front.as_ref()?.get(target)?;
         if front.backend.epoch.load(Ordering::Acquire) != front.epoch || no_cache(headers) {
             return None;
         }
@@ -976,9 +975,7 @@ impl Cache {
         if let (Some(front), Some(target)) = (&self.front, req.target.path_and_query())
             && class != Class::Series
         {
-            front
-                .insert(Arc::from(target.as_str()), Arc::new(record))
-                .await;
+            front.insert(Arc::from(target.as_str()), Arc::new(record));
         }
     }
 
@@ -1109,37 +1106,84 @@ fn front_bytes(c: &CacheConfig) -> u64 {
     c.max_bytes / 16
 }
 
-/// The front index: bounded in bytes (its records hold no bodies), each record living as long as
-/// the longest time to live an entry can have (a record outliving its entry is never used).
-fn build_front(c: &CacheConfig) -> moka::future::Cache<Arc<str>, Arc<Front>> {
-    moka::future::Cache::builder()
-        .max_capacity(front_bytes(c))
-        .weigher(|k: &Arc<str>, _v: &Arc<Front>| {
-            u32::try_from(k.len() + FRONT_OVERHEAD).unwrap_or(u32::MAX)
-        })
-        .expire_after(FrontLifetime {
-            swr: c.stale_while_revalidate,
-        })
-        .build()
+/// The front index (module doc): request targets to records, bounded in bytes (its records
+/// hold no bodies). A plain map under a read-write lock: a lookup is one hash and one compare,
+/// where a moka `get` also recorded the read for its eviction policy (about a tenth of a hit's
+/// instructions). A record is only ever used while its entry lives and is fresh enough, so the
+/// index needs no order of its own: over its bytes, it drops the records that can no longer be
+/// used, then any others, down to three quarters of its bytes (so that sweeps are rare).
+struct FrontIndex {
+    max_bytes: u64,
+    stale_while_revalidate: Duration,
+    map: std::sync::RwLock<FrontMap>,
 }
 
-/// A front index record lives as long as it can be used: its entry's time to live and the
-/// stale-while-revalidate window after it.
-struct FrontLifetime {
-    swr: Duration,
+#[derive(Default)]
+struct FrontMap {
+    records: HashMap<Arc<str>, Arc<Front>>,
+    bytes: u64,
 }
 
-impl moka::Expiry<Arc<str>, Arc<Front>> for FrontLifetime {
-    fn expire_after_create(
-        &self,
-        _key: &Arc<str>,
-        value: &Arc<Front>,
-        _created_at: Instant,
-    ) -> Option<Duration> {
-        value
-            .entry
-            .upgrade()
-            .map(|e| (e.ttl + self.swr).saturating_sub(e.stored.elapsed()))
+impl FrontIndex {
+    fn of(c: &CacheConfig) -> FrontIndex {
+        FrontIndex::new(front_bytes(c), c.stale_while_revalidate)
+    }
+
+    fn new(max_bytes: u64, stale_while_revalidate: Duration) -> FrontIndex {
+        FrontIndex {
+            max_bytes,
+            stale_while_revalidate,
+            map: Default::default(),
+        }
+    }
+
+    /// Bytes counted for a record of `target`.
+    fn weight(target: &str) -> u64 {
+        (target.len() + FRONT_OVERHEAD) as u64
+    }
+
+    fn get(&self, target: &str) -> Option<Arc<Front>> {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        map.records.get(target).cloned()
+    }
+
+    fn insert(&self, target: Arc<str>, record: Arc<Front>) {
+        let weight = Self::weight(&target);
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.records.insert(target, record).is_none() {
+            map.bytes += weight;
+        }
+        if map.bytes > self.max_bytes {
+            self.sweep(&mut map);
+        }
+    }
+
+    /// Drops the records that can no longer be used, then others, down to three quarters of
+    /// the bytes.
+    fn sweep(&self, map: &mut FrontMap) {
+        let swr = self.stale_while_revalidate;
+        map.records.retain(|_, r| {
+            r.entry
+                .upgrade()
+                .is_some_and(|e| e.stored.elapsed() < e.ttl + swr)
+        });
+        let goal = self.max_bytes / 4 * 3;
+        let mut bytes: u64 = map.records.keys().map(|k| Self::weight(k)).sum();
+        if bytes > goal {
+            map.records.retain(|k, _| {
+                if bytes <= goal {
+                    return true;
+                }
+                bytes -= Self::weight(k);
+                false
+            });
+        }
+        map.bytes = bytes;
+    }
+
+    /// Bytes held.
+    fn bytes(&self) -> u64 {
+        self.map.read().unwrap_or_else(|p| p.into_inner()).bytes
     }
 }
 
@@ -1290,6 +1334,86 @@ pub struct CacheReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_front_index_stays_within_its_bytes_and_drops_unusable_records_first() {
+        let backend = Arc::new(BackendState {
+            name: "b".into(),
+            ttl: [Duration::from_secs(60); 7],
+            credential: String::new(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            stale: AtomicU64::new(0),
+            collapsed: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            lookups: Default::default(),
+        });
+        let entry = |ttl| {
+            Arc::new(Entry::new(
+                Bytes::from_static(b"{}"),
+                Stale::Own(Bytes::from_static(b"{}")),
+                HeaderValue::from_static("\"0\""),
+                ttl,
+                0,
+            ))
+        };
+        let record = |e: &Arc<Entry>| {
+            Arc::new(Front {
+                entry: Arc::downgrade(e),
+                key: Arc::from("k"),
+                backend: backend.clone(),
+                epoch: 0,
+                route: Class::Org.route(),
+                scope: Class::Org.scope(),
+                include_raw: false,
+                org: None,
+            })
+        };
+        let per = FrontIndex::weight("/v1/orgs/o-000");
+        let index = FrontIndex::new(per * 10, Duration::ZERO);
+        // A live record, then records of entries already gone or expired: past its bytes,
+        // the index drops those and keeps the one it could still answer from.
+        let live = entry(Duration::from_secs(60));
+        index.insert(Arc::from("/v1/orgs/o-000"), record(&live));
+        let expired = entry(Duration::ZERO);
+        for i in 1..=10 {
+            let gone = entry(Duration::from_secs(60));
+            let e = if i % 2 == 0 { &expired } else { &gone };
+            index.insert(Arc::from(format!("/v1/orgs/o-{i:03}")), record(e));
+        }
+        assert!(index.get("/v1/orgs/o-000").is_some());
+        assert_eq!(index.bytes(), per, "only the live record is left");
+        // Records that are all usable: any of them go, down to three quarters.
+        let mut kept = Vec::new();
+        for i in 0..100 {
+            let e = entry(Duration::from_secs(60));
+            index.insert(Arc::from(format!("/v1/orgs/x-{i:03}")), record(&e));
+            kept.push(e);
+            assert!(index.bytes() <= per * 10);
+        }
+        let map = index.map.read().unwrap();
+        assert_eq!(
+            map.bytes,
+            map.records
+                .keys()
+                .map(|k| FrontIndex::weight(k))
+                .sum::<u64>()
+        );
+        // The same target again replaces its record, and counts once.
+        drop(map);
+        let before = index.bytes();
+        let any = index
+            .map
+            .read()
+            .unwrap()
+            .records
+            .keys()
+            .next()
+            .unwrap()
+            .clone();
+        index.insert(any, record(&kept[0]));
+        assert_eq!(index.bytes(), before);
+    }
 
     #[test]
     fn the_stale_body_is_the_hit_body_with_its_cache_value_changed_and_nothing_else() {
