@@ -204,15 +204,15 @@ struct Entry {
     stored: Instant,
     ttl: Duration,
     weight: u32,
-    /// A hit's `Cache-Control` and `Cache-Status`, for the whole second left they were made for.
+    /// A hit's headers, for the whole second left they were made for.
     hit_headers: Mutex<Option<HitHeaders>>,
 }
 
+/// A hit's headers with `seconds_left` whole seconds to live: a hit clones them.
 #[derive(Debug, Clone)]
 struct HitHeaders {
     seconds_left: u64,
-    cache_control: HeaderValue,
-    cache_status: HeaderValue,
+    map: HeaderMap,
 }
 
 /// The stale body. Stale answers are rare (only past an entry's time to live), so it is not
@@ -360,20 +360,24 @@ impl Entry {
         }
     }
 
-    /// A hit's `Cache-Control` and `Cache-Status` with `left` whole seconds to live.
-    fn hit_headers(&self, left: u64) -> (HeaderValue, HeaderValue) {
+    /// A hit's headers with `left` whole seconds to live (a `200`'s: with its content type).
+    fn hit_headers(&self, left: u64) -> HeaderMap {
         let mut memo = self.hit_headers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(h) = memo.as_ref().filter(|h| h.seconds_left == left) {
-            return (h.cache_control.clone(), h.cache_status.clone());
+            return h.map.clone();
         }
-        let h = HitHeaders {
+        let map = entry_headers(
+            self,
+            true,
+            "hit",
+            header_value(format!("private, max-age={left}")),
+            header_value(format!("orgway; hit; ttl={left}")),
+        );
+        *memo = Some(HitHeaders {
             seconds_left: left,
-            cache_control: header_value(format!("private, max-age={left}")),
-            cache_status: header_value(format!("orgway; hit; ttl={left}")),
-        };
-        let out = (h.cache_control.clone(), h.cache_status.clone());
-        *memo = Some(h);
-        out
+            map: map.clone(),
+        });
+        map
     }
 }
 
@@ -1209,8 +1213,22 @@ fn respond(entry: &Entry, miss: Option<&Bytes>, how: How, req: &HeaderMap) -> Re
     let left = entry.ttl.saturating_sub(entry.stored.elapsed());
     let (x_cache, max_age, status) = match how {
         How::Hit => {
-            let (cache_control, cache_status) = entry.hit_headers(left.as_secs());
-            return with_headers(entry, req, &entry.hit, "hit", cache_control, cache_status);
+            let headers = entry.hit_headers(left.as_secs());
+            if none_match(req, &entry.etag) {
+                let (cache_control, cache_status) =
+                    (&headers[header::CACHE_CONTROL], &headers[CACHE_STATUS]);
+                return with_headers(
+                    entry,
+                    req,
+                    &entry.hit,
+                    "hit",
+                    cache_control.clone(),
+                    cache_status.clone(),
+                );
+            }
+            let mut resp = Response::new(axum::body::Body::from(entry.hit.clone()));
+            *resp.headers_mut() = headers;
+            return resp;
         }
         How::Miss { collapsed, forced } => (
             "miss",
@@ -1271,27 +1289,41 @@ fn with_headers(
     cache_control: HeaderValue,
     cache_status: HeaderValue,
 ) -> Response {
-    // Room for these and the request id the edge adds, so the map never grows.
-    let mut h = HeaderMap::with_capacity(8);
-    let mut resp = if none_match(req, &entry.etag) {
+    let not_modified = none_match(req, &entry.etag);
+    let mut resp = if not_modified {
         let mut r = Response::new(axum::body::Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
+        Response::new(axum::body::Body::from(body.clone()))
+    };
+    *resp.headers_mut() = entry_headers(entry, !not_modified, x_cache, cache_control, cache_status);
+    resp
+}
+
+/// The headers of an answer from an entry; `body`: whether it carries one (a `304` does not).
+fn entry_headers(
+    entry: &Entry,
+    body: bool,
+    x_cache: &'static str,
+    cache_control: HeaderValue,
+    cache_status: HeaderValue,
+) -> HeaderMap {
+    // Room for these and the request id the edge adds, so the map never grows.
+    let mut h = HeaderMap::with_capacity(8);
+    if body {
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        Response::new(axum::body::Body::from(body.clone()))
-    };
+    }
     h.insert(header::ETAG, entry.etag.clone());
     h.insert(header::CACHE_CONTROL, cache_control);
     // A browser's own cache keeps the answer for the token that fetched it only.
     h.insert(header::VARY, HeaderValue::from_static("authorization"));
     h.insert(X_CACHE, HeaderValue::from_static(x_cache));
     h.insert(CACHE_STATUS, cache_status);
-    *resp.headers_mut() = h;
-    resp
+    h
 }
 
 /// What of a read's request the cache looks at: its target as received (for the front index)
