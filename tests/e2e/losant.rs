@@ -643,6 +643,59 @@ async fn in_flight_requests_finish_on_shutdown() {
 }
 
 #[tokio::test]
+async fn past_the_grace_period_open_connections_are_closed_and_the_server_returns() {
+    let mut d = Demo::start_with(|t| {
+        t.replace(
+            "log_level = \"info\"\n",
+            "log_level = \"info\"\nshutdown_grace_ms = 300\n",
+        )
+    })
+    .await;
+    // A read and a write, each slower than the grace period.
+    d.losant().server().faults().set(FaultPlan {
+        latency_ms: 3000,
+        remaining: Some(2),
+        ..FaultPlan::default()
+    });
+    let before = d.losant_calls();
+    let (read, write) = {
+        let (client, url) = (d.client.clone(), d.gw.url("/v1/orgs/acme"));
+        let read = tokio::spawn(async move { client.send(Method::GET, &url, &[], None).await });
+        let (client, url) = (d.client.clone(), d.gw.url("/v1/orgs/acme"));
+        let write = tokio::spawn(async move {
+            client
+                .send(
+                    Method::PATCH,
+                    &url,
+                    &[("content-type", "application/json")],
+                    Some(br#"{"name":"Past The Grace"}"#.to_vec()),
+                )
+                .await
+        });
+        (read, write)
+    };
+    while d.losant_calls() < before + 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let started = std::time::Instant::now();
+    d.gw.signal_stop();
+    let Demo { gw, sims, .. } = d;
+    // The server returns (it did not panic) at the end of the grace period, not the requests'.
+    gw.join().await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_millis(2500));
+    // Their connections were closed: neither caller got an answer (the client's `send`
+    // panics, "an answer", on a connection closed without one).
+    for (what, task) in [("read", read), ("write", write)] {
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
+        assert!(
+            matches!(&outcome, Ok(Err(e)) if e.is_panic()),
+            "the {what}'s connection is closed, not left open: {outcome:?}"
+        );
+    }
+    sims.shutdown().await;
+}
+
+#[tokio::test]
 async fn series_ranges_are_half_open() {
     let d = Demo::start().await;
     let count = |v: &Value| v["points"].as_array().unwrap().len();

@@ -116,22 +116,27 @@ pub async fn run(
         tokio::time::sleep(grace).await;
     };
     tokio::pin!(grace_over);
-    tokio::select! {
-        () = serve => {}
+    // Dropping the accept loop closes the connections still open (see `accept_loop`).
+    let over = tokio::select! {
+        () = serve => false,
         () = &mut grace_over => {
             tracing::warn!(grace_ms = grace.as_millis() as u64, "grace period over: closing the remaining connections");
+            true
         }
-    }
-    // Writes whose callers left still run: they are waited for within the same grace period.
+    };
+    // Writes whose callers left still run: they are waited for within the same grace period
+    // (whose end, once reached, is not awaited again).
     app.writes.close();
-    tokio::select! {
-        () = app.writes.wait() => {}
-        () = &mut grace_over => {
-            tracing::warn!(
-                writes = app.writes.len(),
-                "grace period over: writes still running are stopped where they are"
-            );
-        }
+    let writes_done = over
+        || tokio::select! {
+            () = app.writes.wait() => true,
+            () = &mut grace_over => false,
+        };
+    if !writes_done || !app.writes.is_empty() {
+        tracing::warn!(
+            writes = app.writes.len(),
+            "grace period over: writes still running are stopped where they are"
+        );
     }
     Ok(())
 }
@@ -146,7 +151,8 @@ struct ConnLimits {
 
 /// Accepts connections until `stop` turns true, serving each on its own task with the
 /// guards of `conn.rs`; then asks every connection to finish its request in flight and close,
-/// and returns when all have.
+/// and returns when all have. Dropped before that, it closes every connection still open (its
+/// tasks are a `JoinSet`'s).
 async fn accept_loop(
     listener: TcpListener,
     gateway: http::Gateway,
@@ -169,7 +175,10 @@ async fn accept_loop(
     // The guards of `conn.rs` time the headers from their first byte; hyper's own header
     // timer would also count the idle time before it.
     builder.header_read_timeout(None);
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        // Connections that ended are reaped, so the set holds open ones only.
+        while connections.try_join_next().is_some() {}
         let (stream, _peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -212,7 +221,7 @@ async fn accept_loop(
         });
         let connection = builder.serve_connection(io, service);
         let mut stop = stop.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let _slot = slot;
             tokio::pin!(connection);
             let mut draining = false;
@@ -237,10 +246,7 @@ async fn accept_loop(
         });
     }
     drop(listener);
-    // Every connection holds a slot: all slots back means all connections are done.
-    let _ = slots
-        .acquire_many(u32::try_from(limits.max_connections).unwrap_or(u32::MAX))
-        .await;
+    while connections.join_next().await.is_some() {}
 }
 
 /// Completes once `stop` is true (or its sender is gone).
