@@ -83,11 +83,21 @@ async fn idle_keep_alive_connections_are_closed() {
         took >= Duration::from_millis(700) && took < Duration::from_secs(3),
         "kept alive, then closed after the idle timeout: {took:?}"
     );
-    // A connection that never sends anything is closed too.
+    // (A connection that never sends anything is closed after the header timeout: below.)
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
+    // Not after the (long) idle timeout: a socket that never sends would hold a connection
+    // slot that long, and a few thousand of them, reopened, would keep the cap full.
+    let d = demo("header_read_timeout_ms = 1000\nidle_timeout_ms = 60000").await;
     let mut quiet = TcpStream::connect(d.gw.addr).await.unwrap();
-    let (nothing, took) = read_to_close(&mut quiet, Duration::from_secs(5)).await;
-    assert!(nothing.is_empty());
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    let (nothing, took) = read_to_close(&mut quiet, Duration::from_secs(10)).await;
+    assert!(nothing.is_empty(), "{nothing}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
 }
 
 #[tokio::test]
@@ -160,6 +170,16 @@ async fn connections_over_the_cap_are_answered_503_at_once() {
         "{answer}"
     );
     assert_eq!(json_body(&answer)["error"]["code"], "unavailable");
+    // Each refusal has a request id of its own.
+    let mut another = TcpStream::connect(d.gw.addr).await.unwrap();
+    let (again, _) = read_to_close(&mut another, Duration::from_secs(5)).await;
+    let id = |a: &str| {
+        json_body(a)["error"]["requestId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(id(&answer), id(&again));
     // A slot freed is a slot served.
     held.pop();
     tokio::time::sleep(Duration::from_millis(200)).await;

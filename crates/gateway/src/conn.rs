@@ -5,7 +5,9 @@
 //!   `503 unavailable` (with `Retry-After`) and closed at once, rather than left in the backlog.
 //! - **Header read timeout.** From the first byte of a request, its headers must arrive within
 //!   `header_read_timeout_ms`; a client that trickles them (one byte a second, "slowloris") is
-//!   answered `408 request_timeout` and disconnected.
+//!   answered `408 request_timeout` and disconnected. A connection that sends nothing within
+//!   the same time of being accepted is closed (it would otherwise hold one of the
+//!   `max_connections` for the idle timeout).
 //! - **Idle timeout.** A keep-alive connection with no request under way is closed after
 //!   `idle_timeout_ms`. (The body read deadline is the handlers': see `http/body.rs`.)
 //!
@@ -28,6 +30,8 @@ use tokio::time::Instant;
 /// What a connection is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// Accepted; nothing has arrived yet.
+    Fresh,
     /// Waiting for a request (keep-alive).
     Idle,
     /// A request's first bytes arrived; its headers are not complete.
@@ -55,11 +59,11 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// A connection that has just been accepted: idle.
+    /// A connection that has just been accepted.
     pub fn new(header_timeout: Duration, idle_timeout: Duration) -> Arc<Watch> {
         Arc::new(Watch {
             state: Mutex::new(State {
-                phase: Phase::Idle,
+                phase: Phase::Fresh,
                 since: Instant::now(),
                 expired: None,
                 reader: None,
@@ -83,7 +87,7 @@ impl Watch {
 
     /// A request's headers are complete and it is being handled.
     pub fn request_started(&self) {
-        self.set(&[Phase::Idle, Phase::Head], Phase::Busy);
+        self.set(&[Phase::Fresh, Phase::Idle, Phase::Head], Phase::Busy);
     }
 
     /// The request's answer is ready; the connection waits for the next one.
@@ -106,7 +110,7 @@ impl Watch {
                 let mut st = self.lock();
                 let limit = match st.phase {
                     Phase::Idle => Some(self.idle_timeout),
-                    Phase::Head => Some(self.header_timeout),
+                    Phase::Fresh | Phase::Head => Some(self.header_timeout),
                     // A request being handled: the backend's own limits apply.
                     Phase::Busy => None,
                 };
@@ -132,16 +136,16 @@ impl Watch {
 pub struct Watched {
     stream: TcpStream,
     watch: Arc<Watch>,
-    /// The `408` answer to write when the headers did not arrive in time.
-    timeout_answer: Option<Vec<u8>>,
+    /// Whether the `408` for headers that did not arrive in time was written.
+    timeout_answered: bool,
 }
 
 impl Watched {
-    pub fn new(stream: TcpStream, watch: Arc<Watch>, timeout_answer: Vec<u8>) -> Self {
+    pub fn new(stream: TcpStream, watch: Arc<Watch>) -> Self {
         Watched {
             stream,
             watch,
-            timeout_answer: Some(timeout_answer),
+            timeout_answered: false,
         }
     }
 }
@@ -161,8 +165,14 @@ impl AsyncRead for Watched {
         };
         match expired {
             Some(Phase::Head) => {
-                // Nothing of an answer has been written for this request: say why it ends.
-                if let Some(answer) = self.timeout_answer.take() {
+                // Nothing of an answer has been written for this request: say why it ends
+                // (with a request id of its own).
+                if !std::mem::replace(&mut self.timeout_answered, true) {
+                    let answer = raw_error(
+                        crate::error::ErrorCode::RequestTimeout,
+                        "the request headers did not arrive in time",
+                        None,
+                    );
                     let _ = self.stream.try_write(&answer);
                 }
                 return Poll::Ready(Ok(()));
@@ -174,7 +184,7 @@ impl AsyncRead for Watched {
         let this = &mut *self;
         let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.watch.set(&[Phase::Idle], Phase::Head);
+            this.watch.set(&[Phase::Fresh, Phase::Idle], Phase::Head);
         }
         polled
     }

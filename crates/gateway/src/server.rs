@@ -160,16 +160,6 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let over_cap = conn::raw_error(
-        ErrorCode::Unavailable,
-        "the gateway has too many open connections",
-        Some(1),
-    );
-    let timed_out = conn::raw_error(
-        ErrorCode::RequestTimeout,
-        "the request headers did not arrive in time",
-        None,
-    );
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).keep_alive(true);
     // The guards of `conn.rs` time the headers from their first byte; hyper's own header
@@ -194,7 +184,12 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            let answer = over_cap.clone();
+            // Made for each refusal: each has its own request id.
+            let answer = conn::raw_error(
+                ErrorCode::Unavailable,
+                "the gateway has too many open connections",
+                Some(1),
+            );
             tokio::spawn(async move {
                 let mut stream = stream;
                 let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -206,7 +201,7 @@ async fn accept_loop(
             continue;
         };
         let watch = conn::Watch::new(limits.header_timeout, limits.idle_timeout);
-        let io = TokioIo::new(conn::Watched::new(stream, watch.clone(), timed_out.clone()));
+        let io = TokioIo::new(conn::Watched::new(stream, watch.clone()));
         let gateway = gateway.clone();
         let service_watch = watch.clone();
         let service = hyper::service::service_fn(move |req: ::http::Request<Incoming>| {
