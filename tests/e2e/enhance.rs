@@ -630,3 +630,28 @@ async fn a_hung_login_is_abandoned_at_the_backends_timeout() {
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     assert!(started.elapsed() < std::time::Duration::from_millis(2_500));
 }
+
+#[tokio::test]
+async fn a_subscription_sold_shows_at_once_in_the_cached_org_list() {
+    let d = Demo::start_cached(|t| t).await;
+    let customer = new_customer(&d, "List Watcher").await;
+    let list = "/v1/backends/enhance/orgs";
+    let subscriptions = |a: &crate::harness::Answer| {
+        a.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == customer.as_str())
+            .map(|o| o["counts"]["subscriptions"].clone())
+    };
+    d.get(list).await;
+    let before = d.get(list).await;
+    assert_eq!(before.headers["x-cache"], "hit");
+    assert_eq!(subscriptions(&before), Some(json!(0)));
+    let sold = subscribe(&d, &customer, &DEMO_BUSINESS_PLAN_ID.to_string()).await;
+    assert_eq!(sold.status, 201, "{}", String::from_utf8_lossy(&sold.body));
+    // The list shows the customer's count of subscriptions: it is read again, not the hit.
+    let after = d.get(list).await;
+    assert_eq!(after.headers["x-cache"], "miss");
+    assert_eq!(subscriptions(&after), Some(json!(1)));
+}

@@ -498,6 +498,30 @@ impl moka::Expiry<Arc<str>, Arc<Entry>> for Lifetime {
     ) -> Option<Duration> {
         Some(value.ttl + self.extra)
     }
+
+    /// A refresh (a revalidation, a `no-cache` read) stores a new entry under the same key: it
+    /// lives its own time, not what was left of the entry it replaced (moka's default).
+    fn expire_after_update(
+        &self,
+        _key: &Arc<str>,
+        value: &Arc<Entry>,
+        _updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.ttl + self.extra)
+    }
+}
+
+/// Frees a fill's key when dropped (its end, or its panic's unwinding).
+struct FillDone {
+    cache: Arc<Cache>,
+    key: Arc<str>,
+}
+
+impl Drop for FillDone {
+    fn drop(&mut self) {
+        self.cache.inflight().remove(&self.key);
+    }
 }
 
 /// The read cache of a gateway.
@@ -718,19 +742,18 @@ impl Cache {
 
     /// A write to a backend may have changed something (it succeeded, or failed after its
     /// request may have reached the backend): no read after this finds an entry of the orgs it
-    /// touched, nor (when `lists_orgs`) a list of the backend's orgs from before it.
-    pub fn wrote(&self, backend: &str, orgs: &[&str], lists_orgs: bool) {
+    /// touched, nor a list of the backend's orgs from before it (docs/API.md §7: a list shows
+    /// what any write may change, such as an org's plan or its count of subscriptions).
+    pub fn wrote(&self, backend: &str, orgs: &[&str]) {
         for org in orgs {
             self.bump(backend, Some(org));
         }
-        if lists_orgs {
-            self.bump(backend, Some(LISTS));
-        }
+        self.bump(backend, Some(LISTS));
     }
 
     /// Drops every entry of one org (and the backend's org lists).
     pub fn purge_org(&self, backend: &str, org: &str) {
-        self.wrote(backend, &[org], true);
+        self.wrote(backend, &[org]);
     }
 
     /// Drops every entry of a backend.
@@ -927,12 +950,17 @@ impl Cache {
                         headers,
                     ))
                 }
-                (Err(e), _) if backend_failed(&e) && age < entry.ttl + config.stale_if_error => {
+                // Its age now, after the refresh failed (which may have taken the backend's
+                // whole time limit): never older than the window allows.
+                (Err(e), _)
+                    if backend_failed(&e)
+                        && entry.stored.elapsed() < entry.ttl + config.stale_if_error =>
+                {
                     state.count(Lookup::Stale);
                     tracing::info!(
                         backend = name,
                         code = e.code.as_str(),
-                        age_ms = age.as_millis() as u64,
+                        age_ms = entry.stored.elapsed().as_millis() as u64,
                         "backend failed: answering from the cache, stale"
                     );
                     Ok(respond(
@@ -1046,9 +1074,13 @@ impl Cache {
     ) -> SharedFill {
         let cache = self.clone();
         let task = tokio::spawn(async move {
-            let result = cache.run_fill(&backend, &key, ttl, rid, &fill).await;
-            cache.inflight().remove(&key);
-            result
+            // The key is free again when the fill ends, however it ends: a fill that panicked
+            // and stayed in flight would answer every later read of the key with its 500.
+            let _done = FillDone {
+                cache: cache.clone(),
+                key: key.clone(),
+            };
+            cache.run_fill(&backend, &key, ttl, rid, &fill).await
         });
         let fut: BoxFuture<FillResult> = Box::pin(async move {
             task.await.unwrap_or_else(|e| {
@@ -1366,6 +1398,38 @@ pub struct CacheReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_refreshed_entry_lives_its_own_time_to_live() {
+        let config = CacheConfig {
+            max_bytes: 1 << 20,
+            stale_while_revalidate: Duration::ZERO,
+            stale_if_error: Duration::ZERO,
+            ttl: Default::default(),
+        };
+        let store = build_store(&config, &Metrics::new());
+        let entry = || {
+            Arc::new(Entry::new(
+                Bytes::from_static(b"{}"),
+                Stale::Own(Bytes::from_static(b"{}")),
+                HeaderValue::from_static("\"0\""),
+                Duration::from_millis(600),
+                100,
+            ))
+        };
+        let key: Arc<str> = Arc::from("k");
+        store.insert(key.clone(), entry()).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // Refreshed 400 ms in: it lives until 1,000 ms, not the first entry's 600 ms.
+        store.insert(key.clone(), entry()).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            store.get(&key).await.is_some(),
+            "the refresh lives its own time"
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(store.get(&key).await.is_none(), "and no longer");
+    }
 
     #[test]
     fn the_front_index_stays_within_its_bytes_and_drops_unusable_records_first() {

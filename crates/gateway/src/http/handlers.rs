@@ -117,26 +117,16 @@ where
     })
 }
 
-/// What a write may change, besides the reads of its own org.
+/// What a write may change, besides the reads of its own org and the backend's lists of orgs
+/// (which show what any write may change: a name, a status, a plan, a count of subscriptions).
 #[derive(Debug, Clone, Copy)]
 struct Changes<'a> {
-    /// The backend's lists of orgs (an org's name or status, an org added or removed).
-    lists_orgs: bool,
     /// Another org's reads (the customer a subscription is sold to).
     also: Option<&'a str>,
 }
 
 /// The org's reads and the backend's org lists.
-const ORG_AND_LISTS: Changes<'static> = Changes {
-    lists_orgs: true,
-    also: None,
-};
-
-/// The org's reads only.
-const ORG_ONLY: Changes<'static> = Changes {
-    lists_orgs: false,
-    also: None,
-};
+const THE_ORG: Changes<'static> = Changes { also: None };
 
 /// A write to `t`'s org through the policy stack (see [`call`]). A failure says what became
 /// of the change (`details.outcome`): `applied` when the adapter knows the backend made it (what
@@ -190,7 +180,7 @@ async fn write<T>(
         let orgs: Vec<&str> = std::iter::once(t.native_id.as_str())
             .chain(changes.also)
             .collect();
-        app.cache.wrote(&t.backend.name, &orgs, changes.lists_orgs);
+        app.cache.wrote(&t.backend.name, &orgs);
     }
     result
 }
@@ -333,16 +323,7 @@ pub async fn patch_org(
         }
     };
     let org = if matches!(op, Operation::PatchOrg { .. }) {
-        write(
-            &app,
-            &t,
-            &rid,
-            include_raw,
-            op,
-            Output::into_org,
-            ORG_AND_LISTS,
-        )
-        .await?
+        write(&app, &t, &rid, include_raw, op, Output::into_org, THE_ORG).await?
     } else {
         call(&t.backend, &rid, include_raw, op, Output::into_org).await?
     };
@@ -368,7 +349,7 @@ pub async fn delete_org(
     let op = Operation::DeleteOrg {
         org: t.native_id.clone(),
     };
-    write(&app, &t, &rid, false, op, Output::into_done, ORG_AND_LISTS).await?;
+    write(&app, &t, &rid, false, op, Output::into_done, THE_ORG).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -486,7 +467,7 @@ pub async fn put_plan(
         plan,
         make_default,
     };
-    let plan = write(&app, &t, &rid, include_raw, op, Output::into_plan, ORG_ONLY).await?;
+    let plan = write(&app, &t, &rid, include_raw, op, Output::into_plan, THE_ORG).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(StatusCode::OK, &render::plan(plan, &meta)))
 }
@@ -525,7 +506,7 @@ pub async fn delete_plan(
         org: t.native_id.clone(),
         plan,
     };
-    write(&app, &t, &rid, false, op, Output::into_done, ORG_ONLY).await?;
+    write(&app, &t, &rid, false, op, Output::into_done, THE_ORG).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -705,16 +686,7 @@ pub async fn create_customer(
         org: t.native_id.clone(),
         name,
     };
-    let org = write(
-        &app,
-        &t,
-        &rid,
-        include_raw,
-        op,
-        Output::into_org,
-        ORG_AND_LISTS,
-    )
-    .await?;
+    let org = write(&app, &t, &rid, include_raw, op, Output::into_org, THE_ORG).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     let body = render::org(&app.routing, &t.backend, *org, &meta);
     let location = format!(
@@ -805,7 +777,6 @@ pub async fn create_subscription(
         name,
     };
     let changes = Changes {
-        lists_orgs: false,
         also: Some(&customer),
     };
     let s = write(
