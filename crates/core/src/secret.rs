@@ -117,6 +117,12 @@ impl SecretRef {
         SecretRef(reference.into())
     }
 
+    /// Whether it names a file as `file:PATH` (not as a bare path, which a secret pasted in
+    /// place of a reference can look like).
+    pub fn names_a_file(&self) -> bool {
+        self.0.starts_with("file:")
+    }
+
     /// What the reference points at.
     pub fn target(&self) -> Result<SecretTarget<'_>, String> {
         let s = self.0.as_str();

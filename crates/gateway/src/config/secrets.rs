@@ -53,8 +53,20 @@ impl SecretSource for Resolver<'_> {
                 } else {
                     self.dir.join(p)
                 };
-                let text = std::fs::read_to_string(&full)
-                    .map_err(|e| format!("cannot read secret file {}: {e}", full.display()))?;
+                // A bare path (`/…`) that cannot be read may be a secret pasted in place of a
+                // reference (a base64 secret can start with `/`): it is named only when given
+                // as `file:PATH`.
+                let text = std::fs::read_to_string(&full).map_err(|e| {
+                    if reference.names_a_file() {
+                        format!("cannot read secret file {}: {e}", full.display())
+                    } else {
+                        format!(
+                            "cannot read the secret file it names ({e}); if the value is the \
+                             secret itself, give it by reference instead (\"${{ENV_VAR}}\" or \
+                             \"file:PATH\")"
+                        )
+                    }
+                })?;
                 let value = text.strip_suffix('\n').unwrap_or(&text);
                 let value = value.strip_suffix('\r').unwrap_or(value);
                 if value.is_empty() {

@@ -223,6 +223,18 @@ fn secrets_from_files() {
             .contains("backends[0].token: cannot read secret file"),
         "{e}"
     );
+    // A secret pasted where a reference goes, that happens to start with `/`, is read as a
+    // path; the error does not repeat it.
+    let pasted = "/aB3+kQ9zR7xW2mN5pL8vT4yH6jF1cD0s=";
+    let text = GOOD.replace("${TOKEN}", pasted);
+    let e = Config::parse(&text, "t.toml", &dir, &env)
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains("aB3+kQ9z"), "{e}");
+    assert!(
+        e.contains("backends[0].token: cannot read the secret file it names"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
