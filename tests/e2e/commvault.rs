@@ -992,6 +992,35 @@ async fn a_static_authtoken_needs_no_login() {
     cv.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_bearer_token_commvault_refuses_is_not_sent_for_renewal() {
+    // cvpysdk renews `QSDK` tokens on a 401, never a `Bearer` one: the gateway does not post it
+    // to `RenewLoginToken` either.
+    let cv = CommvaultSim::start(CommvaultConfig::default())
+        .await
+        .unwrap();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nauthtoken = \"${{CV_TOKEN}}\"\n",
+        cv.base_url()
+    );
+    let config = orgway::Config::parse(&config, "t.toml", std::path::Path::new("."), &|n: &str| {
+        (n == "CV_TOKEN").then(|| "Bearer eyJhbGciOi.not-one-it-knows".to_owned())
+    })
+    .unwrap();
+    let gw = crate::harness::Gateway::start(config).await;
+    Http::new()
+        .send(Method::GET, &gw.url("/v1/orgs/cv:7"), &[], None)
+        .await
+        .error(502, "backend_auth_failed");
+    let paths: Vec<String> = cv.server().requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        !paths.iter().any(|p| p.contains("RenewLoginToken")),
+        "{paths:?}"
+    );
+    gw.stop().await.unwrap();
+    cv.shutdown().await;
+}
+
 /// A gateway with one Commvault backend `cv` logging in with `password`.
 async fn gateway_for(
     cv: &CommvaultSim,

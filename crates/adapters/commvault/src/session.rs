@@ -92,15 +92,18 @@ async fn obtain(
     current: Option<Secret>,
 ) -> Result<Secret, BackendError> {
     let renewed = match &current {
-        Some(token) => match renew(&cfg, &cx, token).await {
-            Ok(t) => Some(t),
-            // The backend is down or slow: a login would fare no better.
-            Err(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::Unavailable) => {
-                return Err(e);
+        // cvpysdk renews a `QSDK`/`SAML` token, never a `Bearer` one (dialects.md §2.2).
+        Some(token) if !token.expose().starts_with("Bearer ") => {
+            match renew(&cfg, &cx, token).await {
+                Ok(t) => Some(t),
+                // The backend is down or slow: a login would fare no better.
+                Err(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::Unavailable) => {
+                    return Err(e);
+                }
+                Err(_) => None,
             }
-            Err(_) => None,
-        },
-        None => None,
+        }
+        _ => None,
     };
     let token = match (renewed, &cfg.credentials) {
         (Some(t), _) => t,
