@@ -232,7 +232,8 @@ fn op(add: bool) -> &'static str {
 /// </Api_UpdateOrganizationPropertiesRequest>
 /// ```
 ///
-/// quick-xml escapes every attribute value, so any plan or org name arrives as written.
+/// Every attribute value is escaped (see [`attribute`]), so any plan or org name arrives as
+/// written.
 pub fn update_xml(org_id: &str, domain_name: &str, change: PlanChange<'_>) -> Vec<u8> {
     let mut w = Writer::new(Vec::new());
     // Writing into a Vec cannot fail.
@@ -247,15 +248,15 @@ pub fn update_xml(org_id: &str, domain_name: &str, change: PlanChange<'_>) -> Ve
                 if change.associate.is_some() {
                     w.create_element("planDetails").write_inner_content(|w| {
                         w.create_element("plan")
-                            .with_attribute(("planName", change.plan_name))
+                            .with_attribute(attribute("planName", change.plan_name))
                             .write_empty()
                             .map(|_| ())
                     })?;
                 }
                 w.create_element("organization").write_inner_content(|w| {
                     w.create_element("shortName")
-                        .with_attribute(("domainName", domain_name))
-                        .with_attribute(("id", org_id))
+                        .with_attribute(attribute("domainName", domain_name))
+                        .with_attribute(attribute("id", org_id))
                         .write_empty()
                         .map(|_| ())
                 })?;
@@ -265,7 +266,7 @@ pub fn update_xml(org_id: &str, domain_name: &str, change: PlanChange<'_>) -> Ve
                         .write_inner_content(|w| {
                             w.create_element("defaultPlans").write_inner_content(|w| {
                                 w.create_element("plan")
-                                    .with_attribute(("planName", change.plan_name))
+                                    .with_attribute(attribute("planName", change.plan_name))
                                     .write_empty()
                                     .map(|_| ())
                             })?;
@@ -277,6 +278,25 @@ pub fn update_xml(org_id: &str, domain_name: &str, change: PlanChange<'_>) -> Ve
             Ok(())
         });
     w.into_inner()
+}
+
+/// An attribute whose value any XML parser reads back as written: quick-xml escapes `<`, `>`,
+/// `&`, `'` and `"`; a tab, line feed or carriage return, which a parser normalizes to a space
+/// in an attribute value, is written as a character reference.
+fn attribute<'a>(name: &'a str, value: &str) -> quick_xml::events::attributes::Attribute<'a> {
+    let escaped = quick_xml::escape::escape(value);
+    let value = if escaped.contains(['\t', '\n', '\r']) {
+        escaped
+            .replace('\t', "&#9;")
+            .replace('\n', "&#10;")
+            .replace('\r', "&#13;")
+    } else {
+        escaped.into_owned()
+    };
+    quick_xml::events::attributes::Attribute {
+        key: quick_xml::name::QName(name),
+        value: std::borrow::Cow::Owned(value),
+    }
 }
 
 /// The body of `POST Login` (the documented JSON form), with the password base64-encoded as
@@ -390,7 +410,7 @@ mod tests {
 
     #[test]
     fn xml_escapes_every_value() {
-        let evil = r#"a"/><x y=""#;
+        let evil = "a\"/><x y=\"\tb\nc\r";
         let x = String::from_utf8(update_xml(
             "1",
             "o&<'",
@@ -402,7 +422,7 @@ mod tests {
         ))
         .unwrap();
         assert!(
-            x.contains(r#"planName="a&quot;/&gt;&lt;x y=&quot;""#),
+            x.contains(r#"planName="a&quot;/&gt;&lt;x y=&quot;&#9;b&#10;c&#13;""#),
             "{x}"
         );
         assert!(x.contains(r#"domainName="o&amp;&lt;&apos;""#), "{x}");
