@@ -100,6 +100,66 @@ async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
     );
 }
 
+/// Sends `request` on a new connection and reads the answer until the server closes it.
+async fn exchange(d: &Demo, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(d.gw.addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    read_to_close(&mut s, Duration::from_secs(5)).await.0
+}
+
+#[tokio::test]
+async fn heads_hyper_refuses_are_answered_in_the_error_shape() {
+    let d = demo("max_header_bytes = 8192").await;
+    let id = |a: &str| {
+        json_body(a)["error"]["requestId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Headers over the configured limit, and more than 100 fields: 431.
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(10_000)
+    );
+    let many: String = (0..101).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+    let mut ids = Vec::new();
+    for request in [big, many] {
+        let answer = exchange(&d, request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+        let e = json_body(&answer);
+        assert_eq!(e["error"]["code"], "headers_too_large");
+        assert_eq!(
+            e["error"]["message"],
+            "the request headers are over the limit (8192 bytes, 100 fields)"
+        );
+        assert!(answer.contains(&format!("x-request-id: {}", id(&answer))));
+        ids.push(id(&answer));
+    }
+    assert_ne!(ids[0], ids[1]);
+    // Not HTTP: 400.
+    let answer = exchange(&d, b"NOT HTTP AT ALL\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(json_body(&answer)["error"]["code"], "bad_request");
+    // Under the limit, served; and the gateway's own 4xx answers are its own.
+    let fine = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(6_000)
+    );
+    assert!(
+        exchange(&d, fine.as_bytes())
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    let missing = exchange(
+        &d,
+        b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert_eq!(json_body(&missing)["error"]["code"], "not_found");
+}
+
 #[tokio::test]
 async fn a_body_that_does_not_arrive_in_time_is_408() {
     let d = demo("body_read_timeout_ms = 1000").await;

@@ -10,6 +10,10 @@
 //!   `max_connections` for the idle timeout).
 //! - **Idle timeout.** A keep-alive connection with no request under way is closed after
 //!   `idle_timeout_ms`. (The body read deadline is the handlers': see `http/body.rs`.)
+//! - **hyper's own answers.** A request whose head hyper cannot take (over `max_header_bytes`
+//!   or 100 fields: `431`; not HTTP/1.1: `400`; a target too long: `414`) is answered by hyper
+//!   itself, with no body. [`Watched`] writes the gateway's answer in the API's error shape, of
+//!   the same status (`400` for `414`, which has no code of its own), in its place.
 //!
 //! Each connection has a [`Watch`]: the connection's I/O ([`Watched`]) notes when a request's
 //! first byte arrives, the service notes when a request is handed over and answered, and a
@@ -138,16 +142,82 @@ pub struct Watched {
     watch: Arc<Watch>,
     /// Whether the `408` for headers that did not arrive in time was written.
     timeout_answered: bool,
+    /// The `[server] max_header_bytes` (hyper's read buffer), for the `431`'s message.
+    max_header_bytes: usize,
+    /// The gateway's answer standing in for one of hyper's own, and how much of it is written;
+    /// once set, whatever hyper writes is dropped (the connection ends after it).
+    standing_in: Option<(Vec<u8>, usize)>,
 }
 
 impl Watched {
-    pub fn new(stream: TcpStream, watch: Arc<Watch>) -> Self {
+    pub fn new(stream: TcpStream, watch: Arc<Watch>, max_header_bytes: usize) -> Self {
         Watched {
             stream,
             watch,
             timeout_answered: false,
+            max_header_bytes,
+            standing_in: None,
         }
     }
+
+    /// Sees whether hyper is writing an answer of its own: one written while a request's head
+    /// is being read (no handler has run for it), of an error status, without a content type
+    /// (hyper's carry no body; every answer of the gateway's has one).
+    fn stand_in_for(&mut self, first: &[u8]) {
+        if self.standing_in.is_some() || self.watch.lock().phase != Phase::Head {
+            return;
+        }
+        if let Some(answer) = stand_in(first, self.max_header_bytes) {
+            self.standing_in = Some((answer, 0));
+        }
+    }
+
+    /// Writes the standing-in answer; `consumed` is what hyper is told was written.
+    fn poll_stand_in(&mut self, cx: &mut Context<'_>, consumed: usize) -> Poll<io::Result<usize>> {
+        let Some((answer, written)) = &mut self.standing_in else {
+            return Poll::Ready(Ok(consumed));
+        };
+        while *written < answer.len() {
+            match Pin::new(&mut self.stream).poll_write(cx, &answer[*written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => *written += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(consumed))
+    }
+}
+
+/// The gateway's answer in place of hyper's own answer `head` (see [`Watched`]), if it is one.
+fn stand_in(head: &[u8], max_header_bytes: usize) -> Option<Vec<u8>> {
+    use crate::error::ErrorCode;
+    let status = head.strip_prefix(b"HTTP/1.1 ")?.get(..3)?;
+    let end = memchr::memmem::find(head, b"\r\n\r\n")?;
+    if head[..end]
+        .windows(b"\ncontent-type:".len())
+        .any(|w| w.eq_ignore_ascii_case(b"\ncontent-type:"))
+    {
+        return None;
+    }
+    let (code, message) = match status {
+        b"431" => (
+            ErrorCode::HeadersTooLarge,
+            format!(
+                "the request headers are over the limit ({max_header_bytes} bytes, 100 fields)"
+            ),
+        ),
+        b"414" => (
+            ErrorCode::BadRequest,
+            "the request target is too long".to_owned(),
+        ),
+        b"400" => (
+            ErrorCode::BadRequest,
+            "the request is not valid HTTP/1.1".to_owned(),
+        ),
+        _ => return None,
+    };
+    Some(raw_error(code, &message, None))
 }
 
 impl AsyncRead for Watched {
@@ -196,6 +266,10 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.stand_in_for(buf);
+        if self.standing_in.is_some() {
+            return self.poll_stand_in(cx, buf.len());
+        }
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
@@ -204,6 +278,13 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
+            self.stand_in_for(first);
+        }
+        if self.standing_in.is_some() {
+            let consumed = bufs.iter().map(|b| b.len()).sum();
+            return self.poll_stand_in(cx, consumed);
+        }
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
@@ -221,7 +302,7 @@ impl AsyncWrite for Watched {
 }
 
 /// A whole HTTP/1.1 answer in the API's error shape, for the few cases where no handler runs:
-/// headers that took too long (`408`), a connection over the cap (`503`).
+/// headers that took too long (`408`), a connection over the cap (`503`), a head hyper refused.
 pub fn raw_error(
     code: crate::error::ErrorCode,
     message: &str,

@@ -108,6 +108,7 @@ pub async fn run(
         header_timeout: config.server.header_read_timeout,
         idle_timeout: config.server.idle_timeout,
         max_connections: config.server.max_connections,
+        max_header_bytes: config.server.max_header_bytes,
     };
     let serve = accept_loop(listener, gateway, limits, stop_rx.clone());
     let grace = config.server.shutdown_grace;
@@ -147,6 +148,7 @@ struct ConnLimits {
     header_timeout: Duration,
     idle_timeout: Duration,
     max_connections: usize,
+    max_header_bytes: usize,
 }
 
 /// Accepts connections until `stop` turns true, serving each on its own task with the
@@ -161,7 +163,11 @@ async fn accept_loop(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).keep_alive(true);
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        // A head that does not fit is answered 431 (in the error shape: see `conn.rs`).
+        .max_buf_size(limits.max_header_bytes);
     // The guards of `conn.rs` time the headers from their first byte; hyper's own header
     // timer would also count the idle time before it.
     builder.header_read_timeout(None);
@@ -201,7 +207,11 @@ async fn accept_loop(
             continue;
         };
         let watch = conn::Watch::new(limits.header_timeout, limits.idle_timeout);
-        let io = TokioIo::new(conn::Watched::new(stream, watch.clone()));
+        let io = TokioIo::new(conn::Watched::new(
+            stream,
+            watch.clone(),
+            limits.max_header_bytes,
+        ));
         let gateway = gateway.clone();
         let service_watch = watch.clone();
         let service = hyper::service::service_fn(move |req: ::http::Request<Incoming>| {

@@ -23,10 +23,10 @@ use super::{
     AuthConfig, AuthKey, BackendConfig, CacheConfig, CacheTtls, Config, ConfigIssue, CorsConfig,
     DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT_MS, DEFAULT_CACHE_MAX_BYTES,
     DEFAULT_HEADER_READ_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LISTEN,
-    DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_STALE_IF_ERROR_MS, DEFAULT_STALE_WHILE_REVALIDATE_MS,
-    DEFAULT_TIMEOUT_MS, EnvLookup, JwksConfig, JwtConfig, KeyMaterial, LogFormat, OrgAlias,
-    ServerConfig,
+    DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_STALE_IF_ERROR_MS,
+    DEFAULT_STALE_WHILE_REVALIDATE_MS, DEFAULT_TIMEOUT_MS, EnvLookup, JwksConfig, JwtConfig,
+    KeyMaterial, LogFormat, OrgAlias, ServerConfig,
 };
 use crate::client::{ClientSettings, ConnectTo, load_ca_file};
 use crate::limits::Rate;
@@ -601,6 +601,19 @@ impl<'a> Loader<'a> {
                 format!("{max_connections} is not between 1 and 1000000"),
             );
         }
+        // hyper's read buffer: at least 8 KiB.
+        let max_header_bytes = match raw.max_header_bytes {
+            None => DEFAULT_MAX_HEADER_BYTES,
+            Some(n) if (8192..=1 << 20).contains(&n) => n as usize,
+            Some(n) => {
+                self.issue(
+                    "server.max_header_bytes",
+                    at("max_header_bytes").as_ref(),
+                    format!("{n} is not between 8192 and 1048576"),
+                );
+                DEFAULT_MAX_HEADER_BYTES
+            }
+        };
         let delay_ms = raw.shutdown_delay_ms.unwrap_or(0);
         if delay_ms > 600_000 {
             self.issue(
@@ -688,6 +701,7 @@ impl<'a> Loader<'a> {
             body_read_timeout,
             idle_timeout,
             max_connections,
+            max_header_bytes,
             caller_rate_limit,
             idempotency_max_bytes,
         })

@@ -14,6 +14,7 @@
 //! body_read_timeout_ms = 30000     # a request's body must arrive within this (408 above)
 //! idle_timeout_ms = 60000          # a keep-alive connection with no request is closed after this
 //! max_connections = 10000          # open client connections; more are answered 503 and closed
+//! max_header_bytes = 32768         # a request's head (request line and headers); 431 above
 //! caller_rate_limit_rps = 100      # requests per second per caller (token subject), 429 above;
 //! caller_rate_limit_burst = 200    # default: no limit; the burst defaults to the rate
 //! idempotency_max_bytes = 67108864 # Idempotency-Key records (answers kept 24 h), in bytes
@@ -137,6 +138,8 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 30_000;
 /// Default `[server] idle_timeout_ms`.
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
+/// Default `[server] max_header_bytes`: 32 KiB, as nginx's default header buffers.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
 /// Default `[server] max_connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default `max_response_bytes` of a backend: 4 MiB.
@@ -173,6 +176,9 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Open client connections; more are answered `503 unavailable` and closed.
     pub max_connections: usize,
+    /// The largest request head (request line and headers) read; `431 headers_too_large`
+    /// above it (or above 100 header fields).
+    pub max_header_bytes: usize,
     /// Requests per second per caller (token subject), with a burst (`429` above).
     pub caller_rate_limit: Option<crate::limits::Rate>,
     /// What the `Idempotency-Key` records may hold, in bytes.

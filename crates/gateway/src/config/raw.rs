@@ -31,6 +31,8 @@ pub(super) struct RawServer {
     #[serde(default)]
     pub(super) max_connections: Option<usize>,
     #[serde(default)]
+    pub(super) max_header_bytes: Option<u64>,
+    #[serde(default)]
     pub(super) caller_rate_limit_rps: Option<u32>,
     #[serde(default)]
     pub(super) caller_rate_limit_burst: Option<u32>,
@@ -39,7 +41,7 @@ pub(super) struct RawServer {
 }
 
 /// The keys of `[server]`.
-pub(super) const SERVER_KEYS: [&str; 14] = [
+pub(super) const SERVER_KEYS: [&str; 15] = [
     "idempotency_max_bytes",
     "caller_rate_limit_rps",
     "caller_rate_limit_burst",
@@ -54,6 +56,7 @@ pub(super) const SERVER_KEYS: [&str; 14] = [
     "body_read_timeout_ms",
     "idle_timeout_ms",
     "max_connections",
+    "max_header_bytes",
 ];
 
 /// `[cache]` as written.
