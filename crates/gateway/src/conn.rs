@@ -164,7 +164,8 @@ impl Watched {
     /// is being read (no handler has run for it), of an error status, without a content type
     /// (hyper's carry no body; every answer of the gateway's has one).
     fn stand_in_for(&mut self, first: &[u8]) {
-        if self.standing_in.is_some() || self.watch.lock().phase != Phase::Head {
+        let error = first.starts_with(b"HTTP/1.1 4") || first.starts_with(b"HTTP/1.1 5");
+        if !error || self.standing_in.is_some() || self.watch.lock().phase != Phase::Head {
             return;
         }
         if let Some(answer) = stand_in(first, self.max_header_bytes) {
