@@ -156,6 +156,34 @@ async fn the_list_is_the_orgs_the_backend_has_keys_for() {
 }
 
 #[tokio::test]
+async fn an_org_whose_key_the_vendor_refuses_does_not_fail_the_list() {
+    // The key of org xyz789 is sent with another key's token: the vendor answers 401.
+    let d = Demo::start_with(|t| {
+        t.replace(
+            "token = \"${ORGWAY_DEMO_WATSON_IOT_TOKEN_XYZ789}\"",
+            "token = \"${ORGWAY_DEMO_WATSON_IOT_TOKEN_ABC123}\"",
+        )
+    })
+    .await;
+    let page = d.get("/v1/backends/watson-iot/orgs").await;
+    assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+    let page = page.json();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    // Listed with its id only; the others as the vendor holds them.
+    assert_eq!(items[3]["nativeId"], "xyz789");
+    assert_eq!(
+        (&items[3]["name"], &items[3]["status"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert_eq!(items[1]["name"], "Acme Devices");
+    // A read of it says why.
+    d.get("/v1/orgs/watson-iot:xyz789")
+        .await
+        .error(502, "backend_auth_failed");
+}
+
+#[tokio::test]
 async fn an_org_without_a_key_or_unknown_to_the_vendor_is_404() {
     // One more key, for an org the vendor does not have.
     let d = Demo::start_with(|t| {
