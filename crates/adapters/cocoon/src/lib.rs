@@ -173,7 +173,7 @@ impl Cocoon {
         // the update was made: a failure now is after the change.
         let updated: Option<Value> = serde_json::from_slice(&answer.body).ok();
         match updated.as_ref().map(Organisation::deserialize) {
-            Some(Ok(w)) if w.id.is_some() => {
+            Some(Ok(w)) if w.id.is_some() || w.org_group_id.is_some() => {
                 map::org_from_wire(&self.cfg.name, &w, updated.filter(|_| cx.include_raw()))
                     .map(|o| Output::Org(Box::new(o)))
             }

@@ -112,7 +112,11 @@ pub fn org_from_wire(
     w: &Organisation,
     raw: Option<Value>,
 ) -> Result<Org, BackendError> {
-    let native_id = id(backend, "an organisation", w.id.as_ref())?;
+    let native_id = id(
+        backend,
+        "an organisation",
+        w.id.as_ref().or(w.org_group_id.as_ref()),
+    )?;
     let mut org = Org::bare(native_id);
     org.name = non_empty(w.name.as_ref());
     org.description = non_empty(w.description.as_ref());
@@ -257,13 +261,38 @@ fn plan(
 
 /// `GET /v1/orgs/{org}/usage` from the storage statistics (`storage`: bytes used;
 /// `storage-allocated` and `storage-required`: the MiB figures in bytes) and the user
-/// statistics (users per role). A figure Cocoon does not send is not reported.
+/// statistics (users per role). A figure Cocoon does not send is not reported; a page with
+/// none of its figures is not what orgway reads it as (its member names are orgway's reading,
+/// see `wire::StorageStatistics`), and is `backend_bad_response`, not a usage with nothing in it.
 pub fn usage(
     backend: &str,
     storage: &StorageStatistics,
     users: &UserStatistics,
     raw: Option<Value>,
 ) -> Result<UsageSummary, BackendError> {
+    let none_of = |page: &str, members: &str| {
+        BackendError::bad_response(format!(
+            "{backend} sent {page} statistics with none of {members}"
+        ))
+    };
+    if storage.used_storage.is_none()
+        && storage.allocated_storage.is_none()
+        && storage.required_storage.is_none()
+    {
+        return Err(none_of(
+            "storage",
+            "`usedStorage`, `allocatedStorage`, `requiredStorage`",
+        ));
+    }
+    if users.originator_count.is_none()
+        && users.collaborator_count.is_none()
+        && users.organisation_admin_count.is_none()
+    {
+        return Err(none_of(
+            "user",
+            "`originatorCount`, `collaboratorCount`, `organisationAdminCount`",
+        ));
+    }
     let mut metrics = Vec::new();
     let field = |m: &str| format!("`{m}` of the storage statistics");
     if let Some(used) = optional_digits(
@@ -463,6 +492,43 @@ pub fn issued(backend: &str, answer: &TokenAnswer, now: u64) -> Result<Issued, B
 mod tests {
     use super::*;
     use orgway_core::{ErrorKind, Secret};
+
+    #[test]
+    fn an_organisation_id_is_read_from_id_or_org_group_id() {
+        let read = |json: &str| {
+            let w: Organisation = serde_json::from_str(json).unwrap();
+            org_from_wire("c", &w, None).map(|o| o.native_id)
+        };
+        assert_eq!(read(r#"{"id":"42","name":"A"}"#).unwrap(), "42");
+        assert_eq!(read(r#"{"orgGroupId":"42","name":"A"}"#).unwrap(), "42");
+        assert_eq!(read(r#"{"id":42,"orgGroupId":"42"}"#).unwrap(), "42");
+        assert_eq!(
+            read(r#"{"name":"A"}"#).unwrap_err().kind,
+            ErrorKind::BadResponse
+        );
+    }
+
+    #[test]
+    fn statistics_pages_without_any_figure_are_bad_responses() {
+        let storage = StorageStatistics {
+            used_storage: Some(Value::String("5".into())),
+            ..StorageStatistics::default()
+        };
+        let users = UserStatistics {
+            collaborator_count: Some(Value::String("2".into())),
+            ..UserStatistics::default()
+        };
+        let u = usage("c", &storage, &users, None).unwrap();
+        assert_eq!(u.metrics.len(), 2);
+        for (s, us, says) in [
+            (&StorageStatistics::default(), &users, "storage statistics"),
+            (&storage, &UserStatistics::default(), "user statistics"),
+        ] {
+            let e = usage("c", s, us, None).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::BadResponse);
+            assert!(e.message.contains(says), "{}", e.message);
+        }
+    }
 
     #[test]
     fn ids() {

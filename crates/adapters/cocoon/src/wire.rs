@@ -56,6 +56,10 @@ pub struct PlanDetails {
 #[serde(rename_all = "camelCase")]
 pub struct Organisation {
     pub id: Option<Num>,
+    /// The name the vendor's paths give the id (`/organisations/{orgGroupId}`), read when a
+    /// record carries it instead of `id` (the record's shape was not recoverable: dialects.md
+    /// §3.3).
+    pub org_group_id: Option<Num>,
     pub name: Option<String>,
     pub description: Option<String>,
     /// Storage allocated to the organisation, MiB.

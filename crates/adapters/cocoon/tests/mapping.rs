@@ -169,14 +169,30 @@ fn usage_from_the_statistics() {
     assert_eq!(get("collaborators"), Some((4, Unit::Count)));
     assert_eq!(get("organisation-admins"), Some((1, Unit::Count)));
 
+    // Figures not sent are not reported; a page with none of them is not what it was taken for.
+    let some = map::usage(
+        "share",
+        &StorageStatistics {
+            used_storage: storage.used_storage.clone(),
+            ..StorageStatistics::default()
+        },
+        &UserStatistics {
+            collaborator_count: users.collaborator_count.clone(),
+            ..UserStatistics::default()
+        },
+        None,
+    )
+    .unwrap();
+    let names: Vec<&str> = some.metrics.iter().map(|m| m.metric.as_str()).collect();
+    assert_eq!(names, ["storage", "collaborators"]);
     let none = map::usage(
         "share",
         &StorageStatistics::default(),
         &UserStatistics::default(),
         None,
     )
-    .unwrap();
-    assert!(none.metrics.is_empty(), "figures not sent are not reported");
+    .unwrap_err();
+    assert_eq!(none.kind, orgway_core::ErrorKind::BadResponse);
 }
 
 #[test]
