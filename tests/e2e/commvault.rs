@@ -993,6 +993,37 @@ async fn a_static_authtoken_needs_no_login() {
 }
 
 #[tokio::test]
+async fn a_commcell_whose_listing_does_not_page_is_paged_by_the_gateway() {
+    let d = Demo::start().await;
+    d.commvault().set_whole_lists(true);
+    let mut ids: Vec<String> = d.commvault().org_ids().iter().map(u64::to_string).collect();
+    ids.sort();
+    let mut seen = Vec::new();
+    let mut url = "/v1/backends/commvault/orgs?limit=2".to_owned();
+    for _ in 0..=ids.len() {
+        let page = d.get(&url).await;
+        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+        let page = page.json();
+        assert_eq!(page["total"], ids.len());
+        assert!(page["items"].as_array().unwrap().len() <= 2);
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["nativeId"].as_str().unwrap().to_owned()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(c) => url = format!("/v1/backends/commvault/orgs?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    // Every org once, and the cursor ends.
+    seen.sort();
+    assert_eq!(seen, ids);
+}
+
+#[tokio::test]
 async fn a_bearer_token_commvault_refuses_is_not_sent_for_renewal() {
     // cvpysdk renews `QSDK` tokens on a 401, never a `Bearer` one: the gateway does not post it
     // to `RenewLoginToken` either.

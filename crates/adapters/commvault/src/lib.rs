@@ -167,19 +167,21 @@ impl Commvault {
         let call = Call::get("/Organization").params(map::list_params(query));
         let v = self.read(cx, &call).await?;
         let list: Providers = from_value(&self.cfg.name, "an organization list", &v)?;
+        // More than asked for: a server whose listing does not page (it ignored `start` and
+        // `limit`) sent every org. Its pages are cut here; taking its first `limit` as the
+        // page would give the same orgs for every cursor, without end.
+        let whole = list.providers.len() > query.limit as usize;
         let mut items = Vec::with_capacity(list.providers.len());
-        // A server that ignores `limit` must not make the page longer than asked.
-        for p in list.providers.into_iter().take(query.limit as usize) {
+        for p in list.providers {
             let raw = cx.include_raw().then(|| p.clone());
             let provider: Provider = from_value(&self.cfg.name, "an organization list item", &p)?;
             items.push(map::org_from_provider(&self.cfg.name, &provider, raw)?);
         }
-        Ok(Output::Orgs(Page::from_offset(
-            items,
-            query.offset(),
-            query.limit,
-            list.filter_query_count,
-        )))
+        Ok(Output::Orgs(if whole {
+            Page::window(items, query)
+        } else {
+            Page::from_offset(items, query.offset(), query.limit, list.filter_query_count)
+        }))
     }
 
     /// The CommCell's plans, `(planId, planName)`; `None` when the server does not list them

@@ -141,6 +141,10 @@ impl fmt::Debug for CommvaultConfig {
 struct Ctx {
     sessions: Mutex<Sessions>,
     store: Mutex<Store>,
+    /// Test knob: `GET Organization` answers the whole list, without `filterQueryCount`,
+    /// whatever `start` and `limit` say (the plain listing of dialects.md §2.3, which shows no
+    /// paging).
+    whole_lists: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -170,6 +174,7 @@ impl CommvaultSim {
         let ctx = Arc::new(Ctx {
             sessions: Mutex::new(Sessions::new(&config.users, config.token_idle_timeout)),
             store: Mutex::new(Store::new(config.seed_demo_data)),
+            whole_lists: Default::default(),
         });
         let router = Router::new().fallback(dispatch).with_state(ctx.clone());
         let server = SimServer::start("commvault", router, FAULT_STYLE).await?;
@@ -219,6 +224,14 @@ impl CommvaultSim {
     /// Test knob: when false, `RenewLoginToken` refuses every token.
     pub fn set_renewal_allowed(&self, allowed: bool) {
         self.ctx.sessions().set_renewal_allowed(allowed);
+    }
+
+    /// Test knob: `GET Organization` ignores `start` and `limit` and answers every org,
+    /// without `filterQueryCount`, as a CommCell whose listing does not page.
+    pub fn set_whole_lists(&self, whole: bool) {
+        self.ctx
+            .whole_lists
+            .store(whole, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A valid `QSDK …` token for a configured user (names compare without regard to case), as
@@ -508,7 +521,12 @@ fn serve(ctx: &Ctx, call: Call<'_>) -> Response {
                         .map(|o| store.render_provider(o))
                         .collect()
                 };
-                ok("Api_GetOrganizationsResp", &params.apply(providers))
+                let answer = if ctx.whole_lists.load(std::sync::atomic::Ordering::Relaxed) {
+                    serde_json::json!({ "providers": providers })
+                } else {
+                    params.apply(providers)
+                };
+                ok("Api_GetOrganizationsResp", &answer)
             }
             Err(e) => flat(e),
         },
