@@ -114,11 +114,18 @@ fn new_request_id_value() -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
-/// Writes a new request id (32 lowercase hex digits) into `buf`.
+/// Writes a new request id (32 lowercase hex digits) into `buf`: the process's 16, written
+/// once, then the counter's.
 fn new_request_id_into(buf: &mut [u8; 32]) -> &str {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    fn hex(word: u64, out: &mut [u8]) {
+        for (j, b) in out.iter_mut().enumerate() {
+            *b = HEX[((word >> (60 - 4 * j)) & 0xf) as usize];
+        }
+    }
+    static PREFIX: OnceLock<[u8; 16]> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(1);
-    let prefix = *PREFIX.get_or_init(|| {
+    let prefix = PREFIX.get_or_init(|| {
         let mut h = RandomState::new().build_hasher();
         h.write_u128(
             std::time::SystemTime::now()
@@ -127,15 +134,12 @@ fn new_request_id_into(buf: &mut [u8; 32]) -> &str {
                 .unwrap_or(0),
         );
         h.write_u32(std::process::id());
-        h.finish()
+        let mut digits = [0u8; 16];
+        hex(h.finish(), &mut digits);
+        digits
     });
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, word) in [prefix, n].into_iter().enumerate() {
-        for j in 0..16 {
-            buf[i * 16 + j] = HEX[((word >> (60 - 4 * j)) & 0xf) as usize];
-        }
-    }
+    buf[..16].copy_from_slice(prefix);
+    hex(COUNTER.fetch_add(1, Ordering::Relaxed), &mut buf[16..]);
     std::str::from_utf8(buf).unwrap_or("0")
 }
 
