@@ -553,6 +553,12 @@ struct Generations {
     orgs: HashMap<String, u64>,
 }
 
+/// The most orgs of one backend whose generations are kept: one more, and the backend's own
+/// generation moves on instead (every entry of it is forgotten) and the orgs' start again, so
+/// writes and purges of ever new org ids (a purge needs no backend call) cannot grow the map
+/// without bound.
+const MAX_ORG_GENERATIONS: usize = 10_000;
+
 /// The pseudo-org whose generation every list of a backend's orgs carries.
 const LISTS: &str = "\u{0}lists";
 
@@ -733,7 +739,13 @@ impl Cache {
         let mine = gens.entry(backend.to_owned()).or_default();
         match org {
             None => mine.all += 1,
-            Some(org) => *mine.orgs.entry(org.to_owned()).or_insert(0) += 1,
+            Some(org) => {
+                if mine.orgs.len() >= MAX_ORG_GENERATIONS && !mine.orgs.contains_key(org) {
+                    mine.all += 1;
+                    mine.orgs.clear();
+                }
+                *mine.orgs.entry(org.to_owned()).or_insert(0) += 1;
+            }
         }
         if let Some(state) = self.backends.get(backend) {
             state.epoch.fetch_add(1, Ordering::Release);
@@ -1398,6 +1410,34 @@ pub struct CacheReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn org_generations_are_bounded_and_never_go_back() {
+        let cache = Cache::standalone(
+            &CacheConfig {
+                max_bytes: 1 << 20,
+                stale_while_revalidate: Duration::ZERO,
+                stale_if_error: Duration::ZERO,
+                ttl: Default::default(),
+            },
+            Metrics::new(),
+        );
+        cache.purge_org("b", "first");
+        let before = {
+            let g = cache.generations();
+            (g["b"].all, g["b"].orgs["first"])
+        };
+        assert_eq!(before, (0, 1));
+        for i in 0..MAX_ORG_GENERATIONS {
+            cache.purge_org("b", &format!("org-{i}"));
+        }
+        let g = cache.generations();
+        assert!(g["b"].orgs.len() <= MAX_ORG_GENERATIONS);
+        // The backend's generation moved on: no key of before can be made again, though
+        // "first" counts from the start.
+        assert_eq!(g["b"].all, 1);
+        assert!(!g["b"].orgs.contains_key("first"));
+    }
 
     #[tokio::test]
     async fn a_refreshed_entry_lives_its_own_time_to_live() {
