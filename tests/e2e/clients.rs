@@ -158,6 +158,14 @@ async fn heads_hyper_refuses_are_answered_in_the_error_shape() {
     .await;
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
     assert_eq!(json_body(&missing)["error"]["code"], "not_found");
+    // The connection guards' answers are counted, under the route `connection`.
+    let metrics = String::from_utf8(d.get("/metrics").await.body.to_vec()).unwrap();
+    for (status, n) in [(431, 2), (400, 1)] {
+        let line = format!(
+            "orgway_http_requests_total{{method=\"other\",route=\"connection\",status=\"{status}\"}} {n}"
+        );
+        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+    }
 }
 
 #[tokio::test]

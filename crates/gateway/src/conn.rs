@@ -147,16 +147,24 @@ pub struct Watched {
     /// The gateway's answer standing in for one of hyper's own, and how much of it is written;
     /// once set, whatever hyper writes is dropped (the connection ends after it).
     standing_in: Option<(Vec<u8>, usize)>,
+    /// Where the answers given here are counted.
+    metrics: Arc<crate::telemetry::Metrics>,
 }
 
 impl Watched {
-    pub fn new(stream: TcpStream, watch: Arc<Watch>, max_header_bytes: usize) -> Self {
+    pub fn new(
+        stream: TcpStream,
+        watch: Arc<Watch>,
+        max_header_bytes: usize,
+        metrics: Arc<crate::telemetry::Metrics>,
+    ) -> Self {
         Watched {
             stream,
             watch,
             timeout_answered: false,
             max_header_bytes,
             standing_in: None,
+            metrics,
         }
     }
 
@@ -168,7 +176,8 @@ impl Watched {
         if !error || self.standing_in.is_some() || self.watch.lock().phase != Phase::Head {
             return;
         }
-        if let Some(answer) = stand_in(first, self.max_header_bytes) {
+        if let Some((status, answer)) = stand_in(first, self.max_header_bytes) {
+            self.metrics.connection(status);
             self.standing_in = Some((answer, 0));
         }
     }
@@ -191,7 +200,7 @@ impl Watched {
 }
 
 /// The gateway's answer in place of hyper's own answer `head` (see [`Watched`]), if it is one.
-fn stand_in(head: &[u8], max_header_bytes: usize) -> Option<Vec<u8>> {
+fn stand_in(head: &[u8], max_header_bytes: usize) -> Option<(u16, Vec<u8>)> {
     use crate::error::ErrorCode;
     let status = head.strip_prefix(b"HTTP/1.1 ")?.get(..3)?;
     let end = memchr::memmem::find(head, b"\r\n\r\n")?;
@@ -218,7 +227,7 @@ fn stand_in(head: &[u8], max_header_bytes: usize) -> Option<Vec<u8>> {
         ),
         _ => return None,
     };
-    Some(raw_error(code, &message, None))
+    Some((code.status().as_u16(), raw_error(code, &message, None)))
 }
 
 impl AsyncRead for Watched {
@@ -239,6 +248,7 @@ impl AsyncRead for Watched {
                 // Nothing of an answer has been written for this request: say why it ends
                 // (with a request id of its own).
                 if !std::mem::replace(&mut self.timeout_answered, true) {
+                    self.metrics.connection(408);
                     let answer = raw_error(
                         crate::error::ErrorCode::RequestTimeout,
                         "the request headers did not arrive in time",

@@ -191,6 +191,7 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             // Made for each refusal: each has its own request id.
+            gateway.metrics().connection(503);
             let answer = conn::raw_error(
                 ErrorCode::Unavailable,
                 "the gateway has too many open connections",
@@ -211,6 +212,7 @@ async fn accept_loop(
             stream,
             watch.clone(),
             limits.max_header_bytes,
+            gateway.metrics().clone(),
         ));
         let gateway = gateway.clone();
         let service_watch = watch.clone();

@@ -291,6 +291,19 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Counts an answer the connection guards gave where no request was routed (`conn.rs`: a
+    /// head that took too long, or hyper refused; a connection over the cap): method `other`,
+    /// route `connection`.
+    pub fn connection(&self, status: u16) {
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                method: METHODS[METHODS.len() - 1],
+                route: "connection",
+                status,
+            })
+            .inc();
+    }
+
     /// The counter and histogram of a backend's calls of one operation with one outcome (`ok`
     /// or an error code), to keep and count with: no labels built, no lookup, per call.
     pub fn backend_series(&self, backend: &str, operation: &str, outcome: &str) -> BackendSeries {

@@ -185,6 +185,11 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// Where its answers are counted.
+    pub fn metrics(&self) -> &Arc<crate::telemetry::Metrics> {
+        &self.app.metrics
+    }
+
     pub fn new(app: Arc<App>) -> Gateway {
         Gateway {
             router: router(app.clone()),
