@@ -202,6 +202,20 @@ fn backends_fault(e: &BackendError) -> bool {
         && !e.details.contains_key("shed")
 }
 
+/// A probe under way: dropped before its outcome is recorded, it lets the next call probe.
+struct Unfinished<'a> {
+    circuit: &'a Circuit,
+    probe: bool,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if self.probe {
+            self.circuit.not_counted(true);
+        }
+    }
+}
+
 /// Puts a [`Circuit`] in front of a service.
 #[derive(Debug, Clone)]
 pub struct CircuitLayer {
@@ -228,7 +242,15 @@ impl Around for CircuitLayer {
                     return Err(e.with_detail("circuit", "open"));
                 }
             };
+            // A probe that ends without an outcome (its caller went away and the call was
+            // dropped, or it panicked) leaves the next call to probe: the circuit would stay
+            // half-open, refusing every call, for good.
+            let mut unfinished = Unfinished {
+                circuit: &layer.circuit,
+                probe,
+            };
             let result = inner.oneshot(req).await;
+            unfinished.probe = false;
             match &result {
                 // A call the gateway shed says nothing of the backend: not counted (a shed
                 // probe leaves the next call to probe).
@@ -428,6 +450,45 @@ mod tests {
             c.record(false, i % 3 == 0);
         }
         assert_eq!(c.state(), "closed");
+    }
+
+    #[tokio::test]
+    async fn a_probe_dropped_before_its_outcome_lets_the_next_call_probe() {
+        let circuit = Circuit::new(CircuitSettings {
+            window: Duration::from_secs(10),
+            min_calls: 1,
+            failure_percent: 50,
+            open_for: Duration::from_millis(20),
+        });
+        circuit.record(false, true);
+        assert_eq!(circuit.state(), "open");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let layer = CircuitLayer {
+            backend: Arc::from("b"),
+            circuit: circuit.clone(),
+        };
+        // A backend that never answers; the caller gives up on the probe.
+        let never = tower::service_fn(|_: BackendCall| {
+            std::future::pending::<Result<orgway_core::Output, BackendError>>()
+        });
+        let call = || BackendCall {
+            cx: orgway_core::CallContext::new(
+                Arc::from("rid"),
+                false,
+                Arc::new(crate::client::HttpClient::new()),
+            ),
+            op: orgway_core::Operation::GetOrg { org: "x".into() },
+        };
+        let probe = layer.around(never, call());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), probe)
+                .await
+                .is_err()
+        );
+        assert!(
+            matches!(circuit.admit(), Admit::Probe),
+            "not half-open for good"
+        );
     }
 
     #[test]
