@@ -20,7 +20,9 @@
 //! sent), and a failure after the backend made the change (`details.outcome: "applied"`). A
 //! write the backend was never asked to make, or refused before making it (`501`,
 //! `backend_auth_failed`, a `503`: the gateway draining or shedding load, the backend
-//! unavailable, its circuit open) leaves nothing: its record is dropped and a retry runs.
+//! unavailable, its circuit open; any `502` or `504` without `details.outcome`: a login that
+//! failed, a deadline met waiting for a slot) leaves nothing: its record is dropped and a
+//! retry runs.
 //!
 //! Records live 24 hours. The store is [`Store`]; [`MemoryStore`] keeps them in this process,
 //! bounded in bytes (oldest finished records dropped first; a record of a write still running
@@ -382,7 +384,11 @@ async fn outcome(resp: Response) -> (Finish, Response) {
             (None, s) if matches!(s.as_u16(), 408 | 429 | 503) => Finish::NotSent,
             (None, s) if s.is_client_error() => Finish::Answered(Stored::Error(err)),
             // A gateway failure (500) may have come after the backend was asked.
-            (None, _) => Finish::Unknown,
+            (None, StatusCode::INTERNAL_SERVER_ERROR) => Finish::Unknown,
+            // A backend failure that says no outcome: the write's request was never put on
+            // its way (a login that failed, a deadline met waiting for a slot, a connection
+            // refused), or the backend refused it (the handlers mark any other `unknown`).
+            (None, _) => Finish::NotSent,
         };
         return (how, resp);
     }
@@ -479,6 +485,10 @@ mod tests {
             (ApiError::unsupported("x", vec![]), "not sent"),
             (from(BackendError::rate_limited("x", None)), "not sent"),
             (from(BackendError::not_found("x")), "answered"),
+            // A backend failure without an outcome: the handlers found the write's request
+            // never left (a login failed, a deadline met waiting for a slot).
+            (from(BackendError::timeout("x")), "not sent"),
+            (from(BackendError::upstream("x")), "not sent"),
             // It may have reached the backend, unanswered.
             (
                 from(BackendError::timeout("x")).with_detail("outcome", "unknown"),
