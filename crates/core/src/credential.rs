@@ -84,6 +84,18 @@ struct Held<T> {
     generation: u64,
     /// When to refresh it before the vendor stops accepting it.
     refresh_at: Option<Instant>,
+    /// When the vendor stops accepting it (`None`: not known to).
+    expires_at: Option<Instant>,
+}
+
+impl<T: Clone> Held<T> {
+    /// The credential, while a call may still use it: not the one the vendor just refused,
+    /// and not past its expiry.
+    fn usable(&self, stale: Option<u64>, now: Instant) -> Option<(T, u64)> {
+        let refused = stale == Some(self.generation);
+        let expired = self.expires_at.is_some_and(|at| now >= at);
+        (!refused && !expired).then(|| (self.value.clone(), self.generation))
+    }
 }
 
 struct Inflight<T> {
@@ -137,6 +149,7 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
                     value,
                     generation: 1,
                     refresh_at: None,
+                    expires_at: None,
                 }),
                 inflight: None,
                 refused: None,
@@ -214,7 +227,11 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
                     if let Some((until, e)) = &st.refused
                         && now < *until
                     {
-                        return Err(e.clone());
+                        // Backing off: the credential held serves while it still may.
+                        return match st.held.as_ref().and_then(|h| h.usable(stale, now)) {
+                            Some(held) => Ok(held),
+                            None => Err(e.clone()),
+                        };
                     }
                     let generation = st.next_generation;
                     st.next_generation += 1;
@@ -249,6 +266,7 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
                         value: fresh.value.clone(),
                         generation,
                         refresh_at,
+                        expires_at: fresh.lifetime.map(|lifetime| now + lifetime),
                     });
                     st.refused = None;
                     st.next_backoff = self.backoff.first;
@@ -261,10 +279,35 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
                         .unwrap_or(self.backoff.max)
                         .min(self.backoff.max);
                 }
+                // The vendor said when to ask again: not before (a grant endpoint answering
+                // 429 in milliseconds would otherwise be asked again by every call).
+                Err(e) if e.kind == ErrorKind::RateLimited => {
+                    let wait = e.retry_after.unwrap_or(self.backoff.first);
+                    st.refused = Some((now + wait.min(self.backoff.max), e.clone()));
+                }
+                // Failing for a moment while the credential held still serves: it does, and
+                // the refresh is tried again after the first backoff, not by every call.
+                Err(e)
+                    if st
+                        .held
+                        .as_ref()
+                        .is_some_and(|h| h.usable(stale, now).is_some()) =>
+                {
+                    st.refused = Some((now + self.backoff.first, e.clone()));
+                }
                 Err(_) => {}
             }
         }
-        outcome.map(|fresh| (fresh.value, generation))
+        match outcome {
+            Ok(fresh) => Ok((fresh.value, generation)),
+            // A refresh begun before the credential held expired, failed: it serves while it
+            // still may (a vendor slow or failing for a moment fails no call that did not
+            // need the new one).
+            Err(e) => match st.held.as_ref().and_then(|h| h.usable(stale, now)) {
+                Some(held) => Ok(held),
+                None => Err(e),
+            },
+        }
     }
 }
 
@@ -294,6 +337,66 @@ mod tests {
 
     fn ok(v: &'static str, lifetime: Option<Duration>) -> RefreshFuture<&'static str> {
         Box::pin(async move { Ok(Fresh { value: v, lifetime }) })
+    }
+
+    #[test]
+    fn a_rate_limited_refresh_is_not_asked_again_before_its_retry_after() {
+        let (clock, at) = manual_clock();
+        let c = Credential::<&str>::new(None).with_clock(clock);
+        let limited = || -> RefreshFuture<&'static str> {
+            Box::pin(async {
+                Err(BackendError::rate_limited(
+                    "slow down",
+                    Some(Duration::from_secs(10)),
+                ))
+            })
+        };
+        let e = block_on(c.get(Duration::from_secs(5), |_| limited())).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::RateLimited);
+        // Within its Retry-After: the same answer, no new request.
+        at.store(9_000, Ordering::SeqCst);
+        let e = block_on(c.get(Duration::from_secs(5), |_| ok("never", None))).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::RateLimited);
+        assert_eq!(c.refreshes_started(), 1);
+        at.store(10_000, Ordering::SeqCst);
+        assert_eq!(
+            block_on(c.get(Duration::from_secs(5), |_| ok("t", None)))
+                .unwrap()
+                .0,
+            "t"
+        );
+        assert_eq!(c.refreshes_started(), 2);
+    }
+
+    #[test]
+    fn a_failed_refresh_leaves_the_credential_held_serving_until_it_expires() {
+        let (clock, at) = manual_clock();
+        let c = Credential::<&str>::new(None).with_clock(clock);
+        let minute = Some(Duration::from_secs(60));
+        block_on(c.get(Duration::from_secs(5), |_| ok("first", minute))).unwrap();
+        let down = || -> RefreshFuture<&'static str> {
+            Box::pin(async { Err(BackendError::unavailable("down")) })
+        };
+        // Time to refresh (12 s before it ends); the vendor is down: the held one serves, and
+        // the refresh is tried again after the backoff, not by every call.
+        at.store(50_000, Ordering::SeqCst);
+        assert_eq!(
+            block_on(c.get(Duration::from_secs(5), |_| down()))
+                .unwrap()
+                .0,
+            "first"
+        );
+        assert_eq!(
+            block_on(c.get(Duration::from_secs(5), |_| down()))
+                .unwrap()
+                .0,
+            "first"
+        );
+        assert_eq!(c.refreshes_started(), 2);
+        // Expired: the failure is the answer.
+        at.store(61_000, Ordering::SeqCst);
+        let e = block_on(c.get(Duration::from_secs(5), |_| down())).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unavailable);
     }
 
     #[test]
