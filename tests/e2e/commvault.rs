@@ -1021,6 +1021,27 @@ async fn a_commcell_whose_listing_does_not_page_is_paged_by_the_gateway() {
     // Every org once, and the cursor ends.
     seen.sort();
     assert_eq!(seen, ids);
+    // A sort asked for is honoured over the whole list.
+    let mut names = Vec::new();
+    let mut url = "/v1/backends/commvault/orgs?limit=2&sort=-name".to_owned();
+    for _ in 0..=ids.len() {
+        let page = d.get(&url).await.json();
+        names.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["name"].as_str().unwrap().to_owned()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(c) => url = format!("/v1/backends/commvault/orgs?limit=2&sort=-name&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
+    assert_eq!(names, sorted);
+    assert_eq!(names.len(), ids.len());
 }
 
 #[tokio::test]
