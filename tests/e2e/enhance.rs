@@ -469,6 +469,28 @@ async fn customers_added_is_a_series() {
     );
     let r = enhance(&d).server().requests().into_iter().last().unwrap();
     assert_eq!(r.query_param("timeInterval").as_deref(), Some("day"));
+    // By month: the days inside the range, summed per calendar month (the range starts inside
+    // one), as the other dialects do; the same three customers, whatever the day of the month.
+    let months = d
+        .get("/v1/orgs/acme-hosting/usage/customers-added?interval=month")
+        .await
+        .json();
+    assert_eq!(months["total"], 3, "{months}");
+    let sum: u64 = months["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, 3);
+    assert!(
+        months["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["at"].as_str().unwrap()[8..].starts_with("01T00:00:00")),
+        "{months}"
+    );
     let e = d
         .get("/v1/orgs/acme-hosting/usage/devices")
         .await

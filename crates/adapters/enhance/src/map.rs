@@ -324,13 +324,14 @@ pub fn patch_body(patch: &OrgPatch) -> Result<wire::OrgUpdate, BackendError> {
     Ok(u)
 }
 
-/// The `timeInterval` to ask `getCustomersAdded` for: hours, days or months as asked; days for
-/// a total, which the gateway sums.
+/// The `timeInterval` to ask `getCustomersAdded` for: hours as asked, else days, which the
+/// gateway sums into months and totals. (Enhance's own months are whole calendar months: a
+/// range starting or ending inside one would lose its first month or count its last beyond
+/// the range, where docs/API.md §3 sums the days inside the range.)
 pub fn stats_interval(interval: Interval) -> &'static str {
     match interval {
         Interval::Hour => "hour",
-        Interval::Month => "month",
-        Interval::Day | Interval::Total => "day",
+        Interval::Day | Interval::Month | Interval::Total => "day",
     }
 }
 
