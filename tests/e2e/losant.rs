@@ -280,6 +280,53 @@ async fn payload_totals_and_series() {
         .unwrap();
     assert_eq!(req.query_param("resolution").as_deref(), Some("86400000"));
 
+    // A range starting inside a day: the total counts the days `interval=day` has (those
+    // starting inside the range), whichever vendor action it comes from.
+    let inside = "from=2016-06-13T12:00:00Z&to=2016-06-15T00:00:00Z";
+    let sum_of = |v: &serde_json::Value| -> u64 {
+        v["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["value"].as_u64().unwrap())
+            .sum()
+    };
+    let by_day = d
+        .get(&format!(
+            "/v1/orgs/acme/usage/payloads?{inside}&interval=day"
+        ))
+        .await
+        .json();
+    assert_eq!(by_day["points"].as_array().unwrap().len(), 1, "{by_day}");
+    let total = d
+        .get(&format!(
+            "/v1/orgs/acme/usage/payloads?{inside}&interval=total"
+        ))
+        .await
+        .json();
+    assert_eq!(total["total"].as_u64(), Some(sum_of(&by_day)), "{total}");
+    let total_all = d
+        .get(&format!(
+            "/v1/orgs/acme/usage/payloads?{inside}&interval=total&billable=false"
+        ))
+        .await
+        .json();
+    let by_day_all = d
+        .get(&format!(
+            "/v1/orgs/acme/usage/payloads?{inside}&interval=day&billable=false"
+        ))
+        .await
+        .json();
+    assert_eq!(total_all["total"].as_u64(), Some(sum_of(&by_day_all)));
+    // Inside one day: no day starts in it, nothing counted, nothing asked.
+    let calls = d.losant_calls();
+    let none = d
+        .get("/v1/orgs/acme/usage/payloads?from=2016-06-13T06:00:00Z&to=2016-06-13T18:00:00Z&interval=total")
+        .await
+        .json();
+    assert_eq!(none["total"], 0, "{none}");
+    assert_eq!(d.losant_calls(), calls);
+
     let bytes = d
         .get(&format!(
             "/v1/orgs/acme/usage/payloads?{range}&unit=bytes&billable=false"

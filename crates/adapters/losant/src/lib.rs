@@ -291,14 +291,30 @@ impl Losant {
                 )
             }
             SeriesSource::PayloadCounts => {
-                let call = timed("payloadCounts").param("asBytes", options.bytes.to_string());
-                let body = send(&self.cfg, cx, call).await?;
-                let (w, raw) = decode_json::<PayloadStats>(
-                    &self.cfg.name,
-                    "a payload count",
-                    &body,
-                    raw_wanted,
-                )?;
+                // The days `interval=day` counts: those starting inside the range. Losant
+                // counts each day a range touches, so a range starting inside a day is asked
+                // from the next midnight (and one inside a single day counts nothing).
+                let first_day = match from.floor_day() {
+                    day if day == from => day,
+                    day => day.add_millis(86_400_000),
+                };
+                let start = first_day.unix_millis().max(start);
+                let (w, raw) = if start < end {
+                    let call =
+                        client::call(Method::GET, org_path(&self.cfg, org, Some("payloadCounts")))
+                            .param("start", start.to_string())
+                            .param("end", end.to_string())
+                            .param("asBytes", options.bytes.to_string());
+                    let body = send(&self.cfg, cx, call).await?;
+                    decode_json::<PayloadStats>(
+                        &self.cfg.name,
+                        "a payload count",
+                        &body,
+                        raw_wanted,
+                    )?
+                } else {
+                    (PayloadStats::default(), None)
+                };
                 (
                     vec![map::payload_total_point(&self.cfg.name, &w, from)?],
                     Aggregate::Sum,
