@@ -73,8 +73,14 @@ impl Timestamp {
             if OffsetDateTime::parse(s, &Rfc3339).is_ok() {
                 e
             } else {
+                // `+02:00` written into a query unencoded arrives as ` 02:00`.
+                let hint = if s.contains(' ') {
+                    " (a `+` in a query string reads as a space: write it `%2B`)"
+                } else {
+                    ""
+                };
                 TimestampError(format!(
-                    "`{}` is neither an RFC 3339 timestamp nor milliseconds since the epoch",
+                    "`{}` is neither an RFC 3339 timestamp nor milliseconds since the epoch{hint}",
                     short(s)
                 ))
             }
@@ -299,6 +305,9 @@ mod tests {
         assert!(Timestamp::parse_api("yesterday").is_err());
         assert!(Timestamp::parse_api("").is_err());
         assert!(Timestamp::parse_api("99999999999999999999999").is_err());
+        // An offset's `+` sent unencoded in a query arrives as a space: the message says so.
+        let e = Timestamp::parse_api("2016-06-13T06:00:00 02:00").unwrap_err();
+        assert!(e.to_string().contains("write it `%2B`"), "{e}");
     }
 
     #[test]

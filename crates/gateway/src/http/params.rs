@@ -159,7 +159,7 @@ pub const MAX_DEPTH: u32 = 100;
 /// Reads a customer list's filter: `status` (active, suspended or deleted), `recursive` and
 /// `maxDepth` (1 to 100).
 pub fn customer_filter(p: &Params) -> Result<CustomerFilter, ApiError> {
-    Ok(CustomerFilter {
+    let filter = CustomerFilter {
         status: match p.get("status") {
             None => None,
             Some(s) => match OrgStatus::parse(s) {
@@ -187,7 +187,14 @@ pub fn customer_filter(p: &Params) -> Result<CustomerFilter, ApiError> {
                     })?,
             ),
         },
-    })
+    };
+    // A depth bounds a recursive list; without `recursive=true` it would be ignored.
+    if filter.max_depth.is_some() && !filter.recursive {
+        return Err(ApiError::bad_request(
+            "`maxDepth` bounds a recursive list: it needs `recursive=true`",
+        ));
+    }
+    Ok(filter)
 }
 
 /// The scope a list's cursors are bound to: the list and its sort order.
@@ -244,7 +251,9 @@ pub fn decode_cursor(s: &str, scope: &str) -> Result<Cursor, ApiError> {
     }
     match (repr.o, repr.t) {
         (Some(o), None) => Ok(Cursor::Offset(o)),
-        (None, Some(t)) => Ok(Cursor::Token(t)),
+        // No backend of this gateway issues continuation tokens (every list pages by
+        // offset, which would read one as the start of the list): one is not a cursor it
+        // issued.
         _ => Err(bad()),
     }
 }
@@ -390,6 +399,8 @@ mod tests {
             "maxDepth=0",
             "maxDepth=101",
             "maxDepth=x",
+            "maxDepth=2",
+            "recursive=false&maxDepth=2",
         ] {
             assert_eq!(f(bad).unwrap_err().code, ErrorCode::BadRequest, "{bad}");
         }
@@ -467,8 +478,13 @@ mod tests {
             .is_err()
         );
         assert!(list_query(&p("cursor=garbage", &LIST_PARAMS).unwrap(), "orgs|b").is_err());
+        // A continuation token, which no backend of this gateway issues: not one of its
+        // cursors (every list would read it as its start).
         let t = encode_cursor(&Cursor::Token("abc".into()), "x");
-        assert_eq!(decode_cursor(&t, "x").unwrap(), Cursor::Token("abc".into()));
+        assert_eq!(
+            decode_cursor(&t, "x").unwrap_err().code,
+            ErrorCode::BadRequest
+        );
     }
 
     const PAYLOADS: MetricSupport = MetricSupport {
