@@ -277,8 +277,9 @@ impl ApiError {
                 out.details
                     .insert("supported".into(), Value::from(supported));
             }
+            // An open circuit's time left open may be up to `circuit_open_ms` (an hour).
             ErrorKind::Unavailable => {
-                out.retry_after = Some(retry_after.map_or(5, |d| d.as_secs().clamp(1, 60)))
+                out.retry_after = Some(retry_after.map_or(5, |d| d.as_secs().clamp(1, 3600)))
             }
             ErrorKind::RateLimited => {
                 // The vendor's `Retry-After`, already clamped to 1–60 s by the adapter's core.

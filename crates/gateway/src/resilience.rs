@@ -237,7 +237,8 @@ impl Around for CircuitLayer {
                         layer.backend,
                         secs.max(1)
                     ));
-                    e.retry_after = Some(Duration::from_secs(secs.clamp(1, 60)));
+                    // The time left open (API.md §6), as the message says.
+                    e.retry_after = Some(Duration::from_secs(secs.max(1)));
                     e.retryable = false;
                     return Err(e.with_detail("circuit", "open"));
                 }
@@ -489,6 +490,36 @@ mod tests {
             matches!(circuit.admit(), Admit::Probe),
             "not half-open for good"
         );
+    }
+
+    #[tokio::test]
+    async fn an_open_circuit_says_the_time_left_open() {
+        let circuit = Circuit::new(CircuitSettings {
+            window: Duration::from_secs(10),
+            min_calls: 1,
+            failure_percent: 50,
+            open_for: Duration::from_secs(600),
+        });
+        circuit.record(false, true);
+        let layer = CircuitLayer {
+            backend: Arc::from("b"),
+            circuit,
+        };
+        let never = tower::service_fn(|_: BackendCall| {
+            std::future::pending::<Result<orgway_core::Output, BackendError>>()
+        });
+        let call = BackendCall {
+            cx: orgway_core::CallContext::new(
+                Arc::from("rid"),
+                false,
+                Arc::new(crate::client::HttpClient::new()),
+            ),
+            op: orgway_core::Operation::GetOrg { org: "x".into() },
+        };
+        let e = layer.around(never, call).await.unwrap_err();
+        assert!(e.message.ends_with("calls resume in 600s"), "{}", e.message);
+        let api = crate::error::ApiError::from_backend("b", e);
+        assert_eq!(api.retry_after, Some(600));
     }
 
     #[test]
