@@ -8,7 +8,9 @@
 //! 2. `Circuit` (`resilience.rs`): fast `503` while the backend's circuit is open.
 //! 3. `Deadline`: the backend's `timeout_ms` over the whole call (retries and time queued for
 //!    a slot included), so a saturated backend answers `504` instead of queueing forever. It
-//!    answers with a `BackendError`, not a tower error, so the one renderer can write it.
+//!    answers with a `BackendError`, not a tower error, so the one renderer can write it; one
+//!    that spent half its time or more queued says so (`details.queued`), and is the gateway's
+//!    load, not the backend's failure (neither its health nor its circuit counts it).
 //! 4. `Retry` (`resilience.rs`): retryable reads tried again within the deadline and budget.
 //! 5. `Slots` (`resilience.rs`): at most `max_concurrency` calls in flight, `max_queue` waiting,
 //!    the rest shed with `503`.
@@ -33,6 +35,50 @@ use crate::telemetry::Metrics;
 pub struct BackendCall {
     pub cx: CallContext,
     pub op: Operation,
+    /// How long the call waited for one of the backend's slots (the slots layer says): a
+    /// deadline met after waiting most of it is the gateway's load, not the backend's
+    /// slowness.
+    pub queued: Arc<QueueTime>,
+}
+
+/// The time a call spent waiting for slots, its tries together (on tokio's clock, as the
+/// deadline is).
+#[derive(Debug, Default)]
+pub struct QueueTime(Mutex<(Duration, Option<tokio::time::Instant>)>);
+
+impl QueueTime {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Duration, Option<tokio::time::Instant>)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The call starts waiting.
+    pub fn wait(&self) {
+        self.lock().1 = Some(tokio::time::Instant::now());
+    }
+
+    /// The call stops waiting (a slot, or it gave up).
+    pub fn done(&self) {
+        let mut t = self.lock();
+        if let Some(since) = t.1.take() {
+            t.0 += since.elapsed();
+        }
+    }
+
+    /// The time waited so far.
+    pub fn waited(&self) -> Duration {
+        let t = self.lock();
+        t.0 + t.1.map_or(Duration::ZERO, |since| since.elapsed())
+    }
+}
+
+impl BackendCall {
+    pub fn new(cx: CallContext, op: Operation) -> Self {
+        BackendCall {
+            cx,
+            op,
+            queued: Arc::default(),
+        }
+    }
 }
 
 /// The assembled stack of one backend.
@@ -211,16 +257,30 @@ impl Around for DeadlineLayer {
             max_response_bytes: self.max_response_bytes,
         });
         let cx = req.cx.clone();
+        let queued = req.queued.clone();
         Box::pin(async move {
             // Its details stay (which step of a change timed out, and which were done); a
             // deadline met reading back a change the backend made leaves the change made, and
             // says so.
             let too_slow = |details| {
-                let mut slow = BackendError::timeout(format!(
-                    "{backend} did not answer within {}",
-                    human(timeout)
-                ));
+                // Most of the time went to waiting for a slot: the gateway's own calls to the
+                // backend were all busy, which says little of the backend (it had less than
+                // half the time to answer, or none): `details.queued`.
+                let waited = queued.waited();
+                let queued = waited * 2 >= timeout;
+                let mut slow = BackendError::timeout(if queued {
+                    format!(
+                        "{backend} did not answer within {}, {} of which the call waited for a free call slot: the gateway's calls to {backend} are all busy",
+                        human(timeout),
+                        human(waited)
+                    )
+                } else {
+                    format!("{backend} did not answer within {}", human(timeout))
+                });
                 slow.details = details;
+                if queued {
+                    slow = slow.with_detail("queued", true);
+                }
                 if cx.is_change_applied() {
                     slow.after_change(&backend)
                 } else {
@@ -384,6 +444,10 @@ impl Around for ObserveLayer {
                     if e.kind == orgway_core::ErrorKind::RateLimited {
                         layer.health.record_rate_limited();
                         tracing::info!(backend = %layer.backend, operation = op, request_id = %request_id, retry_after_s = e.retry_after.map(|d| d.as_secs()), "backend is rate limiting the gateway");
+                    } else if crate::resilience::gateway_load(e) {
+                        // Shed, or queued past the deadline: the gateway's own load, which
+                        // says nothing of the backend's health.
+                        tracing::warn!(backend = %layer.backend, operation = op, request_id = %request_id, code = code.as_str(), error = %e, "backend call not made: the gateway's calls to it are all busy");
                     } else if e.is_callers_fault() {
                         // The backend answered sensibly; it is healthy.
                         layer.health.record(Ok(()));
@@ -463,10 +527,10 @@ mod tests {
     }
 
     fn call() -> BackendCall {
-        BackendCall {
-            cx: CallContext::new(Arc::from("rid"), false, Arc::new(NoTransport)),
-            op: Operation::GetOrg { org: "x".into() },
-        }
+        BackendCall::new(
+            CallContext::new(Arc::from("rid"), false, Arc::new(NoTransport)),
+            Operation::GetOrg { org: "x".into() },
+        )
     }
 
     #[tokio::test(start_paused = true)]
@@ -491,23 +555,143 @@ mod tests {
             health.clone(),
             Metrics::new(),
         );
-        // The first call takes 3 s; the second queues 3 s and then needs 3 s more: over 5 s.
+        // The first call takes 3 s; the second queues 3 s and then needs 3 s more: over 5 s,
+        // most of it queued (the gateway's load: not counted against the backend's health).
         let a = tokio::spawn(svc.clone().oneshot(call()));
         let b = tokio::spawn(svc.clone().oneshot(call()));
         assert_eq!(a.await.unwrap(), Ok(Output::Done));
         let err = b.await.unwrap().unwrap_err();
         assert_eq!(err.kind, orgway_core::ErrorKind::Timeout);
-        assert_eq!(err.message, "b did not answer within 5s");
+        assert_eq!(
+            err.message,
+            "b did not answer within 5s, 3s of which the call waited for a free call slot: the gateway's calls to b are all busy"
+        );
         assert_eq!(
             slow.max_seen.load(Ordering::SeqCst),
             1,
             "the concurrency limit held"
         );
         let report = health.report();
-        assert_eq!(
-            (report.calls, report.failures, report.status),
-            (2, 1, "failing")
+        assert_eq!((report.calls, report.failures), (1, 0));
+    }
+
+    /// A backend whose every call is one request, answered after the transport's delay.
+    #[derive(Debug)]
+    struct OneRequest;
+
+    impl Backend for OneRequest {
+        fn kind(&self) -> &'static str {
+            "one-request"
+        }
+        fn capabilities(&self) -> &Capabilities {
+            &NOTHING
+        }
+        fn canonical_id(&self, raw: &str) -> Result<String, String> {
+            Ok(raw.to_owned())
+        }
+        fn credential_identity(&self) -> String {
+            String::new()
+        }
+        fn call<'a>(
+            &'a self,
+            cx: &'a CallContext,
+            _: Operation,
+        ) -> BoxFuture<'a, Result<Output, BackendError>> {
+            Box::pin(async move {
+                let req = http::Request::get("http://b.test/x")
+                    .body(bytes::Bytes::new())
+                    .unwrap();
+                cx.send(req)
+                    .await
+                    .map_err(|_| BackendError::upstream("x"))?;
+                Ok(Output::Done)
+            })
+        }
+    }
+
+    /// A transport answering 200 after a delay.
+    #[derive(Debug)]
+    struct Delayed(Duration);
+    impl Transport for Delayed {
+        fn send(
+            &self,
+            _: http::Request<bytes::Bytes>,
+        ) -> BoxFuture<'static, Result<http::Response<bytes::Bytes>, TransportError>> {
+            let delay = self.0;
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                Ok(http::Response::new(bytes::Bytes::new()))
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_met_waiting_for_a_slot_is_not_the_backends_failure() {
+        let health = Arc::new(Health::default());
+        let resilience = Resilience {
+            circuit: Circuit::new(crate::resilience::CircuitSettings {
+                window: Duration::from_secs(10),
+                min_calls: 1,
+                failure_percent: 50,
+                open_for: Duration::from_secs(5),
+            }),
+            slots: Slots::new(1, 10),
+            retry: RetryLayer::new(1, Duration::from_secs(1)),
+        };
+        let svc = stack(
+            "b",
+            Arc::new(OneRequest),
+            Duration::from_secs(1),
+            crate::config::DEFAULT_MAX_RESPONSE_BYTES,
+            &resilience,
+            health.clone(),
+            Metrics::new(),
         );
+        let transport: Arc<dyn Transport> = Arc::new(Delayed(Duration::from_millis(400)));
+        // Five calls at once through one slot, 400 ms each, a second each to finish: two are
+        // answered; the others spend most of their second waiting for the slot.
+        let calls: Vec<_> = (0..5)
+            .map(|_| {
+                let call = BackendCall::new(
+                    CallContext::new(Arc::from("rid"), false, transport.clone()),
+                    Operation::GetOrg { org: "x".into() },
+                );
+                tokio::spawn(svc.clone().oneshot(call))
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for c in calls {
+            outcomes.push(match c.await.unwrap() {
+                Ok(_) => "answered".to_owned(),
+                Err(e) if e.details.contains_key("queued") => e.message,
+                Err(e) => format!("not queued: {}", e.message),
+            });
+        }
+        assert_eq!(
+            outcomes,
+            [
+                "answered",
+                "answered",
+                "b did not answer within 1s, 800ms of which the call waited for a free call slot: the gateway's calls to b are all busy",
+                "b did not answer within 1s, 1s of which the call waited for a free call slot: the gateway's calls to b are all busy",
+                "b did not answer within 1s, 1s of which the call waited for a free call slot: the gateway's calls to b are all busy",
+            ]
+        );
+        // None is the backend's failure; the circuit stays closed.
+        assert_eq!(health.report().failures, 0);
+        assert_eq!(resilience.circuit.state(), "closed");
+        // A call the backend itself is too slow for is.
+        let slow: Arc<dyn Transport> = Arc::new(Delayed(Duration::from_secs(2)));
+        let e = svc
+            .clone()
+            .oneshot(BackendCall::new(
+                CallContext::new(Arc::from("rid"), false, slow),
+                Operation::GetOrg { org: "x".into() },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(e.message, "b did not answer within 1s");
+        assert_eq!(health.report().failures, 1);
     }
 
     #[test]

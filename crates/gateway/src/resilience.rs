@@ -199,7 +199,7 @@ impl Circuit {
 fn backends_fault(e: &BackendError) -> bool {
     !e.is_callers_fault()
         && !matches!(e.kind, ErrorKind::RateLimited | ErrorKind::AuthRejected)
-        && !e.details.contains_key("shed")
+        && !gateway_load(e)
 }
 
 /// A probe under way: dropped before its outcome is recorded, it lets the next call probe.
@@ -214,6 +214,12 @@ impl Drop for Unfinished<'_> {
             self.circuit.not_counted(true);
         }
     }
+}
+
+/// Whether a failure is the gateway's own load: a call it shed, or one whose deadline came while
+/// it waited for a slot. Neither says anything of the backend.
+pub fn gateway_load(e: &BackendError) -> bool {
+    e.details.contains_key("shed") || e.details.contains_key("queued")
 }
 
 /// Puts a [`Circuit`] in front of a service.
@@ -307,11 +313,12 @@ impl Around for RetryLayer {
             layer.budget.deposit();
             let read = req.op.kind().is_read();
             let mut tries = 1;
-            let (cx, op) = (req.cx, req.op);
+            let (cx, op, queued) = (req.cx, req.op, req.queued);
             loop {
                 let attempt = BackendCall {
                     cx: cx.clone(),
                     op: op.clone(),
+                    queued: queued.clone(),
                 };
                 let result = inner.clone().oneshot(attempt).await;
                 let Err(e) = &result else { return result };
@@ -384,14 +391,17 @@ impl Around for SlotsLayer {
                         slots.shed.fetch_add(1, Ordering::Relaxed);
                         return Err(shed_error(&layer.backend));
                     }
-                    // Leaves the queue whether the wait ends or the caller gives up.
-                    struct Waiting<'a>(&'a AtomicUsize);
+                    // Leaves the queue whether the wait ends or the caller gives up, with the
+                    // time it waited counted.
+                    struct Waiting<'a>(&'a AtomicUsize, &'a crate::policy::QueueTime);
                     impl Drop for Waiting<'_> {
                         fn drop(&mut self) {
                             self.0.fetch_sub(1, Ordering::AcqRel);
+                            self.1.done();
                         }
                     }
-                    let _queued = Waiting(&slots.waiting);
+                    req.queued.wait();
+                    let _queued = Waiting(&slots.waiting, &req.queued);
                     match slots.sem.clone().acquire_owned().await {
                         Ok(p) => p,
                         Err(_) => return Err(shed_error(&layer.backend)),
@@ -472,13 +482,15 @@ mod tests {
         let never = tower::service_fn(|_: BackendCall| {
             std::future::pending::<Result<orgway_core::Output, BackendError>>()
         });
-        let call = || BackendCall {
-            cx: orgway_core::CallContext::new(
-                Arc::from("rid"),
-                false,
-                Arc::new(crate::client::HttpClient::new()),
-            ),
-            op: orgway_core::Operation::GetOrg { org: "x".into() },
+        let call = || {
+            BackendCall::new(
+                orgway_core::CallContext::new(
+                    Arc::from("rid"),
+                    false,
+                    Arc::new(crate::client::HttpClient::new()),
+                ),
+                orgway_core::Operation::GetOrg { org: "x".into() },
+            )
         };
         let probe = layer.around(never, call());
         assert!(
@@ -508,14 +520,14 @@ mod tests {
         let never = tower::service_fn(|_: BackendCall| {
             std::future::pending::<Result<orgway_core::Output, BackendError>>()
         });
-        let call = BackendCall {
-            cx: orgway_core::CallContext::new(
+        let call = BackendCall::new(
+            orgway_core::CallContext::new(
                 Arc::from("rid"),
                 false,
                 Arc::new(crate::client::HttpClient::new()),
             ),
-            op: orgway_core::Operation::GetOrg { org: "x".into() },
-        };
+            orgway_core::Operation::GetOrg { org: "x".into() },
+        );
         let e = layer.around(never, call).await.unwrap_err();
         assert!(e.message.ends_with("calls resume in 600s"), "{}", e.message);
         let api = crate::error::ApiError::from_backend("b", e);

@@ -212,7 +212,7 @@ async fn call_in<T>(
     let out = entry
         .service
         .clone()
-        .oneshot(BackendCall { cx, op })
+        .oneshot(BackendCall::new(cx, op))
         .await
         .map_err(|e| ApiError::from_backend(&entry.name, e))?;
     let got = out.name();
