@@ -253,6 +253,27 @@ async fn retry_after_as_an_http_date_is_passed_on_clamped() {
     assert!(a.headers.contains_key("retry-after"));
 }
 
+#[tokio::test]
+async fn a_vendor_down_for_maintenance_is_not_asked_again_before_its_retry_after() {
+    let d = Demo::start().await;
+    // Losant answers 503 with Retry-After: 120: the read is not retried within its deadline,
+    // and the caller is told to come back when the vendor said.
+    d.losant().server().faults().set(FaultPlan {
+        status: Some(503),
+        retry_after: Some("120".into()),
+        ..FaultPlan::default()
+    });
+    let calls = d.losant_calls();
+    let a = d.get("/v1/orgs/acme").await;
+    d.losant().server().faults().clear();
+    a.error(503, "backend_unavailable");
+    assert_eq!(
+        a.headers.get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("120")
+    );
+    assert_eq!(d.losant_calls(), calls + 1, "asked once");
+}
+
 async fn backend(d: &Demo, name: &str) -> Value {
     let all = d.get("/v1/backends").await.json();
     all["items"]

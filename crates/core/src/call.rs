@@ -412,6 +412,23 @@ impl Answer {
     }
 }
 
+impl Answer {
+    /// `e`, the classification of this answer, with the `Retry-After` of a `503` when it says
+    /// the backend is unavailable (a vendor down for maintenance says when to come back: a
+    /// retry sooner is not made, and callers are told when).
+    pub fn unavailable_until(&self, e: BackendError) -> BackendError {
+        self.unavailable_until_at(e, crate::Timestamp::now())
+    }
+
+    /// [`Answer::unavailable_until`], an HTTP-date `Retry-After` measured from `now`.
+    pub fn unavailable_until_at(&self, mut e: BackendError, now: crate::Timestamp) -> BackendError {
+        if self.status == 503 && e.kind == crate::error::ErrorKind::Unavailable {
+            e.retry_after = self.retry_after(now).or(e.retry_after);
+        }
+        e
+    }
+}
+
 fn unparseable(backend: &str, what: &str, e: serde_json::Error) -> BackendError {
     BackendError::bad_response(format!("{backend} sent {what} that does not parse: {e}"))
 }

@@ -322,7 +322,8 @@ impl Around for RetryLayer {
                 };
                 let result = inner.clone().oneshot(attempt).await;
                 let Err(e) = &result else { return result };
-                let wait = backoff(tries);
+                // Not sooner than the backend said to come back (a 503's Retry-After).
+                let wait = backoff(tries).max(e.retry_after.unwrap_or_default());
                 let may = read
                     && e.retryable
                     && backends_fault(e)

@@ -53,7 +53,11 @@ pub fn check(cfg: &CocoonConfig, answer: &Answer) -> Result<(), BackendError> {
         return Err(limited);
     }
     if !answer.is_success() {
-        return Err(error::from_status(&cfg.name, answer.status, &answer.body));
+        return Err(answer.unavailable_until(error::from_status(
+            &cfg.name,
+            answer.status,
+            &answer.body,
+        )));
     }
     Ok(())
 }

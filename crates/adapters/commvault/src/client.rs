@@ -45,7 +45,7 @@ pub fn json(cfg: &CommvaultConfig, raw: &Answer) -> Result<Option<Value>, Backen
         return Err(limited);
     }
     if !raw.is_success() {
-        return Err(error::from_status(&cfg.name, raw.status, ct, &raw.body));
+        return Err(raw.unavailable_until(error::from_status(&cfg.name, raw.status, ct, &raw.body)));
     }
     if error::looks_like_html(ct, &raw.body) {
         let title = error::html_title(&raw.body)

@@ -96,6 +96,6 @@ pub fn body(cfg: &EnhanceConfig, answer: Answer) -> Result<Bytes, BackendError> 
     } else if let Some(limited) = answer.rate_limit(&cfg.name) {
         Err(limited)
     } else {
-        Err(error::from_status(&cfg.name, answer.status, &answer.body))
+        Err(answer.unavailable_until(error::from_status(&cfg.name, answer.status, &answer.body)))
     }
 }

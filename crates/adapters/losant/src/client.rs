@@ -66,6 +66,6 @@ pub async fn send(cfg: &LosantConfig, cx: &CallContext, call: Call) -> Result<By
     } else if let Some(limited) = answer.rate_limit(&cfg.name) {
         Err(limited)
     } else {
-        Err(error::from_status(&cfg.name, answer.status, &answer.body))
+        Err(answer.unavailable_until(error::from_status(&cfg.name, answer.status, &answer.body)))
     }
 }

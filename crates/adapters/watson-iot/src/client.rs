@@ -54,6 +54,6 @@ pub async fn send(
     } else if let Some(limited) = answer.rate_limit(&cfg.name) {
         Err(limited)
     } else {
-        Err(error::from_status(&cfg.name, answer.status, &answer.body))
+        Err(answer.unavailable_until(error::from_status(&cfg.name, answer.status, &answer.body)))
     }
 }
