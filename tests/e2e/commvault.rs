@@ -959,19 +959,7 @@ async fn a_static_authtoken_needs_no_login() {
         .await
         .unwrap();
     let token = cv.issue_token("admin").unwrap();
-    let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nauthtoken = \"${{CV_TOKEN}}\"\n",
-        cv.base_url()
-    );
-    let t = token.clone();
-    let config = orgway::Config::parse(
-        &config,
-        "t.toml",
-        std::path::Path::new("."),
-        &move |n: &str| (n == "CV_TOKEN").then(|| t.clone()),
-    )
-    .unwrap();
-    let gw = crate::harness::Gateway::start(config).await;
+    let gw = gateway_with_token(&cv, &token).await;
     let http = Http::new();
     let a = http
         .send(Method::GET, &gw.url("/v1/orgs/cv:7"), &[], None)
@@ -1051,15 +1039,7 @@ async fn a_bearer_token_commvault_refuses_is_not_sent_for_renewal() {
     let cv = CommvaultSim::start(CommvaultConfig::default())
         .await
         .unwrap();
-    let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nauthtoken = \"${{CV_TOKEN}}\"\n",
-        cv.base_url()
-    );
-    let config = orgway::Config::parse(&config, "t.toml", std::path::Path::new("."), &|n: &str| {
-        (n == "CV_TOKEN").then(|| "Bearer eyJhbGciOi.not-one-it-knows".to_owned())
-    })
-    .unwrap();
-    let gw = crate::harness::Gateway::start(config).await;
+    let gw = gateway_with_token(&cv, "Bearer eyJhbGciOi.not-one-it-knows").await;
     Http::new()
         .send(Method::GET, &gw.url("/v1/orgs/cv:7"), &[], None)
         .await
@@ -1071,6 +1051,23 @@ async fn a_bearer_token_commvault_refuses_is_not_sent_for_renewal() {
     );
     gw.stop().await.unwrap();
     cv.shutdown().await;
+}
+
+/// A gateway with one Commvault backend `cv` calling with the configured `authtoken`.
+async fn gateway_with_token(cv: &CommvaultSim, token: &str) -> crate::harness::Gateway {
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auth]\nmode = \"off\"\n\n[[backends]]\nname = \"cv\"\nkind = \"commvault\"\nbase_url = \"{}\"\nauthtoken = \"${{CV_TOKEN}}\"\n",
+        cv.base_url()
+    );
+    let token = token.to_owned();
+    let config = orgway::Config::parse(
+        &text,
+        "t.toml",
+        std::path::Path::new("."),
+        &move |n: &str| (n == "CV_TOKEN").then(|| token.clone()),
+    )
+    .unwrap();
+    crate::harness::Gateway::start(config).await
 }
 
 /// A gateway with one Commvault backend `cv` logging in with `password`.

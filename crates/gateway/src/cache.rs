@@ -440,6 +440,24 @@ struct BackendState {
     lookups: [Counter; 5],
 }
 
+impl BackendState {
+    /// The state of a backend no configuration names (`Cache::store_answer`, tests): no
+    /// credential, one time to live for every class, its counters at zero and counted nowhere.
+    fn detached(name: String, ttl: Duration) -> BackendState {
+        BackendState {
+            name,
+            ttl: [ttl; 7],
+            credential: String::new(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            stale: AtomicU64::new(0),
+            collapsed: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            lookups: Default::default(),
+        }
+    }
+}
+
 /// A lookup's result, as `orgway_cache_lookups` labels it.
 #[derive(Debug, Clone, Copy)]
 enum Lookup {
@@ -804,17 +822,7 @@ impl Cache {
             ttl,
             weight,
         ));
-        let backend = Arc::new(BackendState {
-            name: String::new(),
-            ttl: [ttl; 7],
-            credential: String::new(),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            stale: AtomicU64::new(0),
-            collapsed: AtomicU64::new(0),
-            epoch: AtomicU64::new(0),
-            lookups: Default::default(),
-        });
+        let backend = Arc::new(BackendState::detached(String::new(), ttl));
         let record = Front {
             entry: Arc::downgrade(&entry),
             key: Arc::from(key),
@@ -1473,17 +1481,7 @@ mod tests {
 
     #[test]
     fn the_front_index_stays_within_its_bytes_and_drops_unusable_records_first() {
-        let backend = Arc::new(BackendState {
-            name: "b".into(),
-            ttl: [Duration::from_secs(60); 7],
-            credential: String::new(),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            stale: AtomicU64::new(0),
-            collapsed: AtomicU64::new(0),
-            epoch: AtomicU64::new(0),
-            lookups: Default::default(),
-        });
+        let backend = Arc::new(BackendState::detached("b".into(), Duration::from_secs(60)));
         let entry = |ttl| {
             Arc::new(Entry::new(
                 Bytes::from_static(b"{}"),
