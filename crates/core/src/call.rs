@@ -423,7 +423,9 @@ impl Answer {
     /// [`Answer::unavailable_until`], an HTTP-date `Retry-After` measured from `now`.
     pub fn unavailable_until_at(&self, mut e: BackendError, now: crate::Timestamp) -> BackendError {
         if self.status == 503 && e.kind == crate::error::ErrorKind::Unavailable {
-            e.retry_after = self.retry_after(now).or(e.retry_after);
+            // At most an hour, as callers are told.
+            let hour = std::time::Duration::from_secs(3600);
+            e.retry_after = self.retry_after(now).map(|d| d.min(hour)).or(e.retry_after);
         }
         e
     }
@@ -632,6 +634,21 @@ mod tests {
         assert_eq!(limited(Some("3600")), 60, "clamped to at most 60 s");
         assert_eq!(limited(Some("Sun, 06 Nov 1994 08:49:30 GMT")), 30);
         assert_eq!(limited(None), 5);
+        // A 503's, at most an hour (a number too long to read is as long as can be).
+        let down = |v: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+            let a = Answer {
+                status: 503,
+                headers,
+                body: Bytes::new(),
+            };
+            a.unavailable_until_at(BackendError::unavailable("down"), now)
+                .retry_after
+                .map(|d| d.as_secs())
+        };
+        assert_eq!(down("120"), Some(120));
+        assert_eq!(down("99999999999999999999"), Some(3600));
     }
 
     #[test]

@@ -13,8 +13,11 @@
 //! - **Refusals back off.** A refresh the vendor refuses (`ErrorKind::AuthRejected`) is
 //!   answered from memory for a while — 5 s, then 20 s, 80 s, up to 5 min, back to 5 s after a
 //!   success — so a wrong password under load makes a handful of attempts, not one per call
-//!   (vendors lock accounts after repeated failures). Failures that are not refusals (the
-//!   vendor is down or slow) are not remembered: the next call tries again.
+//!   (vendors lock accounts after repeated failures). A refresh the vendor rate limits is not
+//!   tried again before its `Retry-After`. Other failures (the vendor down or slow) are not
+//!   remembered, but while the credential held has not expired it serves: a refresh that fails
+//!   then leaves it in use, and the next is tried after the first backoff (at once when the
+//!   vendor refuses the credential held).
 //! - **Expiry.** A credential obtained with a lifetime is refreshed shortly before it ends.
 //!
 //! What a refresh does (renew, log in, exchange a refresh token) is the adapter's; this module
@@ -110,6 +113,9 @@ struct State<T> {
     inflight: Option<Inflight<T>>,
     /// The last refusal: answered from memory until the instant.
     refused: Option<(Instant, BackendError)>,
+    /// Until when the credential held serves without a new refresh after one failed for a
+    /// moment (see `obtain`).
+    resting: Option<Instant>,
     /// How long the next refusal is remembered.
     next_backoff: Duration,
     next_generation: u64,
@@ -153,6 +159,7 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
                 }),
                 inflight: None,
                 refused: None,
+                resting: None,
                 next_backoff: Backoff::DEFAULT.first,
                 next_generation: 2,
                 started: 0,
@@ -233,6 +240,13 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
                             None => Err(e.clone()),
                         };
                     }
+                    // After a refresh failed for a moment, the credential held serves a while;
+                    // one the vendor refused, or that expired, is refreshed now.
+                    if st.resting.is_some_and(|until| now < until)
+                        && let Some(held) = st.held.as_ref().and_then(|h| h.usable(stale, now))
+                    {
+                        return Ok(held);
+                    }
                     let generation = st.next_generation;
                     st.next_generation += 1;
                     st.started += 1;
@@ -269,6 +283,7 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
                         expires_at: fresh.lifetime.map(|lifetime| now + lifetime),
                     });
                     st.refused = None;
+                    st.resting = None;
                     st.next_backoff = self.backoff.first;
                 }
                 Err(e) if e.kind == ErrorKind::AuthRejected => {
@@ -287,13 +302,13 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
                 }
                 // Failing for a moment while the credential held still serves: it does, and
                 // the refresh is tried again after the first backoff, not by every call.
-                Err(e)
+                Err(_)
                     if st
                         .held
                         .as_ref()
                         .is_some_and(|h| h.usable(stale, now).is_some()) =>
                 {
-                    st.refused = Some((now + self.backoff.first, e.clone()));
+                    st.resting = Some(now + self.backoff.first);
                 }
                 Err(_) => {}
             }
@@ -397,6 +412,15 @@ mod tests {
         at.store(61_000, Ordering::SeqCst);
         let e = block_on(c.get(Duration::from_secs(5), |_| down())).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Unavailable);
+        // Within the backoff, the vendor refusing the one held has a refresh run at once.
+        let (clock, at) = manual_clock();
+        let c = Credential::<&str>::new(None).with_clock(clock);
+        let (_, g) = block_on(c.get(Duration::from_secs(5), |_| ok("first", minute))).unwrap();
+        at.store(50_000, Ordering::SeqCst);
+        block_on(c.get(Duration::from_secs(5), |_| down())).unwrap();
+        let (v, _) =
+            block_on(c.renew_after(g, Duration::from_secs(5), |_| ok("second", minute))).unwrap();
+        assert_eq!(v, "second");
     }
 
     #[test]

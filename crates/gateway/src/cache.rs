@@ -1218,10 +1218,12 @@ impl FrontIndex {
     /// the bytes.
     fn sweep(&self, map: &mut FrontMap) {
         let swr = self.stale_while_revalidate;
+        // Unusable: its entry gone or past its windows, or its backend written since.
         map.records.retain(|_, r| {
-            r.entry
-                .upgrade()
-                .is_some_and(|e| e.stored.elapsed() < e.ttl + swr)
+            r.backend.epoch.load(Ordering::Acquire) == r.epoch
+                && r.entry
+                    .upgrade()
+                    .is_some_and(|e| e.stored.elapsed() < e.ttl + swr)
         });
         let goal = self.max_bytes / 4 * 3;
         let mut bytes: u64 = map.records.keys().map(|k| Self::weight(k)).sum();
@@ -1491,7 +1493,7 @@ mod tests {
                 0,
             ))
         };
-        let record = |e: &Arc<Entry>| {
+        let record_of = |e: &Arc<Entry>, backend: &Arc<BackendState>| {
             Arc::new(Front {
                 entry: Arc::downgrade(e),
                 key: Arc::from("k"),
@@ -1503,6 +1505,7 @@ mod tests {
                 org: None,
             })
         };
+        let record = |e: &Arc<Entry>| record_of(e, &backend);
         let per = FrontIndex::weight("/v1/orgs/o-000");
         let index = FrontIndex::new(per * 10, Duration::ZERO);
         // A live record, then records of entries already gone or expired: past its bytes,
@@ -1517,6 +1520,20 @@ mod tests {
         }
         assert!(index.get("/v1/orgs/o-000").is_some());
         assert_eq!(index.bytes(), per, "only the live record is left");
+        // A record from before its backend was written is unusable too.
+        let stale = Arc::new(BackendState::detached("w".into(), Duration::from_secs(60)));
+        let written = entry(Duration::from_secs(60));
+        for i in 1..=10 {
+            index.insert(
+                Arc::from(format!("/v1/orgs/w-{i:03}")),
+                record_of(&written, &stale),
+            );
+            if i == 1 {
+                stale.epoch.fetch_add(1, Ordering::Release);
+            }
+        }
+        assert!(index.get("/v1/orgs/o-000").is_some(), "the live one kept");
+        assert_eq!(index.bytes(), per, "and only it");
         // Records that are all usable: any of them go, down to three quarters.
         let mut kept = Vec::new();
         for i in 0..100 {

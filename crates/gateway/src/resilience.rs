@@ -259,9 +259,10 @@ impl Around for CircuitLayer {
             let result = inner.oneshot(req).await;
             unfinished.probe = false;
             match &result {
-                // A call the gateway shed says nothing of the backend: not counted (a shed
-                // probe leaves the next call to probe).
-                Err(e) if e.details.contains_key("shed") => layer.circuit.not_counted(probe),
+                // A call the gateway shed, or that spent most of its time queued for a slot,
+                // says nothing of the backend: not counted either way (such a probe leaves the
+                // next call to probe).
+                Err(e) if gateway_load(e) => layer.circuit.not_counted(probe),
                 _ => layer
                     .circuit
                     .record(probe, result.as_ref().is_err_and(backends_fault)),
@@ -329,7 +330,7 @@ impl Around for RetryLayer {
                     && backends_fault(e)
                     && tries < layer.attempts
                     // Time for the wait and for an attempt as long as the ones so far.
-                    && started.elapsed() * (tries + 1) / tries + wait < layer.timeout;
+                    && (started.elapsed() * (tries + 1) / tries).saturating_add(wait) < layer.timeout;
                 if !may || !layer.budget.withdraw() {
                     return result;
                 }
@@ -503,6 +504,39 @@ mod tests {
             matches!(circuit.admit(), Admit::Probe),
             "not half-open for good"
         );
+    }
+
+    #[tokio::test]
+    async fn a_probe_that_only_waited_for_a_slot_neither_closes_nor_reopens_the_circuit() {
+        let circuit = Circuit::new(CircuitSettings {
+            window: Duration::from_secs(10),
+            min_calls: 1,
+            failure_percent: 50,
+            open_for: Duration::from_millis(20),
+        });
+        circuit.record(false, true);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let layer = CircuitLayer {
+            backend: Arc::from("b"),
+            circuit: circuit.clone(),
+        };
+        let queued = tower::service_fn(|_: BackendCall| async {
+            Err::<orgway_core::Output, _>(
+                BackendError::timeout("b did not answer").with_detail("queued", true),
+            )
+        });
+        let call = BackendCall::new(
+            orgway_core::CallContext::new(
+                Arc::from("rid"),
+                false,
+                Arc::new(crate::client::HttpClient::new()),
+            ),
+            orgway_core::Operation::GetOrg { org: "x".into() },
+        );
+        let _ = layer.around(queued, call).await;
+        // Said nothing of the backend: the next call probes it.
+        assert_ne!(circuit.state(), "closed");
+        assert!(matches!(circuit.admit(), Admit::Probe));
     }
 
     #[tokio::test]
