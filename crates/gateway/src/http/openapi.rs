@@ -176,7 +176,7 @@ fn query_parameter(name: &str) -> Option<Parameter> {
         ),
         "maxDepth" => query_param(
             name,
-            "How deep `recursive` goes; only with `recursive=true` (`400` without it).",
+            "How deep a recursive list goes; given without `recursive`, the list is recursive (with `recursive=false` it has no effect).",
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
                 .minimum(Some(1))

@@ -159,7 +159,7 @@ pub const MAX_DEPTH: u32 = 100;
 /// Reads a customer list's filter: `status` (active, suspended or deleted), `recursive` and
 /// `maxDepth` (1 to 100).
 pub fn customer_filter(p: &Params) -> Result<CustomerFilter, ApiError> {
-    let filter = CustomerFilter {
+    Ok(CustomerFilter {
         status: match p.get("status") {
             None => None,
             Some(s) => match OrgStatus::parse(s) {
@@ -172,7 +172,8 @@ pub fn customer_filter(p: &Params) -> Result<CustomerFilter, ApiError> {
                 }
             },
         },
-        recursive: p.bool("recursive", false)?,
+        // A depth asks for a recursive list, unless `recursive=false` says otherwise.
+        recursive: p.bool("recursive", p.get("maxDepth").is_some())?,
         max_depth: match p.get("maxDepth") {
             None => None,
             Some(s) => Some(
@@ -187,14 +188,7 @@ pub fn customer_filter(p: &Params) -> Result<CustomerFilter, ApiError> {
                     })?,
             ),
         },
-    };
-    // A depth bounds a recursive list; without `recursive=true` it would be ignored.
-    if filter.max_depth.is_some() && !filter.recursive {
-        return Err(ApiError::bad_request(
-            "`maxDepth` bounds a recursive list: it needs `recursive=true`",
-        ));
-    }
-    Ok(filter)
+    })
 }
 
 /// The scope a list's cursors are bound to: the list and its sort order.
@@ -392,6 +386,11 @@ mod tests {
         assert_eq!(got.status, Some(OrgStatus::Suspended));
         assert!(got.recursive);
         assert_eq!(got.max_depth, Some(3));
+        // A depth alone asks for a recursive list (it was ignored without `recursive=true`).
+        let got = f("maxDepth=2").unwrap();
+        assert!(got.recursive);
+        assert_eq!(got.max_depth, Some(2));
+        assert!(!f("recursive=false&maxDepth=2").unwrap().recursive);
         for bad in [
             "status=disabled",
             "status=nope",
@@ -399,8 +398,6 @@ mod tests {
             "maxDepth=0",
             "maxDepth=101",
             "maxDepth=x",
-            "maxDepth=2",
-            "recursive=false&maxDepth=2",
         ] {
             assert_eq!(f(bad).unwrap_err().code, ErrorCode::BadRequest, "{bad}");
         }
