@@ -549,16 +549,24 @@ impl<'a> Loader<'a> {
             Some(v) => self.de_table("server", v, &SERVER_KEYS).unwrap_or_default(),
             None => RawServer::default(),
         };
-        let timeout = |this: &mut Self, key: &str, value: Option<u64>, default: u64| {
-            let ms = value.unwrap_or(default);
-            if !(1..=3_600_000).contains(&ms) {
+        // A number, its default when absent; one out of `range` is reported.
+        let bounded = |this: &mut Self,
+                       key: &str,
+                       value: Option<u64>,
+                       default: u64,
+                       range: std::ops::RangeInclusive<u64>| {
+            let v = value.unwrap_or(default);
+            if !range.contains(&v) {
                 this.issue(
                     format!("server.{key}"),
                     at(key).as_ref(),
-                    format!("{ms} is not between 1 and 3600000"),
+                    format!("{v} is not between {} and {}", range.start(), range.end()),
                 );
             }
-            Duration::from_millis(ms)
+            v
+        };
+        let timeout = |this: &mut Self, key: &str, value: Option<u64>, default: u64| {
+            Duration::from_millis(bounded(this, key, value, default, 1..=3_600_000))
         };
         let header_read_timeout = timeout(
             self,
@@ -584,36 +592,31 @@ impl<'a> Loader<'a> {
             raw.caller_rate_limit_burst,
             at("caller_rate_limit_rps").as_ref(),
         );
-        let idempotency_max_bytes = raw.idempotency_max_bytes.unwrap_or(64 * 1024 * 1024);
-        if !(64 * 1024..=1 << 40).contains(&idempotency_max_bytes) {
-            self.issue(
-                "server.idempotency_max_bytes",
-                at("idempotency_max_bytes").as_ref(),
-                format!("{idempotency_max_bytes} is not between 65536 and 1099511627776"),
-            );
-        }
-        let idempotency_max_bytes = usize::try_from(idempotency_max_bytes).unwrap_or(usize::MAX);
-        let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
-        if !(1..=1_000_000).contains(&max_connections) {
-            self.issue(
-                "server.max_connections",
-                at("max_connections").as_ref(),
-                format!("{max_connections} is not between 1 and 1000000"),
-            );
-        }
-        // hyper's read buffer: at least 8 KiB.
-        let max_header_bytes = match raw.max_header_bytes {
-            None => DEFAULT_MAX_HEADER_BYTES,
-            Some(n) if (8192..=1 << 20).contains(&n) => n as usize,
-            Some(n) => {
-                self.issue(
-                    "server.max_header_bytes",
-                    at("max_header_bytes").as_ref(),
-                    format!("{n} is not between 8192 and 1048576"),
-                );
-                DEFAULT_MAX_HEADER_BYTES
-            }
+        let size = |this: &mut Self, key: &str, value: Option<u64>, default: usize, range| {
+            usize::try_from(bounded(this, key, value, default as u64, range)).unwrap_or(usize::MAX)
         };
+        let idempotency_max_bytes = size(
+            self,
+            "idempotency_max_bytes",
+            raw.idempotency_max_bytes,
+            64 * 1024 * 1024,
+            64 * 1024..=1 << 40,
+        );
+        let max_connections = size(
+            self,
+            "max_connections",
+            raw.max_connections.map(|n| n as u64),
+            DEFAULT_MAX_CONNECTIONS,
+            1..=1_000_000,
+        );
+        // hyper's read buffer: at least 8 KiB.
+        let max_header_bytes = size(
+            self,
+            "max_header_bytes",
+            raw.max_header_bytes,
+            DEFAULT_MAX_HEADER_BYTES,
+            8192..=1 << 20,
+        );
         let delay_ms = raw.shutdown_delay_ms.unwrap_or(0);
         if delay_ms > 600_000 {
             self.issue(
@@ -654,18 +657,13 @@ impl<'a> Loader<'a> {
                 None
             }
         };
-        let body_limit_bytes = match raw.body_limit_bytes {
-            None => DEFAULT_BODY_LIMIT,
-            Some(n) if (1..=1 << 30).contains(&n) => n as usize,
-            Some(n) => {
-                self.issue(
-                    "server.body_limit_bytes",
-                    at("body_limit_bytes").as_ref(),
-                    format!("{n} is not between 1 and 1073741824"),
-                );
-                DEFAULT_BODY_LIMIT
-            }
-        };
+        let body_limit_bytes = size(
+            self,
+            "body_limit_bytes",
+            raw.body_limit_bytes,
+            DEFAULT_BODY_LIMIT,
+            1..=1 << 30,
+        );
         let log_format = match raw.log_format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
