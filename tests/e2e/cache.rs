@@ -278,6 +278,10 @@ async fn etags_and_no_cache() {
     assert_eq!(not_modified.status, 304);
     assert!(not_modified.body.is_empty());
     assert_eq!(header(&not_modified, "etag"), etag);
+    // A hit's headers, less the content type of a body it does not carry.
+    assert!(not_modified.headers.get("content-type").is_none());
+    assert_eq!(header(&not_modified, "x-cache"), "hit");
+    assert_eq!(header(&not_modified, "vary"), "authorization");
     assert_eq!(org_reads(&d), before);
     // Cache-Control: no-cache reads the backend and refreshes the entry; the content is the
     // same, so is its tag.

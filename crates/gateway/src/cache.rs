@@ -403,6 +403,20 @@ struct Front {
     org: Option<String>,
 }
 
+impl Front {
+    /// Its entry and the entry's age, while a read may still be answered from it: the entry
+    /// alive and inside its stale-while-revalidate window (`swr`), and no write or purge of its
+    /// backend since the read that recorded it.
+    fn usable(&self, swr: Duration) -> Option<(Arc<Entry>, Duration)> {
+        if self.backend.epoch.load(Ordering::Acquire) != self.epoch {
+            return None;
+        }
+        let entry = self.entry.upgrade()?;
+        let age = entry.stored.elapsed();
+        (age < entry.ttl + swr).then_some((entry, age))
+    }
+}
+
 /// Bytes counted for each front index record besides its key: the record (with its org) and the
 /// map's bucket. With [`ENTRY_OVERHEAD`], measured when the index was a moka cache too: 20,000
 /// distinct org reads, each an entry and a record, grew `orgway serve`'s resident memory by
@@ -884,26 +898,25 @@ impl Cache {
         headers: &HeaderMap,
         caller: &crate::auth::Caller,
     ) -> Option<(Response, &'static str)> {
-        let front = self.front.as_ref()?.get(target)?;
-        if front.backend.epoch.load(Ordering::Acquire) != front.epoch || no_cache(headers) {
+        let index = self.front.as_ref()?;
+        let front = index.get(target)?;
+        if no_cache(headers) {
             return None;
         }
+        let (entry, age) = front.usable(index.stale_while_revalidate)?;
         if !caller.has(front.scope)
             || (front.include_raw && !caller.has(crate::auth::Scope::RawRead))
             || !caller.may_see(&front.backend.name, front.org.as_deref())
         {
             return None;
         }
-        let entry = front.entry.upgrade()?;
-        let age = entry.stored.elapsed();
         if age < entry.ttl {
             front.backend.count(Lookup::Hit);
             return Some((respond(&entry, None, How::Hit, headers), front.route));
         }
         // Expired, inside the stale-while-revalidate window, with its refresh already running
         // (a routed read started it): answered stale here, as the router would.
-        let swr = self.config.as_ref()?.stale_while_revalidate;
-        if age < entry.ttl + swr && self.inflight().contains_key(&front.key) {
+        if self.inflight().contains_key(&front.key) {
             front.backend.count(Lookup::Stale);
             return Some((
                 respond(&entry, None, How::StaleWhileRevalidate, headers),
@@ -1218,13 +1231,7 @@ impl FrontIndex {
     /// the bytes.
     fn sweep(&self, map: &mut FrontMap) {
         let swr = self.stale_while_revalidate;
-        // Unusable: its entry gone or past its windows, or its backend written since.
-        map.records.retain(|_, r| {
-            r.backend.epoch.load(Ordering::Acquire) == r.epoch
-                && r.entry
-                    .upgrade()
-                    .is_some_and(|e| e.stored.elapsed() < e.ttl + swr)
-        });
+        map.records.retain(|_, r| r.usable(swr).is_some());
         let goal = self.max_bytes / 4 * 3;
         let mut bytes: u64 = map.records.keys().map(|k| Self::weight(k)).sum();
         if bytes > goal {
@@ -1267,20 +1274,16 @@ fn respond(entry: &Entry, miss: Option<&Bytes>, how: How, req: &HeaderMap) -> Re
     let left = entry.ttl.saturating_sub(entry.stored.elapsed());
     let (x_cache, max_age, status) = match how {
         How::Hit => {
-            let headers = entry.hit_headers(left.as_secs());
-            if none_match(req, &entry.etag) {
-                let (cache_control, cache_status) =
-                    (&headers[header::CACHE_CONTROL], &headers[CACHE_STATUS]);
-                return with_headers(
-                    entry,
-                    req,
-                    &entry.hit,
-                    "hit",
-                    cache_control.clone(),
-                    cache_status.clone(),
-                );
-            }
-            let mut resp = Response::new(axum::body::Body::from(entry.hit.clone()));
+            let mut headers = entry.hit_headers(left.as_secs());
+            let mut resp = if none_match(req, &entry.etag) {
+                // A 304 carries no body, so no content type.
+                headers.remove(header::CONTENT_TYPE);
+                let mut r = Response::new(axum::body::Body::empty());
+                *r.status_mut() = StatusCode::NOT_MODIFIED;
+                r
+            } else {
+                Response::new(axum::body::Body::from(entry.hit.clone()))
+            };
             *resp.headers_mut() = headers;
             return resp;
         }
