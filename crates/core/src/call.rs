@@ -410,9 +410,7 @@ impl Answer {
             .with_status(429)
         })
     }
-}
 
-impl Answer {
     /// `e`, the classification of this answer, with the `Retry-After` of a `503` when it says
     /// the backend is unavailable (a vendor down for maintenance says when to come back: a
     /// retry sooner is not made, and callers are told when).

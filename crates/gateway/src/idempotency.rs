@@ -371,23 +371,15 @@ async fn outcome(resp: Response) -> (Finish, Response) {
             // The change was made and the answer says so: it is the answer, every time.
             (Some("applied"), _) => Finish::Answered(Stored::Error(err)),
             (Some(_), _) => Finish::Unknown,
-            // Never sent: the backend has no such operation, refused the gateway's
-            // credentials, or was not asked (the body too slow, a rate, a full or open
-            // backend).
-            _ if matches!(
-                err.code,
-                ErrorCode::Unsupported | ErrorCode::BackendAuthFailed
-            ) =>
-            {
-                Finish::NotSent
-            }
-            (None, s) if matches!(s.as_u16(), 408 | 429 | 503) => Finish::NotSent,
+            // Nothing was sent: the body too slow, the caller over its rate.
+            (None, s) if matches!(s.as_u16(), 408 | 429) => Finish::NotSent,
             (None, s) if s.is_client_error() => Finish::Answered(Stored::Error(err)),
             // A gateway failure (500) may have come after the backend was asked.
             (None, StatusCode::INTERNAL_SERVER_ERROR) => Finish::Unknown,
-            // A backend failure that says no outcome: the write's request was never put on
-            // its way (a login that failed, a deadline met waiting for a slot, a connection
-            // refused), or the backend refused it (the handlers mark any other `unknown`).
+            // A failure that says no outcome, the write's request never put on its way or
+            // refused (the handlers mark any other `unknown`): the backend has no such
+            // operation (501), refused the gateway's credentials or a login failed (502), was
+            // full, open or unavailable (503), or a deadline met waiting for a slot (504).
             (None, _) => Finish::NotSent,
         };
         return (how, resp);

@@ -267,8 +267,8 @@ impl Around for DeadlineLayer {
                 // backend were all busy, which says little of the backend (it had less than
                 // half the time to answer, or none): `details.queued`.
                 let waited = queued.waited();
-                let queued = waited * 2 >= timeout;
-                let mut slow = BackendError::timeout(if queued {
+                let mostly_queued = waited * 2 >= timeout;
+                let mut slow = BackendError::timeout(if mostly_queued {
                     format!(
                         "{backend} did not answer within {}, {} of which the call waited for a free call slot: the gateway's calls to {backend} are all busy",
                         human(timeout),
@@ -278,7 +278,7 @@ impl Around for DeadlineLayer {
                     format!("{backend} did not answer within {}", human(timeout))
                 });
                 slow.details = details;
-                if queued {
+                if mostly_queued {
                     slow = slow.with_detail("queued", true);
                 }
                 if cx.is_change_applied() {
@@ -447,7 +447,7 @@ impl Around for ObserveLayer {
                     } else if crate::resilience::gateway_load(e) {
                         // Shed, or queued past the deadline: the gateway's own load, which
                         // says nothing of the backend's health.
-                        tracing::warn!(backend = %layer.backend, operation = op, request_id = %request_id, code = code.as_str(), error = %e, "backend call not made: the gateway's calls to it are all busy");
+                        tracing::warn!(backend = %layer.backend, operation = op, request_id = %request_id, code = code.as_str(), error = %e, "backend call shed or cut short waiting for a slot: the gateway's calls to it are all busy");
                     } else if e.is_callers_fault() {
                         // The backend answered sensibly; it is healthy.
                         layer.health.record(Ok(()));

@@ -128,12 +128,13 @@ pub async fn run(
     // Writes whose callers left still run: they are waited for within the same grace period
     // (whose end, once reached, is not awaited again).
     app.writes.close();
-    let writes_done = over
-        || tokio::select! {
-            () = app.writes.wait() => true,
-            () = &mut grace_over => false,
-        };
-    if !writes_done || !app.writes.is_empty() {
+    if !over {
+        tokio::select! {
+            () = app.writes.wait() => {}
+            () = &mut grace_over => {}
+        }
+    }
+    if !app.writes.is_empty() {
         tracing::warn!(
             writes = app.writes.len(),
             "grace period over: writes still running are stopped where they are"

@@ -117,25 +117,16 @@ where
     })
 }
 
-/// What a write may change, besides the reads of its own org and the backend's lists of orgs
-/// (which show what any write may change: a name, a status, a plan, a count of subscriptions).
-#[derive(Debug, Clone, Copy)]
-struct Changes<'a> {
-    /// Another org's reads (the customer a subscription is sold to).
-    also: Option<&'a str>,
-}
-
-/// The org's reads and the backend's org lists.
-const THE_ORG: Changes<'static> = Changes { also: None };
-
 /// A write to `t`'s org through the policy stack (see [`call`]). A failure says what became
 /// of the change (`details.outcome`): `applied` when the adapter knows the backend made it (what
 /// followed failed), `partial` when some of its steps were made (`details.completed`), and
 /// `unknown` when the request that makes it was put on its way and no answer says what became of
 /// it (a timeout, a broken connection, a 5xx other than 503, an answer that does not parse). A
 /// failure without it came before the backend could make the change, or the backend refused it.
-/// Whenever the change may have been made (success included), the cache forgets the reads the
-/// write `changes` before the answer is sent.
+/// Whenever the change may have been made (success included), the cache forgets, before the
+/// answer is sent, the reads of the org, of `also` (another org the write changes: the customer
+/// a subscription is sold to), and the backend's lists of orgs (which show what any write may
+/// change: a name, a status, a plan, a count of subscriptions).
 async fn write<T>(
     app: &App,
     t: &OrgTarget,
@@ -143,7 +134,7 @@ async fn write<T>(
     include_raw: bool,
     op: Operation,
     take: fn(Output) -> Option<T>,
-    changes: Changes<'_>,
+    also: Option<&str>,
 ) -> Result<T, ApiError> {
     let cx = CallContext::new(rid.0.clone(), include_raw, t.backend.transport.clone());
     let result = call_in(&t.backend, cx.clone(), op, take)
@@ -177,9 +168,7 @@ async fn write<T>(
         .as_ref()
         .map_or_else(|e| e.details.contains_key("outcome"), |_| true)
     {
-        let orgs: Vec<&str> = std::iter::once(t.native_id.as_str())
-            .chain(changes.also)
-            .collect();
+        let orgs: Vec<&str> = std::iter::once(t.native_id.as_str()).chain(also).collect();
         app.cache.wrote(&t.backend.name, &orgs);
     }
     result
@@ -323,7 +312,7 @@ pub async fn patch_org(
         }
     };
     let org = if matches!(op, Operation::PatchOrg { .. }) {
-        write(&app, &t, &rid, include_raw, op, Output::into_org, THE_ORG).await?
+        write(&app, &t, &rid, include_raw, op, Output::into_org, None).await?
     } else {
         call(&t.backend, &rid, include_raw, op, Output::into_org).await?
     };
@@ -349,7 +338,7 @@ pub async fn delete_org(
     let op = Operation::DeleteOrg {
         org: t.native_id.clone(),
     };
-    write(&app, &t, &rid, false, op, Output::into_done, THE_ORG).await?;
+    write(&app, &t, &rid, false, op, Output::into_done, None).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -467,7 +456,7 @@ pub async fn put_plan(
         plan,
         make_default,
     };
-    let plan = write(&app, &t, &rid, include_raw, op, Output::into_plan, THE_ORG).await?;
+    let plan = write(&app, &t, &rid, include_raw, op, Output::into_plan, None).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     Ok(render::json(StatusCode::OK, &render::plan(plan, &meta)))
 }
@@ -506,7 +495,7 @@ pub async fn delete_plan(
         org: t.native_id.clone(),
         plan,
     };
-    write(&app, &t, &rid, false, op, Output::into_done, THE_ORG).await?;
+    write(&app, &t, &rid, false, op, Output::into_done, None).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -686,7 +675,7 @@ pub async fn create_customer(
         org: t.native_id.clone(),
         name,
     };
-    let org = write(&app, &t, &rid, include_raw, op, Output::into_org, THE_ORG).await?;
+    let org = write(&app, &t, &rid, include_raw, op, Output::into_org, None).await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
     let body = render::org(&app.routing, &t.backend, *org, &meta);
     let location = format!(
@@ -776,9 +765,6 @@ pub async fn create_subscription(
         plan_id,
         name,
     };
-    let changes = Changes {
-        also: Some(&customer),
-    };
     let s = write(
         &app,
         &t,
@@ -786,7 +772,7 @@ pub async fn create_subscription(
         include_raw,
         op,
         Output::into_subscription,
-        changes,
+        Some(&customer),
     )
     .await?;
     let meta = Meta::fresh(&t.backend, Timestamp::now());
