@@ -31,6 +31,7 @@ pub mod query;
 pub mod raw;
 pub mod secret;
 pub mod series;
+pub mod sort;
 pub mod text;
 pub mod time;
 pub mod transport;

@@ -39,9 +39,10 @@ pub mod wire;
 use std::sync::Arc;
 
 use http::{HeaderValue, Method};
+use orgway_core::sort::{org_key, sort_items};
 use orgway_core::{
     Backend, BackendError, BoxFuture, CallContext, Capabilities, ListQuery, ListSupport, OpKind,
-    Operation, Output, Page, SortField,
+    Operation, Output, Page, Sort, SortField,
 };
 use serde_json::Value;
 
@@ -178,8 +179,13 @@ impl Commvault {
             items.push(map::org_from_provider(&self.cfg.name, &provider, raw)?);
         }
         Ok(Output::Orgs(if whole {
-            sort_whole(&mut items, query.sort);
-            Page::window(items, query)
+            // Ordered as the sort asked for (which it may have ignored too), by id when none
+            // was, so that the pages cut from it are the same each time.
+            let sort = query.sort.unwrap_or(Sort {
+                field: SortField::Id,
+                descending: false,
+            });
+            Page::window(sort_items(items, sort, org_key), query)
         } else {
             Page::from_offset(items, query.offset(), query.limit, list.filter_query_count)
         }))
@@ -444,29 +450,4 @@ impl Backend for Commvault {
     ) -> BoxFuture<'a, Result<Output, BackendError>> {
         Box::pin(self.dispatch(cx, op))
     }
-}
-
-/// Orders a whole list a CommCell sent (its listing did not page) as the sort asked for, which
-/// it may have ignored too: by name (as people read names, then exactly) or by id, ties by id;
-/// by id when none was asked for, so that the pages cut from it are the same each time.
-fn sort_whole(items: &mut [orgway_core::Org], sort: Option<orgway_core::Sort>) {
-    use std::cmp::Ordering;
-    let id = |o: &orgway_core::Org| (o.native_id.parse::<u64>().ok(), o.native_id.clone());
-    let name = |o: &orgway_core::Org| o.name.as_ref().map(|n| (n.to_lowercase(), n.clone()));
-    let descending = sort.is_some_and(|s| s.descending);
-    items.sort_by(|a, b| {
-        let first = match sort.map(|s| s.field) {
-            Some(SortField::Name) => match (name(a), name(b)) {
-                (Some(x), Some(y)) if descending => y.cmp(&x),
-                (Some(x), Some(y)) => x.cmp(&y),
-                // Without a name, last either way.
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => Ordering::Equal,
-            },
-            Some(SortField::Id) if descending => id(b).cmp(&id(a)),
-            _ => Ordering::Equal,
-        };
-        first.then_with(|| id(a).cmp(&id(b)))
-    });
 }

@@ -22,7 +22,7 @@ use crate::cache::{Class, FillFn, Read, ReadRequest, Rendered};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::body;
 use crate::http::extract::{BackendParam, OrgAndCustomer, OrgAndParam, OrgParam, require};
-use crate::http::list::{Key, list, org_key, plan_key, subscription_key};
+use crate::http::list::list;
 use crate::http::openapi as doc;
 use crate::http::params::{
     self, CUSTOMER_PARAMS, INCLUDE_PARAMS, LIST_PARAMS, NO_PARAMS, Params, SERIES_PARAMS,
@@ -34,6 +34,7 @@ use crate::http::render::{
 use crate::http::{App, RequestId};
 use crate::policy::BackendCall;
 use crate::routing::{BackendEntry, OrgTarget};
+use orgway_core::sort::{Key, org_key, plan_key, subscription_key};
 
 type Shared = State<Arc<App>>;
 
