@@ -411,15 +411,21 @@ impl Answer {
         })
     }
 
-    /// `e`, the classification of this answer, with the `Retry-After` of a `503` when it says
-    /// the backend is unavailable (a vendor down for maintenance says when to come back: a
-    /// retry sooner is not made, and callers are told when).
-    pub fn unavailable_until(&self, e: BackendError) -> BackendError {
-        self.unavailable_until_at(e, crate::Timestamp::now())
+    /// The error of an answer that is not a 2xx, for every dialect alike around its own
+    /// reading: a 429 is the rate limit it is ([`Answer::rate_limit`]); any other is what
+    /// `classify` (the dialect's reading of the status and body) makes of it, with the
+    /// `Retry-After` of a 503 it reads as the backend unavailable (a vendor down for
+    /// maintenance says when to come back: a retry sooner is not made, and callers are told).
+    pub fn failure(&self, backend: &str, classify: impl FnOnce() -> BackendError) -> BackendError {
+        match self.rate_limit(backend) {
+            Some(limited) => limited,
+            None => self.unavailable_until_at(classify(), crate::Timestamp::now()),
+        }
     }
 
-    /// [`Answer::unavailable_until`], an HTTP-date `Retry-After` measured from `now`.
-    pub fn unavailable_until_at(&self, mut e: BackendError, now: crate::Timestamp) -> BackendError {
+    /// `e` with the `Retry-After` of this answer when it is a 503 that `e` reads as the backend
+    /// unavailable, an HTTP date measured from `now`.
+    fn unavailable_until_at(&self, mut e: BackendError, now: crate::Timestamp) -> BackendError {
         if self.status == 503 && e.kind == crate::error::ErrorKind::Unavailable {
             // At most an hour, as callers are told.
             let hour = std::time::Duration::from_secs(3600);

@@ -49,15 +49,10 @@ pub async fn send(
 
 /// Classifies an API answer that is not a 2xx (a 429 first, as the rate limit it is).
 pub fn check(cfg: &CocoonConfig, answer: &Answer) -> Result<(), BackendError> {
-    if let Some(limited) = answer.rate_limit(&cfg.name) {
-        return Err(limited);
-    }
     if !answer.is_success() {
-        return Err(answer.unavailable_until(error::from_status(
-            &cfg.name,
-            answer.status,
-            &answer.body,
-        )));
+        return Err(answer.failure(&cfg.name, || {
+            error::from_status(&cfg.name, answer.status, &answer.body)
+        }));
     }
     Ok(())
 }

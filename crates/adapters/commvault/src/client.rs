@@ -41,11 +41,10 @@ pub async fn send(
 /// classified by [`error::from_status`].
 pub fn json(cfg: &CommvaultConfig, raw: &Answer) -> Result<Option<Value>, BackendError> {
     let ct = raw.content_type();
-    if let Some(limited) = raw.rate_limit(&cfg.name) {
-        return Err(limited);
-    }
     if !raw.is_success() {
-        return Err(raw.unavailable_until(error::from_status(&cfg.name, raw.status, ct, &raw.body)));
+        return Err(raw.failure(&cfg.name, || {
+            error::from_status(&cfg.name, raw.status, ct, &raw.body)
+        }));
     }
     if error::looks_like_html(ct, &raw.body) {
         let title = error::html_title(&raw.body)

@@ -93,9 +93,9 @@ pub async fn send(
 pub fn body(cfg: &EnhanceConfig, answer: Answer) -> Result<Bytes, BackendError> {
     if answer.is_success() {
         Ok(answer.body)
-    } else if let Some(limited) = answer.rate_limit(&cfg.name) {
-        Err(limited)
     } else {
-        Err(answer.unavailable_until(error::from_status(&cfg.name, answer.status, &answer.body)))
+        Err(answer.failure(&cfg.name, || {
+            error::from_status(&cfg.name, answer.status, &answer.body)
+        }))
     }
 }

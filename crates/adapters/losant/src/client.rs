@@ -63,9 +63,9 @@ pub async fn send(cfg: &LosantConfig, cx: &CallContext, call: Call) -> Result<By
     let answer = call::send(cx, &cfg.name, &cfg.base_url, call).await?;
     if answer.is_success() {
         Ok(answer.body)
-    } else if let Some(limited) = answer.rate_limit(&cfg.name) {
-        Err(limited)
     } else {
-        Err(answer.unavailable_until(error::from_status(&cfg.name, answer.status, &answer.body)))
+        Err(answer.failure(&cfg.name, || {
+            error::from_status(&cfg.name, answer.status, &answer.body)
+        }))
     }
 }

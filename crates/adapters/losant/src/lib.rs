@@ -219,11 +219,13 @@ impl Losant {
         };
         let from = range.from();
         let (start, end) = map::usage_window(&range)?;
-        let timed = |action: &'static str| {
+        // An action over the range, from `start` (the range's, unless said otherwise).
+        let timed_from = |action: &'static str, start: i64| {
             client::call(Method::GET, org_path(&self.cfg, org, Some(action)))
                 .param("start", start.to_string())
                 .param("end", end.to_string())
         };
+        let timed = |action: &'static str| timed_from(action, start);
         let raw_wanted = cx.include_raw();
         let (points, agg, raw) = match source {
             SeriesSource::DeviceCounts => {
@@ -300,11 +302,8 @@ impl Losant {
                 };
                 let start = first_day.unix_millis().max(start);
                 let (w, raw) = if start < end {
-                    let call =
-                        client::call(Method::GET, org_path(&self.cfg, org, Some("payloadCounts")))
-                            .param("start", start.to_string())
-                            .param("end", end.to_string())
-                            .param("asBytes", options.bytes.to_string());
+                    let call = timed_from("payloadCounts", start)
+                        .param("asBytes", options.bytes.to_string());
                     let body = send(&self.cfg, cx, call).await?;
                     decode_json::<PayloadStats>(
                         &self.cfg.name,
