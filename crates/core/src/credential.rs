@@ -123,6 +123,14 @@ struct State<T> {
     started: u64,
 }
 
+impl<T: Clone> State<T> {
+    /// The credential held, while a call that saw generation `stale` refused (if any) may
+    /// still use it at `now` (see [`Held::usable`]).
+    fn usable(&self, stale: Option<u64>, now: Instant) -> Option<(T, u64)> {
+        self.held.as_ref().and_then(|h| h.usable(stale, now))
+    }
+}
+
 /// The clock a credential reads.
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
@@ -235,7 +243,7 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
                         && now < *until
                     {
                         // Backing off: the credential held serves while it still may.
-                        return match st.held.as_ref().and_then(|h| h.usable(stale, now)) {
+                        return match st.usable(stale, now) {
                             Some(held) => Ok(held),
                             None => Err(e.clone()),
                         };
@@ -243,7 +251,7 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
                     // After a refresh failed for a moment, the credential held serves a while;
                     // one the vendor refused, or that expired, is refreshed now.
                     if st.resting.is_some_and(|until| now < until)
-                        && let Some(held) = st.held.as_ref().and_then(|h| h.usable(stale, now))
+                        && let Some(held) = st.usable(stale, now)
                     {
                         return Ok(held);
                     }
@@ -302,12 +310,7 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
                 }
                 // Failing for a moment while the credential held still serves: it does, and
                 // the refresh is tried again after the first backoff, not by every call.
-                Err(_)
-                    if st
-                        .held
-                        .as_ref()
-                        .is_some_and(|h| h.usable(stale, now).is_some()) =>
-                {
+                Err(_) if st.usable(stale, now).is_some() => {
                     st.resting = Some(now + self.backoff.first);
                 }
                 Err(_) => {}
@@ -318,7 +321,7 @@ impl<T: Clone + Send + Sync + 'static> Credential<T> {
             // A refresh begun before the credential held expired, failed: it serves while it
             // still may (a vendor slow or failing for a moment fails no call that did not
             // need the new one).
-            Err(e) => match st.held.as_ref().and_then(|h| h.usable(stale, now)) {
+            Err(e) => match st.usable(stale, now) {
                 Some(held) => Ok(held),
                 None => Err(e),
             },
