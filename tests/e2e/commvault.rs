@@ -774,25 +774,11 @@ async fn orgs_usage_and_lists() {
 
     // The whole list by cursor, natively sorted by name.
     let ids = d.commvault().org_ids();
-    let mut seen = Vec::new();
-    let mut url = "/v1/backends/commvault/orgs?limit=2&sort=name".to_owned();
-    loop {
-        let page = d.get(&url).await;
-        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
-        let page = page.json();
+    let pages = org_pages(&d, "limit=2&sort=name", ids.len()).await;
+    for page in &pages {
         assert_eq!(page["total"], ids.len());
-        seen.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| o["name"].as_str().unwrap().to_owned()),
-        );
-        match page["nextCursor"].as_str() {
-            Some(c) => url = format!("/v1/backends/commvault/orgs?limit=2&sort=name&cursor={c}"),
-            None => break,
-        }
     }
+    let seen = item_fields(&pages, "name");
     assert_eq!(seen.len(), ids.len());
     let mut sorted = seen.clone();
     sorted.sort_by_key(|n| n.to_lowercase());
@@ -986,46 +972,20 @@ async fn a_commcell_whose_listing_does_not_page_is_paged_by_the_gateway() {
     d.commvault().set_whole_lists(true);
     let mut ids: Vec<String> = d.commvault().org_ids().iter().map(u64::to_string).collect();
     ids.sort();
-    let mut seen = Vec::new();
-    let mut url = "/v1/backends/commvault/orgs?limit=2".to_owned();
-    for _ in 0..=ids.len() {
-        let page = d.get(&url).await;
-        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
-        let page = page.json();
+    let pages = org_pages(&d, "limit=2", ids.len()).await;
+    for page in &pages {
         assert_eq!(page["total"], ids.len());
         assert!(page["items"].as_array().unwrap().len() <= 2);
-        seen.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| o["nativeId"].as_str().unwrap().to_owned()),
-        );
-        match page["nextCursor"].as_str() {
-            Some(c) => url = format!("/v1/backends/commvault/orgs?limit=2&cursor={c}"),
-            None => break,
-        }
     }
     // Every org once, and the cursor ends.
+    let mut seen = item_fields(&pages, "nativeId");
     seen.sort();
     assert_eq!(seen, ids);
     // A sort asked for is honoured over the whole list.
-    let mut names = Vec::new();
-    let mut url = "/v1/backends/commvault/orgs?limit=2&sort=-name".to_owned();
-    for _ in 0..=ids.len() {
-        let page = d.get(&url).await.json();
-        names.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| o["name"].as_str().unwrap().to_owned()),
-        );
-        match page["nextCursor"].as_str() {
-            Some(c) => url = format!("/v1/backends/commvault/orgs?limit=2&sort=-name&cursor={c}"),
-            None => break,
-        }
-    }
+    let names = item_fields(
+        &org_pages(&d, "limit=2&sort=-name", ids.len()).await,
+        "name",
+    );
     let mut sorted = names.clone();
     sorted.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
     assert_eq!(names, sorted);
@@ -1051,6 +1011,34 @@ async fn a_bearer_token_commvault_refuses_is_not_sent_for_renewal() {
     );
     gw.stop().await.unwrap();
     cv.shutdown().await;
+}
+
+/// Every page of `GET /v1/backends/commvault/orgs?{query}`, following `nextCursor`; the
+/// cursor must end within `max` pages.
+async fn org_pages(d: &Demo, query: &str, max: usize) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut url = format!("/v1/backends/commvault/orgs?{query}");
+    for _ in 0..max {
+        let page = d.get(&url).await;
+        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+        let page = page.json();
+        let next = page["nextCursor"].as_str().map(str::to_owned);
+        pages.push(page);
+        match next {
+            Some(c) => url = format!("/v1/backends/commvault/orgs?{query}&cursor={c}"),
+            None => return pages,
+        }
+    }
+    panic!("the cursor of `{query}` did not end within {max} pages");
+}
+
+/// The text field `name` of every item of `pages`, in order.
+fn item_fields(pages: &[Value], name: &str) -> Vec<String> {
+    pages
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap())
+        .map(|o| o[name].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// A gateway with one Commvault backend `cv` calling with the configured `authtoken`.

@@ -432,6 +432,18 @@ pub struct ResilienceReport {
 mod tests {
     use super::*;
 
+    /// A read of org `x`, whose transport no test here reaches.
+    fn call() -> BackendCall {
+        BackendCall::new(
+            orgway_core::CallContext::new(
+                Arc::from("rid"),
+                false,
+                Arc::new(crate::client::HttpClient::new()),
+            ),
+            orgway_core::Operation::GetOrg { org: "x".into() },
+        )
+    }
+
     #[test]
     fn a_circuit_opens_on_its_failure_rate_and_a_probe_closes_it() {
         let c = Circuit::new(CircuitSettings {
@@ -484,16 +496,6 @@ mod tests {
         let never = tower::service_fn(|_: BackendCall| {
             std::future::pending::<Result<orgway_core::Output, BackendError>>()
         });
-        let call = || {
-            BackendCall::new(
-                orgway_core::CallContext::new(
-                    Arc::from("rid"),
-                    false,
-                    Arc::new(crate::client::HttpClient::new()),
-                ),
-                orgway_core::Operation::GetOrg { org: "x".into() },
-            )
-        };
         let probe = layer.around(never, call());
         assert!(
             tokio::time::timeout(Duration::from_millis(10), probe)
@@ -525,15 +527,7 @@ mod tests {
                 BackendError::timeout("b did not answer").with_detail("queued", true),
             )
         });
-        let call = BackendCall::new(
-            orgway_core::CallContext::new(
-                Arc::from("rid"),
-                false,
-                Arc::new(crate::client::HttpClient::new()),
-            ),
-            orgway_core::Operation::GetOrg { org: "x".into() },
-        );
-        let _ = layer.around(queued, call).await;
+        let _ = layer.around(queued, call()).await;
         // Said nothing of the backend: the next call probes it.
         assert_ne!(circuit.state(), "closed");
         assert!(matches!(circuit.admit(), Admit::Probe));
@@ -555,15 +549,7 @@ mod tests {
         let never = tower::service_fn(|_: BackendCall| {
             std::future::pending::<Result<orgway_core::Output, BackendError>>()
         });
-        let call = BackendCall::new(
-            orgway_core::CallContext::new(
-                Arc::from("rid"),
-                false,
-                Arc::new(crate::client::HttpClient::new()),
-            ),
-            orgway_core::Operation::GetOrg { org: "x".into() },
-        );
-        let e = layer.around(never, call).await.unwrap_err();
+        let e = layer.around(never, call()).await.unwrap_err();
         assert!(e.message.ends_with("calls resume in 600s"), "{}", e.message);
         let api = crate::error::ApiError::from_backend("b", e);
         assert_eq!(api.retry_after, Some(600));
