@@ -100,6 +100,37 @@ async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
     );
 }
 
+#[tokio::test]
+async fn on_shutdown_idle_and_fresh_connections_are_closed_at_once() {
+    // Long limits: only the shutdown can close these connections within the test's bounds.
+    let mut d = demo("idle_timeout_ms = 60000\nheader_read_timeout_ms = 60000").await;
+    let mut idle = TcpStream::connect(d.gw.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    idle.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    let mut fresh = TcpStream::connect(d.gw.addr).await.unwrap();
+    // Both are the server's before it is told to stop.
+    assert_eq!(d.get("/healthz").await.status, 200);
+    let started = Instant::now();
+    d.gw.signal_stop();
+    let (rest, _) = read_to_close(&mut idle, Duration::from_secs(10)).await;
+    assert!(!rest.contains("HTTP/1.1"), "no second answer: {rest}");
+    let (nothing, _) = read_to_close(&mut fresh, Duration::from_secs(10)).await;
+    assert!(nothing.is_empty(), "{nothing}");
+    let Demo { gw, sims, .. } = d;
+    gw.join().await.unwrap();
+    // Not the idle or header timeout (60 s), nor the grace period (30 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    sims.shutdown().await;
+}
+
 /// Sends `request` on a new connection and reads the answer until the server closes it.
 async fn exchange(d: &Demo, request: &[u8]) -> String {
     let mut s = TcpStream::connect(d.gw.addr).await.unwrap();

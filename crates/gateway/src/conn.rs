@@ -17,16 +17,20 @@
 //!
 //! Each connection has a [`Watch`]: the connection's I/O ([`Watched`]) notes when a request's
 //! first byte arrives, the service notes when a request is handed over and answered, and a
-//! watchdog beside the connection expires it when a phase lasts too long. An expired
+//! watchdog on a task beside the connection's expires it when a phase lasts too long. An expired
 //! connection's next read writes the `408` (when headers were being read) and reports the end
-//! of the stream, so hyper closes the connection cleanly.
+//! of the stream, so hyper closes the connection cleanly. The same side task waits for the
+//! gateway's shutdown and asks the connection to drain ([`Watch::draining`]), so the
+//! connection's own task polls nothing but the connection.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -35,29 +39,43 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Accepted; nothing has arrived yet.
-    Fresh,
+    Fresh = 0,
     /// Waiting for a request (keep-alive).
-    Idle,
+    Idle = 1,
     /// A request's first bytes arrived; its headers are not complete.
-    Head,
+    Head = 2,
     /// A request is being handled.
-    Busy,
+    Busy = 3,
 }
 
-#[derive(Debug)]
-struct State {
-    phase: Phase,
-    since: Instant,
-    /// Set by the watchdog; the next read acts on it.
-    expired: Option<Phase>,
-    /// The task reading the connection, to wake when it expires.
-    reader: Option<Waker>,
+/// The [`Watch`]'s state word: the phase in its low two bits, the expired flag in the next,
+/// and above them a count of phase changes (so the watchdog sees every change, even one that
+/// came back to the same phase).
+const PHASE_BITS: u64 = 0b11;
+const EXPIRED: u64 = 0b100;
+const COUNT_ONE: u64 = 0b1000;
+
+fn phase_of(state: u64) -> Phase {
+    match state & PHASE_BITS {
+        0 => Phase::Fresh,
+        1 => Phase::Idle,
+        2 => Phase::Head,
+        _ => Phase::Busy,
+    }
 }
 
-/// The phase of one connection, shared by its I/O, its service and its watchdog.
+/// The phase of one connection, shared by its I/O, its service and its side task.
+///
+/// Lock-free, and it reads no clock on a request's path: a phase change is one atomic update
+/// of the state word, made several times a request. The watchdog times a phase from when it
+/// first sees it.
 #[derive(Debug)]
 pub struct Watch {
-    state: Mutex<State>,
+    state: AtomicU64,
+    /// Set by the side task when the gateway shuts down.
+    drain: AtomicBool,
+    /// The connection's task, to wake when it expires or must drain.
+    task: AtomicWaker,
     header_timeout: Duration,
     idle_timeout: Duration,
 }
@@ -66,27 +84,33 @@ impl Watch {
     /// A connection that has just been accepted.
     pub fn new(header_timeout: Duration, idle_timeout: Duration) -> Arc<Watch> {
         Arc::new(Watch {
-            state: Mutex::new(State {
-                phase: Phase::Fresh,
-                since: Instant::now(),
-                expired: None,
-                reader: None,
-            }),
+            state: AtomicU64::new(Phase::Fresh as u64),
+            drain: AtomicBool::new(false),
+            task: AtomicWaker::new(),
             header_timeout,
             idle_timeout,
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn phase(&self) -> Phase {
+        phase_of(self.state.load(Ordering::Acquire))
     }
 
+    /// The phase it expired in, once the watchdog has expired it.
+    fn expired(&self) -> Option<Phase> {
+        let state = self.state.load(Ordering::Acquire);
+        (state & EXPIRED != 0).then(|| phase_of(state))
+    }
+
+    /// Moves to `to` when in one of `from` and not expired (an expired connection stays in
+    /// the phase it expired in).
     fn set(&self, from: &[Phase], to: Phase) {
-        let mut st = self.lock();
-        if from.contains(&st.phase) {
-            st.phase = to;
-            st.since = Instant::now();
-        }
+        let _ = self
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+                (state & EXPIRED == 0 && from.contains(&phase_of(state)))
+                    .then(|| ((state & !PHASE_BITS) + COUNT_ONE) | to as u64)
+            });
     }
 
     /// A request's headers are complete and it is being handled.
@@ -99,36 +123,65 @@ impl Watch {
         self.set(&[Phase::Busy], Phase::Idle);
     }
 
+    /// Registers the connection's task, to be woken when the connection expires or must
+    /// drain; called on each poll of it, before the connection is polled.
+    pub fn register(&self, waker: &Waker) {
+        self.task.register(waker);
+    }
+
+    /// Whether the gateway is shutting down and the connection should finish its request in
+    /// flight and close.
+    pub fn draining(&self) -> bool {
+        self.drain.load(Ordering::Acquire)
+    }
+
+    /// Asks the connection to drain (see [`Watch::draining`]) and wakes it.
+    pub fn drain(&self) {
+        self.drain.store(true, Ordering::Release);
+        self.task.wake();
+    }
+
     /// Runs until the connection has been in one phase too long, then marks it expired and
-    /// wakes its reader. Never returns while requests keep coming in time.
+    /// wakes its task. Never returns while requests keep coming in time.
     ///
-    /// Phase changes wake nothing (they happen several times a request, and waking the
-    /// connection's task for each would cost more than the check): the watchdog looks at the
-    /// phase every quarter of the shorter timeout and at the current phase's deadline, so a
-    /// limit is enforced at most a quarter of the header timeout late.
+    /// Phase changes wake nothing (they happen several times a request, and waking for each
+    /// would cost more than the check): the watchdog looks at the state every eighth of the
+    /// shorter timeout, and times a phase from when it first sees it, so a limit is never
+    /// enforced early and at most an eighth of the shorter timeout late.
     pub async fn watchdog(&self) {
-        let tick = (self.header_timeout.min(self.idle_timeout) / 4).max(Duration::from_millis(10));
+        let tick = (self.header_timeout.min(self.idle_timeout) / 8).max(Duration::from_millis(10));
+        let mut seen = self.state.load(Ordering::Acquire);
+        let mut seen_at = Instant::now();
         loop {
             let now = Instant::now();
-            let deadline = {
-                let mut st = self.lock();
-                let limit = match st.phase {
-                    Phase::Idle => Some(self.idle_timeout),
-                    Phase::Fresh | Phase::Head => Some(self.header_timeout),
-                    // A request being handled: the backend's own limits apply.
-                    Phase::Busy => None,
-                };
-                match limit {
-                    Some(limit) if now >= st.since + limit => {
-                        st.expired = Some(st.phase);
-                        if let Some(w) = st.reader.take() {
-                            w.wake();
-                        }
+            let state = self.state.load(Ordering::Acquire);
+            if state != seen {
+                seen = state;
+                seen_at = now;
+            }
+            let limit = match phase_of(state) {
+                Phase::Idle => Some(self.idle_timeout),
+                Phase::Fresh | Phase::Head => Some(self.header_timeout),
+                // A request being handled: the backend's own limits apply.
+                Phase::Busy => None,
+            };
+            let deadline = match limit {
+                Some(limit) if now >= seen_at + limit => {
+                    let expired = self.state.compare_exchange(
+                        state,
+                        state | EXPIRED,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    );
+                    if expired.is_ok() {
+                        self.task.wake();
                         return;
                     }
-                    Some(limit) => (st.since + limit).min(now + tick),
-                    None => now + tick,
+                    // The phase changed just now: look again.
+                    continue;
                 }
+                Some(limit) => (seen_at + limit).min(now + tick),
+                None => now + tick,
             };
             tokio::time::sleep_until(deadline).await;
         }
@@ -173,7 +226,7 @@ impl Watched {
     /// (hyper's carry no body; every answer of the gateway's has one).
     fn stand_in_for(&mut self, first: &[u8]) {
         let error = first.starts_with(b"HTTP/1.1 4") || first.starts_with(b"HTTP/1.1 5");
-        if !error || self.standing_in.is_some() || self.watch.lock().phase != Phase::Head {
+        if !error || self.standing_in.is_some() || self.watch.phase() != Phase::Head {
             return;
         }
         if let Some((status, answer)) = stand_in(first, self.max_header_bytes) {
@@ -236,13 +289,7 @@ impl AsyncRead for Watched {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let expired = {
-            let mut st = self.watch.lock();
-            if !st.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                st.reader = Some(cx.waker().clone());
-            }
-            st.expired
-        };
+        let expired = self.watch.expired();
         match expired {
             Some(Phase::Head) => {
                 // Nothing of an answer has been written for this request: say why it ends

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -228,33 +228,56 @@ async fn accept_loop(
             }
         });
         let connection = builder.serve_connection(io, service);
-        let mut stop = stop.clone();
+        // The side task: the watchdog, then the gateway's shutdown. Polling them with the
+        // connection would poll them again on every wake of the connection's task.
+        let side = {
+            let watch = watch.clone();
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = watch.watchdog() => stopped(&mut stop).await,
+                    () = stopped(&mut stop) => {}
+                }
+                watch.drain();
+            })
+        };
         connections.spawn(async move {
             let _slot = slot;
+            // Ends with the connection, or when the accept loop is dropped (shutdown's grace
+            // period over): the connection's task is aborted and this aborts the side task.
+            let _side = AbortOnDrop(side);
             tokio::pin!(connection);
             let mut draining = false;
-            let mut expired = false;
-            loop {
-                tokio::select! {
-                    // The connection first: it is what wakes the task almost every time.
-                    biased;
-                    result = connection.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!(error = %e, "client connection ended with an error");
-                        }
-                        break;
+            let result = std::future::poll_fn(|cx| {
+                watch.register(cx.waker());
+                loop {
+                    if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                        return Poll::Ready(result);
                     }
-                    () = watch.watchdog(), if !expired => expired = true,
-                    () = stopped(&mut stop), if !draining => {
-                        draining = true;
-                        connection.as_mut().graceful_shutdown();
+                    if draining || !watch.draining() {
+                        return Poll::Pending;
                     }
+                    draining = true;
+                    connection.as_mut().graceful_shutdown();
                 }
+            })
+            .await;
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "client connection ended with an error");
             }
         });
     }
     drop(listener);
     while connections.join_next().await.is_some() {}
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Completes once `stop` is true (or its sender is gone).
