@@ -249,7 +249,8 @@ struct Jwks {
 struct Verifier {
     config: JwtConfig,
     static_keys: KeySet,
-    keys: RwLock<Arc<KeySet>>,
+    /// The keys in use, and their generation: one more each time a fetch changes them.
+    keys: RwLock<(Arc<KeySet>, u64)>,
     jwks: Option<Jwks>,
     verified: moka::future::Cache<Arc<str>, Arc<Caller>>,
     /// Org references as grants name them, resolved once per token.
@@ -414,7 +415,7 @@ impl Verifier {
             .build();
         Verifier {
             config: c.clone(),
-            keys: RwLock::new(Arc::new(static_keys.clone())),
+            keys: RwLock::new((Arc::new(static_keys.clone()), 0)),
             static_keys,
             jwks,
             verified,
@@ -422,8 +423,26 @@ impl Verifier {
         }
     }
 
-    fn keys(&self) -> Arc<KeySet> {
+    /// The keys in use and their generation.
+    fn keys(&self) -> (Arc<KeySet>, u64) {
         self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The key `kid` names in the keys in use, with their generation.
+    fn key(&self, kid: &str) -> (Option<Arc<Key>>, u64) {
+        let (set, generation) = self.keys();
+        (set.get(kid).cloned(), generation)
+    }
+
+    /// Remembers a caller verified with a key of `generation` until its token expires; not if
+    /// the keys changed meanwhile. A fetch that changes them forgets every verified token, but
+    /// one verified with the old keys and remembered after that would otherwise outlive them.
+    async fn remember(&self, token: &str, caller: Arc<Caller>, generation: u64) {
+        let token: Arc<str> = Arc::from(token);
+        self.verified.insert(token.clone(), caller).await;
+        if self.keys().1 != generation {
+            self.verified.invalidate(&token).await;
+        }
     }
 
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Caller>, ApiError> {
@@ -433,22 +452,24 @@ impl Verifier {
         }
         let head = jsonwebtoken::decode_header(token)
             .map_err(|_| unauthorized("the bearer token is not a well-formed JWT"))?;
-        let key = match head.kid.as_deref() {
-            Some(kid) => match self.keys().get(kid).cloned() {
-                Some(k) => k,
-                None => self
-                    .refetch_for(kid)
-                    .await
-                    .ok_or_else(|| unauthorized("the token's key id is not known"))?,
+        let (key, generation) = match head.kid.as_deref() {
+            Some(kid) => match self.key(kid) {
+                (Some(k), generation) => (k, generation),
+                (None, _) => match self.refetch_for(kid).await {
+                    (Some(k), generation) => (k, generation),
+                    (None, _) => return Err(unauthorized("the token's key id is not known")),
+                },
             },
             // Without a `kid`, only a gateway with a single configured key knows which to use.
             None => match (self.static_keys.len(), self.jwks.is_none()) {
-                (1, true) => self
-                    .static_keys
-                    .values()
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| unauthorized("the token has no key id"))?,
+                (1, true) => (
+                    self.static_keys
+                        .values()
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| unauthorized("the token has no key id"))?,
+                    0,
+                ),
                 _ => return Err(unauthorized("the token has no key id")),
             },
         };
@@ -472,7 +493,7 @@ impl Verifier {
         let expires = Instant::now() + Duration::from_secs(left);
         let caller = Arc::new(self.caller(&claims, expires)?);
         if left > 0 {
-            self.verified.insert(Arc::from(token), caller.clone()).await;
+            self.remember(token, caller.clone(), generation).await;
         }
         Ok(caller)
     }
@@ -530,9 +551,11 @@ impl Verifier {
     }
 
     /// Fetches the JWKS again for an unknown `kid`, unless a fetch started less than
-    /// `min_refetch` ago; the key, if it is now known.
-    async fn refetch_for(&self, kid: &str) -> Option<Arc<Key>> {
-        let jwks = self.jwks.as_ref()?;
+    /// `min_refetch` ago; the key, if it is now known, and the keys' generation.
+    async fn refetch_for(&self, kid: &str) -> (Option<Arc<Key>>, u64) {
+        let Some(jwks) = self.jwks.as_ref() else {
+            return self.key(kid);
+        };
         let recent = |j: &Jwks| {
             j.last
                 .lock()
@@ -549,7 +572,7 @@ impl Verifier {
             // A fetch may be running: wait for it to finish before looking again.
             let _one = jwks.fetching.lock().await;
         }
-        self.keys().get(kid).cloned()
+        self.key(kid)
     }
 
     async fn fetch_jwks(&self) {
@@ -615,12 +638,16 @@ impl Verifier {
                 }),
             );
         }
-        let before = self.keys();
-        let changed = before.len() != keys.len()
-            || keys
-                .iter()
-                .any(|(kid, k)| before.get(kid).is_none_or(|b| !same_key(b, k)));
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+        let changed = {
+            let mut held = self.keys.write().unwrap_or_else(|e| e.into_inner());
+            let before = &held.0;
+            let changed = before.len() != keys.len()
+                || keys
+                    .iter()
+                    .any(|(kid, k)| before.get(kid).is_none_or(|b| !same_key(b, k)));
+            *held = (Arc::new(keys), held.1 + u64::from(changed));
+            changed
+        };
         if changed {
             self.verified.invalidate_all();
             tracing::info!(url = %jwks.shown, keys = published.len(), "JWKS keys loaded");
@@ -743,4 +770,75 @@ pub fn mint(
 /// Every scope's name, for tokens that may do everything.
 pub fn all_scopes() -> Vec<String> {
     Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A verifier with one HS256 key, and a token it accepts.
+    fn verifier() -> (Verifier, String) {
+        let text = "[[backends]]\nname = \"a\"\nkind = \"losant\"\nbase_url = \"http://127.0.0.1:1\"\ninstance_id = \"575ec8687ae143cd83dc4a97\"\ntoken = \"${T}\"\n[auth]\nmode = \"off\"\n";
+        let config =
+            crate::config::Config::parse(text, "t.toml", std::path::Path::new("."), &|_| {
+                Some("t".into())
+            })
+            .unwrap();
+        let routing = Arc::new(Routing::new(&config, &crate::telemetry::Metrics::new()));
+        let secret = "a shared secret of thirty-two bytes!";
+        let jwt = JwtConfig {
+            issuer: "iss".into(),
+            audience: "aud".into(),
+            leeway: Duration::from_secs(0),
+            orgs_claim: "orgs".into(),
+            verified_tokens: 100,
+            keys: vec![crate::config::AuthKey {
+                kid: "k".into(),
+                alg: Algorithm::HS256,
+                material: crate::config::KeyMaterial::Secret(orgway_core::Secret::new(secret)),
+            }],
+            jwks: None,
+        };
+        let token = mint(
+            "k",
+            Algorithm::HS256,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+            &Claims {
+                issuer: "iss".into(),
+                audience: "aud".into(),
+                subject: "someone".into(),
+                scopes: vec!["orgs:read".into()],
+                orgs: vec!["*".into()],
+                orgs_claim: "orgs".into(),
+                lifetime: Duration::from_secs(600),
+            },
+        )
+        .unwrap();
+        (Verifier::new(&jwt, routing), token)
+    }
+
+    #[tokio::test]
+    async fn a_token_verified_with_keys_that_changed_meanwhile_is_not_remembered() {
+        let (v, token) = verifier();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        let caller = v.authenticate(&headers).await.unwrap();
+        assert_eq!(&*caller.subject, "someone");
+        assert!(v.verified.get(token.as_str()).await.is_some(), "remembered");
+        v.verified.invalidate_all();
+        // Verified with generation 0's keys, remembered once a fetch has changed them: the
+        // fetch's forgetting of every verified token ran before, so this one is not kept.
+        {
+            let mut held = v.keys.write().unwrap();
+            held.1 += 1;
+        }
+        v.remember(&token, caller.clone(), 0).await;
+        assert!(v.verified.get(token.as_str()).await.is_none(), "forgotten");
+        // Verified with the keys still in use: remembered.
+        v.remember(&token, caller, 1).await;
+        assert!(v.verified.get(token.as_str()).await.is_some(), "remembered");
+    }
 }
