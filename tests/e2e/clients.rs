@@ -131,6 +131,31 @@ async fn on_shutdown_idle_and_fresh_connections_are_closed_at_once() {
     sims.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_head_still_arriving_when_the_gateway_stops_is_still_timed() {
+    // The drain ends idle connections; one whose first request's head is still arriving is
+    // not idle, and is still answered 408 at its header timeout, not left to the grace period.
+    let mut d = demo("header_read_timeout_ms = 1000\nshutdown_grace_ms = 8000").await;
+    let mut slow = TcpStream::connect(d.gw.addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    assert_eq!(d.get("/healthz").await.status, 200);
+    let started = Instant::now();
+    d.gw.signal_stop();
+    let (answer, took) = read_to_close(&mut slow, Duration::from_secs(12)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let Demo { gw, sims, .. } = d;
+    gw.join().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    sims.shutdown().await;
+}
+
 /// Sends `request` on a new connection and reads the answer until the server closes it.
 async fn exchange(d: &Demo, request: &[u8]) -> String {
     let mut s = TcpStream::connect(d.gw.addr).await.unwrap();

@@ -9,7 +9,9 @@
 //!   the same time of being accepted is closed (it would otherwise hold one of the
 //!   `max_connections` for the idle timeout).
 //! - **Idle timeout.** A keep-alive connection with no request under way is closed after
-//!   `idle_timeout_ms`. (The body read deadline is the handlers': see `http/body.rs`.)
+//!   `idle_timeout_ms` in which nothing was written to it either: an answer still being
+//!   written counts as activity while the client reads it, and a client that stops reading
+//!   its answer for that long is cut off. (The body read deadline is the handlers': see `http/body.rs`.)
 //! - **hyper's own answers.** A request whose head hyper cannot take (over `max_header_bytes`
 //!   or 100 fields: `431`; not HTTP/1.1: `400`; a target too long: `414`) is answered by hyper
 //!   itself, with no body. [`Watched`] writes the gateway's answer in the API's error shape, of
@@ -49,7 +51,7 @@ enum Phase {
 }
 
 /// The [`Watch`]'s state word: the phase in its low two bits, the expired flag in the next,
-/// and above them a count of phase changes (so the watchdog sees every change, even one that
+/// and above them a count of phase changes and writes (so the watchdog sees every change, even one that
 /// came back to the same phase).
 const PHASE_BITS: u64 = 0b11;
 const EXPIRED: u64 = 0b100;
@@ -113,6 +115,11 @@ impl Watch {
             });
     }
 
+    /// Bytes of an answer were written: the phase goes on, timed afresh.
+    fn wrote(&self) {
+        self.state.fetch_add(COUNT_ONE, Ordering::AcqRel);
+    }
+
     /// A request's headers are complete and it is being handled.
     pub fn request_started(&self) {
         self.set(&[Phase::Fresh, Phase::Idle, Phase::Head], Phase::Busy);
@@ -145,11 +152,12 @@ impl Watch {
     /// wakes its task. Never returns while requests keep coming in time.
     ///
     /// Phase changes wake nothing (they happen several times a request, and waking for each
-    /// would cost more than the check): the watchdog looks at the state every eighth of the
-    /// shorter timeout, and times a phase from when it first sees it, so a limit is never
-    /// enforced early and at most an eighth of the shorter timeout late.
+    /// would cost more than the check): the watchdog looks at the state every tick (a quarter
+    /// of the shorter timeout, at least 10 ms), and times a phase from when it first sees it
+    /// (or sees an answer's bytes written in it), so a limit is never enforced early, and late
+    /// by at most a tick and the time the side task waits to run.
     pub async fn watchdog(&self) {
-        let tick = (self.header_timeout.min(self.idle_timeout) / 8).max(Duration::from_millis(10));
+        let tick = (self.header_timeout.min(self.idle_timeout) / 4).max(Duration::from_millis(10));
         let mut seen = self.state.load(Ordering::Acquire);
         let mut seen_at = Instant::now();
         loop {
@@ -328,7 +336,11 @@ impl AsyncWrite for Watched {
         if self.standing_in.is_some() {
             return self.poll_stand_in(cx, buf.len());
         }
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.watch.wrote();
+        }
+        polled
     }
 
     fn poll_write_vectored(
@@ -343,7 +355,11 @@ impl AsyncWrite for Watched {
             let consumed = bufs.iter().map(|b| b.len()).sum();
             return self.poll_stand_in(cx, consumed);
         }
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.watch.wrote();
+        }
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -390,4 +406,57 @@ pub fn raw_error(
     let mut out = head.into_bytes();
     out.extend_from_slice(body.as_bytes());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watchdog_of(w: &Arc<Watch>) -> tokio::task::JoinHandle<()> {
+        let w = w.clone();
+        tokio::spawn(async move { w.watchdog().await })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_still_being_written_keeps_an_idle_connection_open() {
+        let w = Watch::new(Duration::from_secs(10), Duration::from_secs(1));
+        w.request_started();
+        w.request_finished();
+        let dog = watchdog_of(&w);
+        // A slow reader taking a long answer: some of it written every 0.6 s, for 6 s.
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            w.wrote();
+        }
+        assert_eq!(w.expired(), None, "not idle while its answer is being read");
+        // Then nothing is read, so nothing more is written: idle from the last write.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(w.expired(), None, "never early");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(w.expired(), Some(Phase::Idle));
+        dog.await.unwrap();
+        // An expired connection stays expired.
+        w.request_started();
+        assert_eq!(w.expired(), Some(Phase::Idle));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_being_handled_never_expires_and_each_phase_is_timed_afresh() {
+        let w = Watch::new(Duration::from_secs(1), Duration::from_secs(2));
+        let dog = watchdog_of(&w);
+        // Fresh for 0.8 s, then handled for a minute: the backend's limits apply, not these.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        w.request_started();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(w.expired(), None);
+        // Idle for 1.5 s (under its 2 s), then a head that stalls: 1 s from its first byte.
+        w.request_finished();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        w.set(&[Phase::Fresh, Phase::Idle], Phase::Head);
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(w.expired(), None, "never early");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(w.expired(), Some(Phase::Head));
+        dog.await.unwrap();
+    }
 }

@@ -228,24 +228,33 @@ async fn accept_loop(
             }
         });
         let connection = builder.serve_connection(io, service);
-        // The side task: the watchdog, then the gateway's shutdown. Polling them with the
-        // connection would poll them again on every wake of the connection's task.
+        // The side task: the watchdog and the wait for the gateway's shutdown. Polling them with
+        // the connection would poll them again on every wake of the connection's task. It ends
+        // with the connection, or when the accept loop is dropped (shutdown's grace period
+        // over): the connection's task is aborted, and its guard aborts the side task.
         let side = {
             let watch = watch.clone();
             let mut stop = stop.clone();
-            tokio::spawn(async move {
+            AbortOnDrop(tokio::spawn(async move {
+                // One watchdog for the connection's whole life: it still times a connection
+                // that drains (a request whose head is still arriving is not ended by the drain).
+                let watchdog = watch.watchdog();
+                tokio::pin!(watchdog);
                 tokio::select! {
-                    () = watch.watchdog() => stopped(&mut stop).await,
-                    () = stopped(&mut stop) => {}
+                    () = &mut watchdog => {
+                        stopped(&mut stop).await;
+                        watch.drain();
+                    }
+                    () = stopped(&mut stop) => {
+                        watch.drain();
+                        watchdog.await;
+                    }
                 }
-                watch.drain();
-            })
+            }))
         };
         connections.spawn(async move {
             let _slot = slot;
-            // Ends with the connection, or when the accept loop is dropped (shutdown's grace
-            // period over): the connection's task is aborted and this aborts the side task.
-            let _side = AbortOnDrop(side);
+            let _side = side;
             tokio::pin!(connection);
             let mut draining = false;
             let result = std::future::poll_fn(|cx| {

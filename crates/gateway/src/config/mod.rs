@@ -12,7 +12,7 @@
 //! shutdown_grace_ms = 30000        # then how long in-flight requests may still run
 //! header_read_timeout_ms = 10000   # a request's headers must arrive within this, from their first byte
 //! body_read_timeout_ms = 30000     # a request's body must arrive within this (408 above)
-//! idle_timeout_ms = 60000          # a keep-alive connection with no request is closed after this
+//! idle_timeout_ms = 60000          # a keep-alive connection with no request (and nothing written) is closed after this
 //! max_connections = 10000          # open client connections; more are answered 503 and closed
 //! max_header_bytes = 32768         # a request's head (request line and headers); 431 above
 //! caller_rate_limit_rps = 100      # requests per second per caller (token subject), 429 above;
