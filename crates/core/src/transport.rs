@@ -1,8 +1,9 @@
 //! The outbound HTTP seam between adapters and the gateway's shared, pooled client.
 //!
 //! Adapters build `http::Request`s and read `http::Response`s with whole bodies; the gateway
-//! supplies the implementation (hyper-util + rustls). Keeping the seam here means adapters never
-//! depend on a runtime or a connection pool, and tests can put anything behind it.
+//! supplies the implementation (its own HTTP/1.1 client over tokio-rustls, `client.rs`).
+//! Keeping the seam here means adapters never depend on a runtime or a connection pool, and
+//! tests can put anything behind it.
 
 use std::fmt;
 use std::future::Future;

@@ -232,21 +232,35 @@ enum Conn {
 
 impl Conn {
     /// Whether an idle connection can carry another request: nothing may be readable on it
-    /// (readable means the backend closed it, or sent bytes nobody asked for). Plain TCP is
-    /// peeked, which costs no system call while the runtime has seen no readiness since the
-    /// last read. TLS is read through TLS: bytes the backend sent after the answer may already
-    /// sit decrypted inside rustls, where the socket cannot show them; a byte read here only
-    /// ever condemns the connection.
+    /// (readable means the backend closed it, or sent bytes nobody asked for, which the next
+    /// request would read as its answer). The kernel is asked (`MSG_PEEK`, one system call):
+    /// the runtime's own record of the socket's readiness is only as new as its last turn of
+    /// the event loop, so a close or stray bytes that arrived since would go unseen. TLS is
+    /// also read through TLS: bytes the backend sent after the answer may already sit
+    /// decrypted inside rustls, where the socket cannot show them; a byte read here only ever
+    /// condemns the connection.
     fn reusable(&mut self) -> bool {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        let mut byte = [0u8; 1];
-        let mut buf = ReadBuf::new(&mut byte);
+        let tcp = match self {
+            Conn::Plain(s) => &*s,
+            Conn::Tls(s) => s.get_ref().0,
+        };
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        match socket2::SockRef::from(tcp).peek(&mut byte) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            // A byte, the end of the stream, or an error.
+            _ => return false,
+        }
         match self {
-            Conn::Plain(s) => matches!(s.poll_peek(&mut cx, &mut buf), Poll::Pending),
-            Conn::Tls(s) => matches!(
-                Pin::new(s.as_mut()).poll_read(&mut cx, &mut buf),
-                Poll::Pending
-            ),
+            Conn::Plain(_) => true,
+            Conn::Tls(s) => {
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                let mut byte = [0u8; 1];
+                let mut buf = ReadBuf::new(&mut byte);
+                matches!(
+                    Pin::new(s.as_mut()).poll_read(&mut cx, &mut buf),
+                    Poll::Pending
+                )
+            }
         }
     }
 }
@@ -1363,6 +1377,91 @@ mod tests {
         assert_eq!(client.send(post).await.unwrap().status(), StatusCode::OK);
         assert_eq!(raw.connections(), 4);
         assert_eq!(raw.seen.lock().unwrap().len(), 4);
+    }
+
+    /// A backend on threads of its own, so it runs while the test's runtime is blocked: on
+    /// each connection, the first request gets `first` then, 5 ms later, `late` (bytes nobody
+    /// asked for, when not empty), and the connection is then closed if `close`; later
+    /// requests get `good`. Counts the connections.
+    fn thread_backend(
+        first: &'static [u8],
+        late: &'static [u8],
+        close: bool,
+    ) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connections.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { return };
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    for n in 0.. {
+                        // One request: its head, and the one-byte body a POST here has.
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match s.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                            }
+                        }
+                        buf.clear();
+                        if n > 0 {
+                            let good = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ngood";
+                            if s.write_all(good).is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        if s.write_all(first).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                        if !late.is_empty() && s.write_all(late).is_err() {
+                            return;
+                        }
+                        if close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, connections)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn bytes_or_a_close_the_runtime_has_not_seen_yet_keep_a_connection_from_reuse() {
+        const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        // The task is busy (the runtime does not turn its event loop) while the backend sends
+        // an answer nobody asked for: it must not become the next request's answer.
+        let (addr, connections) = thread_backend(
+            OK,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nevil",
+            false,
+        );
+        let client = HttpClient::new();
+        let url = format!("http://{addr}/");
+        assert_eq!(client.send(get(&url)).await.unwrap().into_body(), "ok");
+        std::thread::sleep(Duration::from_millis(50));
+        // Answered on a new connection (its first answer), not by the stray bytes ("evil").
+        assert_eq!(client.send(get(&url)).await.unwrap().into_body(), "ok");
+        assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // The same for a close: a write is not sent on the closed connection (where it would
+        // fail, and be reported as a write that may have been applied), but on a new one.
+        let (addr, connections) = thread_backend(OK, b"", true);
+        let url = format!("http://{addr}/");
+        assert_eq!(client.send(get(&url)).await.unwrap().into_body(), "ok");
+        std::thread::sleep(Duration::from_millis(50));
+        let post = http::Request::post(&url)
+            .body(Bytes::from_static(b"x"))
+            .unwrap();
+        let answer = client.send(post).await.unwrap();
+        assert_eq!(answer.into_body(), "ok");
+        assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]
