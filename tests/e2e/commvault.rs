@@ -564,6 +564,37 @@ async fn removing_the_default_plan_drops_the_default_first_then_the_association(
 }
 
 #[tokio::test]
+async fn a_second_step_cut_short_by_the_deadline_says_what_was_done() {
+    let d = Demo::start_with(|t| t.replace("timeout_ms = 5000", "timeout_ms = 800")).await;
+    assert_eq!(d.get("/v1/orgs/acme-backup").await.status, 200, "logged in");
+    // The org read, the default's DELETE, then the association's, held past the deadline:
+    // the gateway's deadline ends the call, not the adapter's own error.
+    d.commvault().server().faults().set(FaultPlan {
+        latency_ms: 2000,
+        after: 2,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    let e = d
+        .client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/orgs/acme-backup/plans/Laptop%20plan"),
+            &[("idempotency-key", "cut-short-1")],
+            None,
+        )
+        .await
+        .error(504, "backend_timeout");
+    assert_eq!(e["details"]["outcome"], "partial", "{e}");
+    assert_eq!(e["details"]["step"], "remove-association", "{e}");
+    assert_eq!(
+        e["details"]["completed"],
+        serde_json::json!(["remove-default"]),
+        "{e}"
+    );
+}
+
+#[tokio::test]
 async fn a_failed_second_step_names_the_step_and_what_was_done() {
     let d = Demo::start().await;
     assert_eq!(d.get("/v1/orgs/acme-backup").await.status, 200, "logged in");

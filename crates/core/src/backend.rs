@@ -42,6 +42,8 @@ struct Changes {
     started: AtomicU32,
     unsent: AtomicU32,
     applied: AtomicBool,
+    /// The steps of a change made in several requests: those made, and the one being made.
+    steps: std::sync::Mutex<(Vec<&'static str>, Option<&'static str>)>,
 }
 
 /// Everything an adapter may use for one call besides its own configuration.
@@ -93,6 +95,31 @@ impl CallContext {
     /// Whether [`CallContext::change_applied`] was recorded through this context or a clone.
     pub fn is_change_applied(&self) -> bool {
         self.changes.applied.load(Ordering::Acquire)
+    }
+
+    fn steps_held(&self) -> std::sync::MutexGuard<'_, (Vec<&'static str>, Option<&'static str>)> {
+        self.changes.steps.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that step `step` of a change made in several requests is being made. With
+    /// [`CallContext::step_made`], the gateway can say which steps were made (`details.step`,
+    /// `details.completed`) of a write its deadline cut short, which the adapter cannot.
+    pub fn step_making(&self, step: &'static str) {
+        self.steps_held().1 = Some(step);
+    }
+
+    /// Records that the step being made was made.
+    pub fn step_made(&self) {
+        let mut held = self.steps_held();
+        if let Some(step) = held.1.take() {
+            held.0.push(step);
+        }
+    }
+
+    /// The steps made, in order, and the one being made, as recorded through this context or
+    /// a clone.
+    pub fn steps(&self) -> (Vec<&'static str>, Option<&'static str>) {
+        self.steps_held().clone()
     }
 
     /// With the backend's limits on every request sent through this context.

@@ -278,6 +278,16 @@ impl Around for DeadlineLayer {
                     format!("{backend} did not answer within {}", human(timeout))
                 });
                 slow.details = details;
+                // Cut short in the middle of a change made in several requests: which steps
+                // were made, as the adapter would have said had its own error come first.
+                let (made, making) = cx.steps();
+                if let Some(step) = making
+                    && !slow.details.contains_key("completed")
+                {
+                    slow = slow
+                        .with_detail("step", step)
+                        .with_detail("completed", made);
+                }
                 if mostly_queued {
                     slow = slow.with_detail("queued", true);
                 }

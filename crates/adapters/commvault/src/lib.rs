@@ -366,13 +366,13 @@ impl Commvault {
                 default: None,
             },
         ));
-        let mut completed: Vec<&'static str> = Vec::with_capacity(steps.len());
         for (step, change) in steps {
+            cx.step_making(step);
             self.put(cx, org, &domain_name, change).await.map_err(|e| {
                 e.with_detail("step", step)
-                    .with_detail("completed", completed.clone())
+                    .with_detail("completed", cx.steps().0)
             })?;
-            completed.push(step);
+            cx.step_made();
         }
         Ok(Output::Done)
     }
