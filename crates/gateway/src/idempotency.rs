@@ -25,8 +25,12 @@
 //! retry runs.
 //!
 //! Records live 24 hours. The store is [`Store`]; [`MemoryStore`] keeps them in this process,
-//! bounded in bytes (oldest finished records dropped first; a record of a write still running
-//! is never dropped). A shared store (Redis) would implement the same trait.
+//! bounded in bytes. Over its bound, the oldest recorded answers are let go first, their
+//! records kept (a few hundred bytes each): a retry is then `409 conflict` with
+//! `details.outcome: "applied"`, never run again. Only when the records alone are over the
+//! bound are the oldest finished ones dropped (a retry of those runs again; the log warns). A
+//! record of a write still running is never dropped. A shared store (Redis) would implement the
+//! same trait.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -86,6 +90,8 @@ pub enum Begin {
     Reused,
     InFlight,
     Unknown,
+    /// Made, its answer let go to keep the store within its bound.
+    Applied,
 }
 
 /// How a write ended.
@@ -111,6 +117,8 @@ enum State {
     Running,
     Done(Stored),
     Unknown,
+    /// Done, its answer let go (see the module doc).
+    Applied,
 }
 
 #[derive(Debug)]
@@ -144,7 +152,11 @@ struct Inner {
     order: VecDeque<(Scoped, u64)>,
     bytes: usize,
     seq: u64,
-    /// Records dropped before their 24 hours since the last warning, and when it was given.
+    /// How many of `order`'s first entries have had their answers let go (or need not).
+    let_go: usize,
+    /// Answers let go and records dropped before their 24 hours since the last warning, and
+    /// when it was given.
+    let_go_early: u64,
     forgotten_early: u64,
     warned: Option<Instant>,
 }
@@ -171,33 +183,69 @@ impl MemoryStore {
 }
 
 impl Inner {
-    /// Drops expired records, then the oldest finished ones while over `max`.
+    /// Drops the first entry of `order`, and its record if it is still the entry's and not
+    /// running again; the record's answer, if it was dropped before its time.
+    fn pop_front(&mut self) -> Option<bool> {
+        let (k, seq) = self.order.pop_front()?;
+        self.let_go = self.let_go.saturating_sub(1);
+        let current = self.records.get(&k).filter(|r| r.seq == seq);
+        // A record finished again since, or running again, is not this entry's to drop.
+        if let Some(r) = current
+            && !matches!(r.state, State::Running)
+        {
+            let early = r.at.elapsed() <= RETENTION;
+            self.bytes -= r.bytes;
+            self.records.remove(&k);
+            return Some(early);
+        }
+        Some(false)
+    }
+
+    /// Drops expired records; then, while over `max`, lets the oldest answers go; then drops
+    /// the oldest finished records.
     fn trim(&mut self, max: usize) {
-        while let Some((k, seq)) = self.order.front().cloned() {
-            let current = self.records.get(&k).filter(|r| r.seq == seq);
-            let over = self.bytes > max;
-            let expired = current.is_none_or(|r| r.at.elapsed() > RETENTION);
-            if !over && !expired {
+        while let Some((k, seq)) = self.order.front() {
+            let expired = self
+                .records
+                .get(k)
+                .filter(|r| r.seq == *seq)
+                .is_none_or(|r| r.at.elapsed() > RETENTION);
+            if !expired {
                 break;
             }
-            self.order.pop_front();
-            // A record finished again since, or running again, is not this entry's to drop.
-            if let Some(r) = current
-                && !matches!(r.state, State::Running)
+            self.pop_front();
+        }
+        while self.bytes > max && self.let_go < self.order.len() {
+            let (k, seq) = &self.order[self.let_go];
+            self.let_go += 1;
+            if let Some(r) = self.records.get_mut(k).filter(|r| r.seq == *seq)
+                && matches!(r.state, State::Done(Stored::Answer { .. }))
             {
-                self.forgotten_early += u64::from(!expired);
-                self.bytes -= r.bytes;
-                self.records.remove(&k);
+                let kept = RECORD_OVERHEAD + k.0.len() + k.1.len();
+                self.let_go_early += 1;
+                self.bytes -= r.bytes - kept;
+                r.bytes = kept;
+                r.state = State::Applied;
             }
         }
-        // A retry of a write forgotten early would run it again: the operator should know, in
-        // a warning a minute at most.
-        if self.forgotten_early > 0 && self.warned.is_none_or(|w| w.elapsed() >= WARN_EVERY) {
+        while self.bytes > max {
+            match self.pop_front() {
+                Some(early) => self.forgotten_early += u64::from(early),
+                None => break,
+            }
+        }
+        // A retry of a write forgotten early would run it again, and one whose answer was let
+        // go gets a 409 in its place: the operator should know, in a warning a minute at most.
+        let early = self.let_go_early + self.forgotten_early;
+        if early > 0 && self.warned.is_none_or(|w| w.elapsed() >= WARN_EVERY) {
             tracing::warn!(
-                records = self.forgotten_early,
-                "Idempotency-Key records were forgotten before 24 hours: the store is full \
-                 (server.idempotency_max_bytes)"
+                answers_let_go = self.let_go_early,
+                records_forgotten = self.forgotten_early,
+                "the Idempotency-Key store is full (server.idempotency_max_bytes): answers were \
+                 let go before 24 hours (a retry is answered 409, outcome applied), and records \
+                 forgotten (a retry runs again)"
             );
+            self.let_go_early = 0;
             self.forgotten_early = 0;
             self.warned = Some(Instant::now());
         }
@@ -218,6 +266,7 @@ impl Store for MemoryStore {
                     State::Running => Begin::InFlight,
                     State::Done(s) => Begin::Replay(s.clone()),
                     State::Unknown => Begin::Unknown,
+                    State::Applied => Begin::Applied,
                 };
             }
             _ => {}
@@ -347,6 +396,15 @@ pub async fn run(
                  unknown; it is not sent again",
             )
             .with_detail("outcome", "unknown")
+            .into_response();
+        }
+        Begin::Applied => {
+            return ApiError::new(
+                ErrorCode::Conflict,
+                "the first request with this Idempotency-Key was made; its answer is no longer \
+                 held (the gateway's Idempotency-Key store is full); it is not sent again",
+            )
+            .with_detail("outcome", "applied")
             .into_response();
         }
     }
@@ -505,7 +563,8 @@ mod tests {
     fn the_store_is_bounded_and_never_drops_a_running_write() {
         let s = MemoryStore::new(64 * 1024);
         assert!(matches!(s.begin("c", "running", 9), Begin::Run));
-        for i in 0..1000 {
+        // 200 answers of 1 KiB, about four times the store.
+        for i in 0..200 {
             let k = format!("k{i}");
             assert!(matches!(s.begin("c", &k, i), Begin::Run));
             s.finish("c", &k, i, answer(&"x".repeat(1024)));
@@ -513,13 +572,33 @@ mod tests {
         assert!(s.bytes() <= 64 * 1024, "{}", s.bytes());
         assert!(matches!(s.begin("c", "running", 9), Begin::InFlight));
         // The newest answers are still there.
-        assert!(matches!(s.begin("c", "k999", 999), Begin::Replay(_)));
-        // The oldest were forgotten before their time: a warning said so at the first, and
-        // the rest are counted for the next, a minute later.
+        assert!(matches!(s.begin("c", "k199", 199), Begin::Replay(_)));
+        // The oldest answers were let go, their records kept: never run again.
+        assert!(matches!(s.begin("c", "k0", 0), Begin::Applied));
+        assert!(matches!(s.begin("c", "k0", 1), Begin::Reused));
+        {
+            let inner = s.lock();
+            assert!(inner.let_go_early > 150, "{}", inner.let_go_early);
+            assert_eq!(inner.forgotten_early, 0, "no record forgotten");
+        }
+        // One answer larger than the whole store: its record stays.
+        assert!(matches!(s.begin("c", "huge", 7), Begin::Run));
+        s.finish("c", "huge", 7, answer(&"x".repeat(128 * 1024)));
+        assert!(s.bytes() <= 64 * 1024, "{}", s.bytes());
+        assert!(matches!(s.begin("c", "huge", 7), Begin::Applied));
+        // Records alone over the bound: the oldest are forgotten before their time, a warning
+        // says so at the first, and the rest are counted for the next, a minute later.
+        for i in 0..1000 {
+            let k = format!("{i:0>200}");
+            assert!(matches!(s.begin("c", &k, i), Begin::Run));
+            s.finish("c", &k, i, Finish::Unknown);
+        }
+        assert!(s.bytes() <= 64 * 1024, "{}", s.bytes());
         assert!(matches!(s.begin("c", "k0", 0), Begin::Run));
+        assert!(matches!(s.begin("c", "running", 9), Begin::InFlight));
         let inner = s.lock();
         assert!(inner.warned.is_some());
-        assert!(inner.forgotten_early > 900, "{}", inner.forgotten_early);
+        assert!(inner.forgotten_early > 700, "{}", inner.forgotten_early);
     }
 
     #[test]

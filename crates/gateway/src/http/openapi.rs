@@ -394,7 +394,9 @@ fn org_error(status: u16) -> (String, RefOr<Response>) {
         403 => AUTH_403,
         429 => LIMIT_429,
         404 => "`not_found`: an unknown backend or alias, or the backend says it does not exist",
-        409 => "`conflict`: the backend reports a duplicate",
+        409 => {
+            "`conflict`: the backend reports a duplicate; an `Idempotency-Key` whose first request is running, or whose outcome is unknown or its answer no longer held"
+        }
         413 => "`payload_too_large`: the body is over the configured limit",
         422 => {
             "`unsupported_field`: a field this backend cannot change, or a status it cannot \
