@@ -95,6 +95,58 @@ async fn include_raw_never_shows_the_billing_contact() {
 }
 
 #[tokio::test]
+async fn a_2xx_html_page_in_place_of_an_answer_is_no_acknowledgement() {
+    // A proxy in front of the vendor answers 200 with its maintenance page: nothing says what
+    // the vendor did, so neither a read nor a write takes it as a success.
+    let d = Demo::start().await;
+    let page = FaultPlan {
+        status: Some(200),
+        html_page: true,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    };
+    d.losant().server().faults().set(page.clone());
+    let e = d
+        .client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/orgs/acme"),
+            &[("idempotency-key", "html-1")],
+            None,
+        )
+        .await
+        .error(502, "backend_bad_response");
+    assert_eq!(e["details"]["outcome"], "unknown", "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("HTML page") && m.contains("Down for maintenance")),
+        "{e}"
+    );
+    // Not sent again, and the org is still there.
+    let again = d
+        .client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/orgs/acme"),
+            &[("idempotency-key", "html-1")],
+            None,
+        )
+        .await
+        .error(409, "conflict");
+    assert_eq!(again["details"]["outcome"], "unknown");
+    assert_eq!(d.get("/v1/orgs/acme").await.status, 200);
+    // A read is a bad answer too (its retries meet the vendor's own answer: the page was one).
+    d.losant().server().faults().set(FaultPlan {
+        remaining: None,
+        ..page
+    });
+    d.get("/v1/orgs/acme/usage")
+        .await
+        .error(502, "backend_bad_response");
+}
+
+#[tokio::test]
 async fn patch_then_get_and_delete_then_404() {
     let d = Demo::start().await;
     let a = d

@@ -367,11 +367,49 @@ pub async fn send(
         .await
         .map_err(|e| e.into_backend_error(backend))?;
     let (parts, body) = resp.into_parts();
-    Ok(Answer {
+    let answer = Answer {
         status: parts.status.as_u16(),
         headers: parts.headers,
         body,
-    })
+    };
+    // Every dialect answers in JSON or XML: a 2xx HTML page is a web server's (a proxy's
+    // maintenance page, a login portal), not the vendor's answer, and says nothing of what
+    // the vendor did. Read as a success, a write would be acknowledged that may not have been
+    // made.
+    if answer.is_success() && looks_like_html(answer.content_type(), &answer.body) {
+        let title = html_title(&answer.body)
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default();
+        return Err(BackendError::bad_response(format!(
+            "{backend} sent an HTML page instead of an answer{title}"
+        ))
+        .with_status(answer.status));
+    }
+    Ok(answer)
+}
+
+/// The `<title>` of an HTML page, which is where web servers put the error's name.
+pub fn html_title(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    // ASCII case folding keeps byte offsets, so they index `text` too.
+    let lower = text.to_ascii_lowercase();
+    let start = lower.find("<title>")? + "<title>".len();
+    let end = start + lower[start..].find("</title>")?;
+    Some(crate::text::excerpt(&text[start..end], 300))
+}
+
+/// Whether a body is an HTML page (a web server's error page) rather than an API answer.
+pub fn looks_like_html(content_type: Option<&str>, body: &[u8]) -> bool {
+    if content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html")) {
+        return true;
+    }
+    let start: Vec<u8> = body
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take(14)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    start.starts_with(b"<!doctype html") || start.starts_with(b"<html")
 }
 
 /// Reads a `Retry-After` value (RFC 9110 §10.2.3): a number of seconds, or an HTTP date

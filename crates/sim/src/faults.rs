@@ -19,6 +19,9 @@ pub struct FaultPlan {
     pub status: Option<u16>,
     /// Answer with a body that is not valid for the content type.
     pub malformed_body: bool,
+    /// With `status`: answer with a web server's HTML page (a proxy's maintenance page) of that
+    /// status, the request not served.
+    pub html_page: bool,
     /// With `status`: the `Retry-After` header to send (seconds or an HTTP date), as a vendor
     /// rate limiting its callers does with 429.
     pub retry_after: Option<String>,

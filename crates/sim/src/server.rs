@@ -373,7 +373,14 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
         }
         if let Some(code) = plan.status {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut resp = if plan.malformed_body {
+            let mut resp = if plan.html_page {
+                (
+                    status,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    "<!DOCTYPE html>\n<html><head><title>Down for maintenance</title></head>\n<body><h1>We'll be back soon.</h1></body></html>\n",
+                )
+                    .into_response()
+            } else if plan.malformed_body {
                 malformed(shared.style, status)
             } else {
                 (shared.style.error_body)(status)

@@ -36,8 +36,9 @@ pub async fn send(
 }
 
 /// Reads a 2xx answer: JSON (what `Accept` asks for) is returned; an XML answer is checked for
-/// an error code and, if it has none, reported as `None` (a success without a JSON body); an HTML
-/// page, an unparseable body or a non-zero `errorCode` is an error. Any other status is
+/// an error code and, if it has none, reported as `None` (a success without a JSON body); an
+/// unparseable body or a non-zero `errorCode` is an error (and an HTML page, refused by core's
+/// `send`). Any other status is
 /// classified by [`error::from_status`].
 pub fn json(cfg: &CommvaultConfig, raw: &Answer) -> Result<Option<Value>, BackendError> {
     let ct = raw.content_type();
@@ -46,16 +47,7 @@ pub fn json(cfg: &CommvaultConfig, raw: &Answer) -> Result<Option<Value>, Backen
             error::from_status(&cfg.name, raw.status, ct, &raw.body)
         }));
     }
-    if error::looks_like_html(ct, &raw.body) {
-        let title = error::html_title(&raw.body)
-            .map(|t| format!(" ({t})"))
-            .unwrap_or_default();
-        return Err(BackendError::bad_response(format!(
-            "{} sent an HTML page instead of an answer{title}",
-            cfg.name
-        ))
-        .with_status(raw.status));
-    }
+    // (A 2xx HTML page never gets here: core's `send` refuses it.)
     if error::looks_like_xml(ct, &raw.body) {
         return match error::xml_body_error(&raw.body) {
             Ok(None) => Ok(None),

@@ -7,6 +7,7 @@
 //! that does not parse is `backend_bad_response`.
 
 use orgway_core::BackendError;
+use orgway_core::call::{html_title, looks_like_html};
 use orgway_core::text::excerpt;
 use serde_json::Value;
 
@@ -153,30 +154,6 @@ pub fn from_body_error(backend: &str, status: u16, code: i64, message: &str) -> 
         BackendError::upstream(text).retryable(false)
     };
     err.with_status(status)
-}
-
-/// The `<title>` of an HTML page, which is where web servers put the error's name.
-pub fn html_title(body: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    // ASCII case folding keeps byte offsets, so they index `text` too.
-    let lower = text.to_ascii_lowercase();
-    let start = lower.find("<title>")? + "<title>".len();
-    let end = start + lower[start..].find("</title>")?;
-    Some(excerpt(&text[start..end], 300))
-}
-
-/// Whether a body is an HTML page (a web server's error page) rather than an API answer.
-pub fn looks_like_html(content_type: Option<&str>, body: &[u8]) -> bool {
-    if content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html")) {
-        return true;
-    }
-    let start: Vec<u8> = body
-        .iter()
-        .skip_while(|b| b.is_ascii_whitespace())
-        .take(14)
-        .map(u8::to_ascii_lowercase)
-        .collect();
-    start.starts_with(b"<!doctype html") || start.starts_with(b"<html")
 }
 
 /// Whether a (non-HTML) body is XML rather than JSON.
