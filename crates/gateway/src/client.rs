@@ -530,6 +530,9 @@ impl Shared {
                 .map_err(|e| TransportError::Connect(root_cause(&e)))?;
             // Requests are written whole; nothing gains from Nagle's delay.
             let _ = tcp.set_nodelay(true);
+            // A pooled connection a NAT or firewall forgot is found out while idle, not by the
+            // next request waiting out its whole time limit.
+            let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&KEEPALIVE);
             let Some(name) = name else {
                 return Ok(Conn::Plain(tcp));
             };
@@ -601,15 +604,42 @@ async fn reap(shared: std::sync::Weak<Shared>) {
     }
 }
 
+/// TCP keepalive on outbound connections: the first probe after 30 s idle, then every 10 s.
+const KEEPALIVE: socket2::TcpKeepalive = socket2::TcpKeepalive::new()
+    .with_time(Duration::from_secs(30))
+    .with_interval(Duration::from_secs(10));
+
+/// How long one of several addresses of a name may take to accept before the next is tried
+/// (the last one has what is left of [`CONNECT_TIMEOUT`]): an address that drops packets, an
+/// IPv6 route that goes nowhere, does not use up the whole limit.
+const ADDRESS_ATTEMPT: Duration = Duration::from_secs(2);
+
 /// Connects to `host:port`: an address directly, a name through the resolver, each address
 /// it gives in turn until one answers.
 async fn connect_tcp(host: &str, port: u16) -> io::Result<TcpStream> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return TcpStream::connect((ip, port)).await;
     }
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port)).await?.collect();
     let mut last = None;
-    for addr in tokio::net::lookup_host((host, port)).await? {
-        match TcpStream::connect(addr).await {
+    for (i, addr) in addrs.iter().enumerate() {
+        let attempt = TcpStream::connect(addr);
+        let made = if i + 1 < addrs.len() {
+            tokio::time::timeout(ADDRESS_ATTEMPT, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "{addr} did not accept within {} s",
+                            ADDRESS_ATTEMPT.as_secs()
+                        ),
+                    ))
+                })
+        } else {
+            attempt.await
+        };
+        match made {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),
         }
@@ -1462,6 +1492,31 @@ mod tests {
         let answer = client.send(post).await.unwrap();
         assert_eq!(answer.into_body(), "ok");
         assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn outbound_connections_keep_alive_at_the_tcp_level() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri: http::Uri = format!("http://{}/", l.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let client = HttpClient::new();
+        let conn = client
+            .shared
+            .connect(&Target::of(&uri).unwrap())
+            .await
+            .unwrap();
+        let Conn::Plain(tcp) = &conn else {
+            panic!("plain");
+        };
+        let sock = socket2::SockRef::from(tcp);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(30));
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(10)
+        );
+        assert!(sock.tcp_nodelay().unwrap());
     }
 
     #[test]
