@@ -75,7 +75,14 @@ impl Stored {
                         .map(|(n, v)| n.as_str().len() + v.len())
                         .sum::<usize>()
             }
-            Stored::Error(e) => e.message.len() + 256,
+            Stored::Error(e) => {
+                e.message.len()
+                    + 256
+                    + e.details
+                        .iter()
+                        .map(|(k, v)| k.len() + v.to_string().len())
+                        .sum::<usize>()
+            }
         }
     }
 }
@@ -323,9 +330,16 @@ impl Store for MemoryStore {
     }
 }
 
-/// A request's key: `None` without one; `400` for one that is not 1–255 visible ASCII.
+/// A request's key: `None` without one; `400` for one that is not 1–255 visible ASCII, or for
+/// more than one (which would be the write's key is not for the gateway to guess).
 pub fn key_of(headers: &HeaderMap) -> Option<Result<String, ApiError>> {
-    let v = headers.get(IDEMPOTENCY_KEY)?;
+    let mut all = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let v = all.next()?;
+    if all.next().is_some() {
+        return Some(Err(ApiError::bad_request(
+            "a request carries one `Idempotency-Key`, not several",
+        )));
+    }
     let b = v.as_bytes();
     if (1..=255).contains(&b.len()) && b.iter().all(|c| (0x21..=0x7e).contains(c)) {
         Some(Ok(String::from_utf8_lossy(b).into_owned()))
@@ -607,6 +621,14 @@ mod tests {
         assert!(key_of(&h).is_none());
         h.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("order-42"));
         assert_eq!(key_of(&h).unwrap().unwrap(), "order-42");
+        h.append(IDEMPOTENCY_KEY, HeaderValue::from_static("order-43"));
+        assert!(
+            key_of(&h)
+                .unwrap()
+                .unwrap_err()
+                .message
+                .contains("not several")
+        );
         h.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("has space"));
         assert!(key_of(&h).unwrap().is_err());
         h.insert(
