@@ -13,7 +13,7 @@
 //! `Connection` header allow it.
 //!
 //! Connections are pooled per scheme, host name and port (at most [`MAX_IDLE_PER_HOST`] idle
-//! ones each, none kept longer than [`IDLE_TIMEOUT`]). An idle connection the backend has
+//! ones each and [`MAX_IDLE`] in all, none kept longer than [`IDLE_TIMEOUT`]). An idle connection the backend has
 //! closed is noticed before it is used (its socket reads as ready: end of stream, or bytes
 //! nobody asked for) and dropped. When a reused connection still breaks before the first byte
 //! of an answer, a `GET`, `HEAD` or `OPTIONS` is sent again once on a new connection; any
@@ -63,6 +63,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Idle connections kept per scheme, host and port.
 pub const MAX_IDLE_PER_HOST: usize = 64;
+
+/// Most idle connections kept in all, whatever the origins (a dialect that names the org in
+/// the host name makes each org an origin of its own): over it, the one idle longest is closed.
+pub const MAX_IDLE: usize = 1024;
 
 /// How long an idle connection is kept.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -172,6 +176,8 @@ struct Shared {
     tls: TlsConnector,
     connect_to: Option<ConnectTo>,
     max_body: usize,
+    /// [`MAX_IDLE`] (smaller in tests).
+    max_idle: usize,
     /// Idle connections by origin. Backends are few, so a list scanned in place (no key built
     /// per request); within an origin the most recently used connection is taken first.
     pool: Mutex<Pool>,
@@ -180,6 +186,8 @@ struct Shared {
 #[derive(Default)]
 struct Pool {
     origins: Vec<(Origin, Vec<Idle>)>,
+    /// How many connections `origins` holds.
+    idle: usize,
     /// Whether the task closing connections idle too long runs.
     reaping: bool,
 }
@@ -195,6 +203,7 @@ impl Pool {
                 .take_while(|i| i.since.elapsed() >= IDLE_TIMEOUT)
                 .count();
             idle.drain(..expired);
+            self.idle -= expired;
         }
         self.origins.retain(|(_, idle)| !idle.is_empty());
         !self.origins.is_empty()
@@ -231,39 +240,48 @@ enum Conn {
 }
 
 impl Conn {
-    /// Whether an idle connection can carry another request: nothing may be readable on it
-    /// (readable means the backend closed it, or sent bytes nobody asked for, which the next
-    /// request would read as its answer). The kernel is asked (`MSG_PEEK`, one system call):
-    /// the runtime's own record of the socket's readiness is only as new as its last turn of
-    /// the event loop, so a close or stray bytes that arrived since would go unseen. TLS is
-    /// also read through TLS: bytes the backend sent after the answer may already sit
-    /// decrypted inside rustls, where the socket cannot show them; a byte read here only ever
-    /// condemns the connection.
-    fn reusable(&mut self) -> bool {
-        let tcp = match self {
-            Conn::Plain(s) => &*s,
-            Conn::Tls(s) => s.get_ref().0,
-        };
-        let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        match socket2::SockRef::from(tcp).peek(&mut byte) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            // A byte, the end of the stream, or an error.
-            _ => return false,
-        }
-        match self {
-            Conn::Plain(_) => true,
-            Conn::Tls(s) => {
-                let mut cx = Context::from_waker(std::task::Waker::noop());
-                let mut byte = [0u8; 1];
-                let mut buf = ReadBuf::new(&mut byte);
-                matches!(
-                    Pin::new(s.as_mut()).poll_read(&mut cx, &mut buf),
-                    Poll::Pending
-                )
+    /// Whether an idle connection, handed back `idle_for` ago, can carry another request:
+    /// nothing may be readable on it (readable means the backend closed it, or sent bytes
+    /// nobody asked for, which the next request would read as its answer).
+    ///
+    /// The runtime's record of the socket's readiness is only as new as its last turn of the
+    /// event loop, so a close or stray bytes that arrived since would go unseen: for a
+    /// connection idle [`KERNEL_CHECK_AFTER`] or more, the kernel is asked (`MSG_PEEK`, one
+    /// system call). One handed back less than that ago (a busy backend's connections, reused
+    /// at once) is checked against the runtime's record alone: the system call would cost the
+    /// hot path more than the sub-millisecond window it closes (bytes can also arrive just
+    /// after any check). TLS is also read through TLS: bytes the backend sent after the answer
+    /// may already sit decrypted inside rustls, where the socket cannot show them; a byte read
+    /// here only ever condemns the connection.
+    fn reusable(&mut self, idle_for: Duration) -> bool {
+        if idle_for >= KERNEL_CHECK_AFTER {
+            let tcp = match self {
+                Conn::Plain(s) => &*s,
+                Conn::Tls(s) => s.get_ref().0,
+            };
+            let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+            match socket2::SockRef::from(tcp).peek(&mut byte) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // A byte, the end of the stream, or an error.
+                _ => return false,
             }
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        match self {
+            Conn::Plain(s) => matches!(s.poll_peek(&mut cx, &mut buf), Poll::Pending),
+            Conn::Tls(s) => matches!(
+                Pin::new(s.as_mut()).poll_read(&mut cx, &mut buf),
+                Poll::Pending
+            ),
         }
     }
 }
+
+/// How long a connection must have been idle for its reuse check to ask the kernel (see
+/// [`Conn::reusable`]).
+const KERNEL_CHECK_AFTER: Duration = Duration::from_millis(1);
 
 impl AsyncRead for Conn {
     fn poll_read(
@@ -330,6 +348,7 @@ impl HttpClient {
                 tls: TlsConnector::from(Arc::new(tls)),
                 connect_to: settings.connect_to.clone(),
                 max_body: MAX_RESPONSE_BYTES,
+                max_idle: MAX_IDLE,
                 pool: Mutex::new(Pool::default()),
             }),
         }
@@ -337,12 +356,7 @@ impl HttpClient {
 
     /// Idle connections in the pool, all origins together.
     pub fn idle_connections(&self) -> usize {
-        self.shared
-            .pool()
-            .origins
-            .iter()
-            .map(|(_, v)| v.len())
-            .sum()
+        self.shared.pool().idle
     }
 }
 
@@ -471,14 +485,20 @@ impl Shared {
 
     /// An idle connection to `t` the backend has not closed, if there is one.
     fn checkout(&self, t: &Target<'_>) -> Option<Conn> {
-        let mut pool = self.pool();
-        let (_, idle) = pool.origins.iter_mut().find(|(o, _)| t.is(o))?;
-        while let Some(mut i) = idle.pop() {
-            if i.since.elapsed() < IDLE_TIMEOUT && i.conn.reusable() {
+        loop {
+            // Checked (a system call) and, when condemned, closed outside the pool's lock.
+            let mut i = {
+                let mut pool = self.pool();
+                let (_, idle) = pool.origins.iter_mut().find(|(o, _)| t.is(o))?;
+                let i = idle.pop()?;
+                pool.idle -= 1;
+                i
+            };
+            let idle_for = i.since.elapsed();
+            if idle_for < IDLE_TIMEOUT && i.conn.reusable(idle_for) {
                 return Some(i.conn);
             }
         }
-        None
     }
 
     /// Hands a connection back; the first one handed back starts the task that closes the
@@ -499,12 +519,28 @@ impl Shared {
             conn,
             since: Instant::now(),
         });
+        pool.idle += 1;
+        // Over the cap in all: the connection idle longest goes (each origin's oldest is first).
+        let evicted = (pool.idle > self.max_idle)
+            .then(|| {
+                let (i, _) = pool
+                    .origins
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, (_, idle))| idle.first().map(|c| (i, c.since)))
+                    .min_by_key(|(_, since)| *since)?;
+                pool.idle -= 1;
+                Some(pool.origins[i].1.remove(0))
+            })
+            .flatten();
         if !pool.reaping
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
             pool.reaping = true;
             rt.spawn(reap(Arc::downgrade(self)));
         }
+        drop(pool);
+        drop(evicted);
     }
 
     /// A new connection to `t` (or to the fixed address), TLS when the URL is `https`.
@@ -1517,6 +1553,34 @@ mod tests {
             Duration::from_secs(10)
         );
         assert!(sock.tcp_nodelay().unwrap());
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_capped_in_all_the_longest_idle_closed_first() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let mut client = HttpClient::with_settings(&ClientSettings {
+            extra_roots: Vec::new(),
+            connect_to: Some(ConnectTo::parse(&addr.to_string()).unwrap()),
+        });
+        Arc::get_mut(&mut client.shared).unwrap().max_idle = 3;
+        // Five origins (an org per host name), one idle connection each.
+        let uris: Vec<http::Uri> = (0..5)
+            .map(|i| format!("http://org{i}.backend.test/").parse().unwrap())
+            .collect();
+        for uri in &uris {
+            let t = Target::of(uri).unwrap();
+            let conn = client.shared.connect(&t).await.unwrap();
+            client.shared.checkin(&t, conn);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(client.idle_connections(), 3);
+        // The first two handed back were closed; the last three are there to be used.
+        for (i, uri) in uris.iter().enumerate() {
+            let t = Target::of(uri).unwrap();
+            assert_eq!(client.shared.checkout(&t).is_some(), i >= 2, "org{i}");
+        }
+        assert_eq!(client.idle_connections(), 0);
     }
 
     #[test]
