@@ -245,12 +245,14 @@ impl Conn {
     /// nobody asked for, which the next request would read as its answer).
     ///
     /// The runtime's record of the socket's readiness is only as new as its last turn of the
-    /// event loop, so a close or stray bytes that arrived since would go unseen: for a
-    /// connection idle [`KERNEL_CHECK_AFTER`] or more, the kernel is asked (`MSG_PEEK`, one
-    /// system call). One handed back less than that ago (a busy backend's connections, reused
-    /// at once) is checked against the runtime's record alone: the system call would cost the
-    /// hot path more than the sub-millisecond window it closes (bytes can also arrive just
-    /// after any check). TLS is also read through TLS: bytes the backend sent after the answer
+    /// event loop, so a close or stray bytes that arrived since would go unseen (a worker
+    /// blocked, or busy past its usual turns): for a connection idle [`KERNEL_CHECK_AFTER`] or
+    /// more, the kernel is asked (`MSG_PEEK`, one system call). One handed back less than that
+    /// ago (a busy backend's connections, reused within milliseconds) is checked against the
+    /// runtime's record alone, which a busy worker renews every few dozen task polls: the
+    /// system call would cost every request of the hot path (it measured a third more
+    /// `recvfrom`s per translated miss at 1 ms), for a window that short (bytes can also arrive
+    /// just after any check). TLS is also read through TLS: bytes the backend sent after the answer
     /// may already sit decrypted inside rustls, where the socket cannot show them; a byte read
     /// here only ever condemns the connection.
     fn reusable(&mut self, idle_for: Duration) -> bool {
@@ -281,7 +283,7 @@ impl Conn {
 
 /// How long a connection must have been idle for its reuse check to ask the kernel (see
 /// [`Conn::reusable`]).
-const KERNEL_CHECK_AFTER: Duration = Duration::from_millis(1);
+const KERNEL_CHECK_AFTER: Duration = Duration::from_millis(10);
 
 impl AsyncRead for Conn {
     fn poll_read(
