@@ -254,6 +254,58 @@ async fn refused_and_failed_writes_leave_no_state_behind() {
 }
 
 #[tokio::test]
+async fn a_write_refused_for_a_lapsed_session_whose_renewal_times_out_leaves_its_key_free() {
+    let d = Demo::start_with(|t| t.replace("timeout_ms = 5000", "timeout_ms = 800")).await;
+    let sim = enhance(&d);
+    let customers = d.gw.url("/v1/orgs/acme-hosting/customers");
+    assert_eq!(
+        d.get("/v1/orgs/acme-hosting").await.status,
+        200,
+        "logged in"
+    );
+    let before = sim.snapshot();
+    // The session lapses: the write is refused (401, nothing done), and the renewal's login
+    // is held past the deadline.
+    sim.expire_sessions();
+    sim.server().faults().set(FaultPlan {
+        latency_ms: 3000,
+        after: 1,
+        remaining: Some(1),
+        ..FaultPlan::default()
+    });
+    let post = || async {
+        d.client
+            .send(
+                Method::POST,
+                &customers,
+                &[
+                    ("content-type", "application/json"),
+                    ("idempotency-key", "lapsed-1"),
+                ],
+                Some(br#"{"name":"Lapsed Session Bakery"}"#.to_vec()),
+            )
+            .await
+    };
+    let e = post().await.error(504, "backend_timeout");
+    assert_eq!(e["details"].get("outcome"), None, "nothing was done: {e}");
+    assert_eq!(sim.snapshot(), before);
+    // The key is free: its retry runs, and makes the customer once.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    sim.server().faults().clear();
+    let made = post().await;
+    assert_eq!(made.status, 201, "{}", String::from_utf8_lossy(&made.body));
+    let again = post().await;
+    assert_eq!(again.status, 201);
+    assert_eq!(
+        again
+            .headers
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+}
+
+#[tokio::test]
 async fn ids_are_checked_before_any_call() {
     let d = Demo::start().await;
     let sim = enhance(&d);

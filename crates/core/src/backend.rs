@@ -80,7 +80,8 @@ impl CallContext {
 
     /// Whether a request that may change something was put on its way to the backend through
     /// this context (or a clone): sent, or sending when the call ended. A credential exchange
-    /// does not count, nor a request that never left (no connection, TLS refused).
+    /// does not count, nor a request that never left (no connection, TLS refused), nor one the
+    /// backend refused for its credentials (`401`).
     pub fn change_sent(&self) -> bool {
         self.changes.started.load(Ordering::Acquire) > self.changes.unsent.load(Ordering::Acquire)
     }
@@ -170,12 +171,18 @@ impl CallContext {
         let sending = self.transport.send(req);
         Box::pin(async move {
             let result = sending.await;
-            if let Err(
-                TransportError::Connect(_)
-                | TransportError::Tls(_)
-                | TransportError::InvalidRequest(_),
-            ) = &result
-            {
+            // Never left, or refused for its credentials (a 401 is answered before anything
+            // is done: an expired session, which a dialect renews and sends the request again).
+            let unsent = match &result {
+                Err(
+                    TransportError::Connect(_)
+                    | TransportError::Tls(_)
+                    | TransportError::InvalidRequest(_),
+                ) => true,
+                Ok(resp) => resp.status() == http::StatusCode::UNAUTHORIZED,
+                Err(_) => false,
+            };
+            if unsent {
                 changes.unsent.fetch_add(1, Ordering::AcqRel);
             }
             result
