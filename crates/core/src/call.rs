@@ -399,17 +399,23 @@ pub fn html_title(body: &[u8]) -> Option<String> {
 }
 
 /// Whether a body is an HTML page (a web server's error page) rather than an API answer.
+///
+/// Read on every answer, so it allocates nothing.
 pub fn looks_like_html(content_type: Option<&str>, body: &[u8]) -> bool {
-    if content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html")) {
+    if content_type.is_some_and(|c| {
+        c.as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"html"))
+    }) {
         return true;
     }
-    let start: Vec<u8> = body
-        .iter()
-        .skip_while(|b| b.is_ascii_whitespace())
-        .take(14)
-        .map(u8::to_ascii_lowercase)
-        .collect();
-    start.starts_with(b"<!doctype html") || start.starts_with(b"<html")
+    let start = body.trim_ascii_start();
+    let starts = |p: &[u8]| {
+        start
+            .get(..p.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(p))
+    };
+    starts(b"<!doctype html") || starts(b"<html")
 }
 
 /// Reads a `Retry-After` value (RFC 9110 §10.2.3): a number of seconds, or an HTTP date
@@ -520,6 +526,23 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
+
+    #[test]
+    fn html_pages_are_told_from_api_answers() {
+        let html = |ct: Option<&str>, body: &str| looks_like_html(ct, body.as_bytes());
+        assert!(html(Some("text/html; charset=utf-8"), "{}"));
+        assert!(html(Some("application/xhtml+xml"), ""));
+        assert!(html(None, "\n  <!DOCTYPE HTML PUBLIC>"));
+        assert!(html(None, "<Html><title>x</title></html>"));
+        assert!(!html(Some("application/json"), "{\"html\": true}"));
+        assert!(!html(None, "<?xml version=\"1.0\"?><App_GetResponse/>"));
+        assert!(!html(None, "<htm"));
+        assert!(!html(None, ""));
+        assert_eq!(
+            html_title(b"<html><head><TITLE>502 Bad Gateway</TITLE></head></html>").as_deref(),
+            Some("502 Bad Gateway")
+        );
+    }
     use crate::error::ErrorKind;
     use crate::transport::{BoxFuture, Transport, TransportError};
 
