@@ -106,16 +106,17 @@ async fn a_2xx_html_page_in_place_of_an_answer_is_no_acknowledgement() {
         ..FaultPlan::default()
     };
     d.losant().server().faults().set(page.clone());
-    let e = d
-        .client
-        .send(
-            Method::DELETE,
-            &d.gw.url("/v1/orgs/acme"),
-            &[("idempotency-key", "html-1")],
-            None,
-        )
-        .await
-        .error(502, "backend_bad_response");
+    let delete = || async {
+        d.client
+            .send(
+                Method::DELETE,
+                &d.gw.url("/v1/orgs/acme"),
+                &[("idempotency-key", "html-1")],
+                None,
+            )
+            .await
+    };
+    let e = delete().await.error(502, "backend_bad_response");
     assert_eq!(e["details"]["outcome"], "unknown", "{e}");
     assert!(
         e["message"]
@@ -124,16 +125,7 @@ async fn a_2xx_html_page_in_place_of_an_answer_is_no_acknowledgement() {
         "{e}"
     );
     // Not sent again, and the org is still there.
-    let again = d
-        .client
-        .send(
-            Method::DELETE,
-            &d.gw.url("/v1/orgs/acme"),
-            &[("idempotency-key", "html-1")],
-            None,
-        )
-        .await
-        .error(409, "conflict");
+    let again = delete().await.error(409, "conflict");
     assert_eq!(again["details"]["outcome"], "unknown");
     assert_eq!(d.get("/v1/orgs/acme").await.status, 200);
     // A read is a bad answer too (its retries meet the vendor's own answer: the page was one).
