@@ -208,6 +208,17 @@ impl Pool {
         self.origins.retain(|(_, idle)| !idle.is_empty());
         !self.origins.is_empty()
     }
+
+    /// Takes out the connection idle longest of all (each origin's oldest is its first).
+    fn take_longest_idle(&mut self) -> Option<Idle> {
+        let (_, idle) = self
+            .origins
+            .iter_mut()
+            .filter(|(_, idle)| !idle.is_empty())
+            .min_by_key(|(_, idle)| idle[0].since)?;
+        self.idle -= 1;
+        Some(idle.remove(0))
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -522,19 +533,12 @@ impl Shared {
             since: Instant::now(),
         });
         pool.idle += 1;
-        // Over the cap in all: the connection idle longest goes (each origin's oldest is first).
-        let evicted = (pool.idle > self.max_idle)
-            .then(|| {
-                let (i, _) = pool
-                    .origins
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, (_, idle))| idle.first().map(|c| (i, c.since)))
-                    .min_by_key(|(_, since)| *since)?;
-                pool.idle -= 1;
-                Some(pool.origins[i].1.remove(0))
-            })
-            .flatten();
+        // Over the cap in all: the connection idle longest goes (closed outside the lock).
+        let evicted = if pool.idle > self.max_idle {
+            pool.take_longest_idle()
+        } else {
+            None
+        };
         if !pool.reaping
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
