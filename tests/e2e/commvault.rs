@@ -505,6 +505,18 @@ fn acme_plans(d: &Demo) -> (Vec<String>, Vec<String>) {
     )
 }
 
+/// `DELETE` of Acme's Laptop plan (its default), with `headers`.
+async fn remove_laptop_plan(d: &Demo, headers: &[(&str, &str)]) -> crate::harness::Answer {
+    d.client
+        .send(
+            Method::DELETE,
+            &d.gw.url("/v1/orgs/acme-backup/plans/Laptop%20plan"),
+            headers,
+            None,
+        )
+        .await
+}
+
 #[tokio::test]
 async fn removing_the_default_plan_drops_the_default_first_then_the_association() {
     let d = Demo::start().await;
@@ -515,15 +527,7 @@ async fn removing_the_default_plan_drops_the_default_first_then_the_association(
             vec!["Laptop plan".to_owned()]
         )
     );
-    let del = d
-        .client
-        .send(
-            Method::DELETE,
-            &d.gw.url("/v1/orgs/acme-backup/plans/Laptop%20plan"),
-            &[],
-            None,
-        )
-        .await;
+    let del = remove_laptop_plan(&d, &[]).await;
     assert_eq!(del.status, 204, "{}", String::from_utf8_lossy(&del.body));
     assert_eq!(acme_plans(&d), (vec!["Gold backup".to_owned()], vec![]));
 
@@ -575,14 +579,7 @@ async fn a_second_step_cut_short_by_the_deadline_says_what_was_done() {
         remaining: Some(1),
         ..FaultPlan::default()
     });
-    let e = d
-        .client
-        .send(
-            Method::DELETE,
-            &d.gw.url("/v1/orgs/acme-backup/plans/Laptop%20plan"),
-            &[("idempotency-key", "cut-short-1")],
-            None,
-        )
+    let e = remove_laptop_plan(&d, &[("idempotency-key", "cut-short-1")])
         .await
         .error(504, "backend_timeout");
     assert_eq!(e["details"]["outcome"], "partial", "{e}");
@@ -606,14 +603,7 @@ async fn a_failed_second_step_names_the_step_and_what_was_done() {
         remaining: Some(1),
         ..FaultPlan::default()
     });
-    let e = d
-        .client
-        .send(
-            Method::DELETE,
-            &d.gw.url("/v1/orgs/acme-backup/plans/Laptop%20plan"),
-            &[],
-            None,
-        )
+    let e = remove_laptop_plan(&d, &[])
         .await
         .error(502, "backend_error");
     assert_eq!(e["backend"], "commvault");
@@ -634,15 +624,7 @@ async fn a_failed_second_step_names_the_step_and_what_was_done() {
         )
     );
     // Sent again, the DELETE finishes the job (the default is gone: one request).
-    let del = d
-        .client
-        .send(
-            Method::DELETE,
-            &d.gw.url("/v1/orgs/acme-backup/plans/Laptop%20plan"),
-            &[],
-            None,
-        )
-        .await;
+    let del = remove_laptop_plan(&d, &[]).await;
     assert_eq!(del.status, 204, "{}", String::from_utf8_lossy(&del.body));
     assert_eq!(puts(&d).len(), 3);
     assert_eq!(acme_plans(&d), (vec!["Gold backup".to_owned()], vec![]));

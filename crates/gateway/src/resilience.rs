@@ -477,21 +477,27 @@ mod tests {
         assert_eq!(c.state(), "closed");
     }
 
-    #[tokio::test]
-    async fn a_probe_dropped_before_its_outcome_lets_the_next_call_probe() {
+    /// A circuit one failure opened for `open_for`, and the layer of backend `b` in front of it.
+    fn opened(open_for: Duration) -> (Arc<Circuit>, CircuitLayer) {
         let circuit = Circuit::new(CircuitSettings {
             window: Duration::from_secs(10),
             min_calls: 1,
             failure_percent: 50,
-            open_for: Duration::from_millis(20),
+            open_for,
         });
         circuit.record(false, true);
-        assert_eq!(circuit.state(), "open");
-        tokio::time::sleep(Duration::from_millis(30)).await;
         let layer = CircuitLayer {
             backend: Arc::from("b"),
             circuit: circuit.clone(),
         };
+        (circuit, layer)
+    }
+
+    #[tokio::test]
+    async fn a_probe_dropped_before_its_outcome_lets_the_next_call_probe() {
+        let (circuit, layer) = opened(Duration::from_millis(20));
+        assert_eq!(circuit.state(), "open");
+        tokio::time::sleep(Duration::from_millis(30)).await;
         // A backend that never answers; the caller gives up on the probe.
         let never = tower::service_fn(|_: BackendCall| {
             std::future::pending::<Result<orgway_core::Output, BackendError>>()
@@ -510,18 +516,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_probe_that_only_waited_for_a_slot_neither_closes_nor_reopens_the_circuit() {
-        let circuit = Circuit::new(CircuitSettings {
-            window: Duration::from_secs(10),
-            min_calls: 1,
-            failure_percent: 50,
-            open_for: Duration::from_millis(20),
-        });
-        circuit.record(false, true);
+        let (circuit, layer) = opened(Duration::from_millis(20));
         tokio::time::sleep(Duration::from_millis(30)).await;
-        let layer = CircuitLayer {
-            backend: Arc::from("b"),
-            circuit: circuit.clone(),
-        };
         let queued = tower::service_fn(|_: BackendCall| async {
             Err::<orgway_core::Output, _>(
                 BackendError::timeout("b did not answer").with_detail("queued", true),
@@ -535,17 +531,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_open_circuit_says_the_time_left_open() {
-        let circuit = Circuit::new(CircuitSettings {
-            window: Duration::from_secs(10),
-            min_calls: 1,
-            failure_percent: 50,
-            open_for: Duration::from_secs(600),
-        });
-        circuit.record(false, true);
-        let layer = CircuitLayer {
-            backend: Arc::from("b"),
-            circuit,
-        };
+        let (_, layer) = opened(Duration::from_secs(600));
         let never = tower::service_fn(|_: BackendCall| {
             std::future::pending::<Result<orgway_core::Output, BackendError>>()
         });
