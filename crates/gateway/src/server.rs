@@ -236,20 +236,12 @@ async fn accept_loop(
             let watch = watch.clone();
             let mut stop = stop.clone();
             AbortOnDrop(tokio::spawn(async move {
-                // One watchdog for the connection's whole life: it still times a connection
-                // that drains (a request whose head is still arriving is not ended by the drain).
-                let watchdog = watch.watchdog();
-                tokio::pin!(watchdog);
-                tokio::select! {
-                    () = &mut watchdog => {
-                        stopped(&mut stop).await;
-                        watch.drain();
-                    }
-                    () = stopped(&mut stop) => {
-                        watch.drain();
-                        watchdog.await;
-                    }
-                }
+                // The watchdog times the connection for its whole life, a drain included (a
+                // request whose head is still arriving is not ended by the drain).
+                tokio::join!(watch.watchdog(), async {
+                    stopped(&mut stop).await;
+                    watch.drain();
+                });
             }))
         };
         connections.spawn(async move {
