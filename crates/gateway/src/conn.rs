@@ -11,7 +11,8 @@
 //! - **Idle timeout.** A keep-alive connection with no request under way is closed after
 //!   `idle_timeout_ms` in which nothing was written to it either: an answer still being
 //!   written counts as activity while the client reads it, and a client that stops reading
-//!   its answer for that long is cut off. (The body read deadline is the handlers': see `http/body.rs`.)
+//!   its answer for that long is cut off. (The body read deadline is the handlers': see
+//!   `http/body.rs`.)
 //! - **hyper's own answers.** A request whose head hyper cannot take (over `max_header_bytes`
 //!   or 100 fields: `431`; not HTTP/1.1: `400`; a target too long: `414`) is answered by hyper
 //!   itself, with no body. [`Watched`] writes the gateway's answer in the API's error shape, of
@@ -51,8 +52,8 @@ enum Phase {
 }
 
 /// The [`Watch`]'s state word: the phase in its low two bits, the expired flag in the next,
-/// and above them a count of phase changes and writes (so the watchdog sees every change, even one that
-/// came back to the same phase).
+/// and above them a count of phase changes and writes (so the watchdog sees every change, even
+/// one that came back to the same phase).
 const PHASE_BITS: u64 = 0b11;
 const EXPIRED: u64 = 0b100;
 const COUNT_ONE: u64 = 0b1000;
