@@ -13,10 +13,10 @@
 //! `Connection` header allow it.
 //!
 //! Connections are pooled per scheme, host name and port (at most [`MAX_IDLE_PER_HOST`] idle
-//! ones each and [`MAX_IDLE`] in all, none kept longer than [`IDLE_TIMEOUT`]). An idle connection the backend has
-//! closed is noticed before it is used (its socket reads as ready: end of stream, or bytes
-//! nobody asked for) and dropped. When a reused connection still breaks before the first byte
-//! of an answer, a `GET`, `HEAD` or `OPTIONS` is sent again once on a new connection; any
+//! ones each and [`MAX_IDLE`] in all, none kept longer than [`IDLE_TIMEOUT`]). An idle connection
+//! the backend has closed is noticed before it is used (its socket reads as ready: end of stream,
+//! or bytes nobody asked for) and dropped. When a reused connection still breaks before the first
+//! byte of an answer, a `GET`, `HEAD` or `OPTIONS` is sent again once on a new connection; any
 //! other method is not, since the backend may have applied it.
 //!
 //! A backend may need more than the defaults ([`ClientSettings`], from its `ca_file` and
@@ -263,9 +263,9 @@ impl Conn {
     /// runtime's record alone, which a busy worker renews every few dozen task polls: the
     /// system call would cost every request of the hot path (it measured a third more
     /// `recvfrom`s per translated miss at 1 ms), for a window that short (bytes can also arrive
-    /// just after any check). TLS is also read through TLS: bytes the backend sent after the answer
-    /// may already sit decrypted inside rustls, where the socket cannot show them; a byte read
-    /// here only ever condemns the connection.
+    /// just after any check). TLS is also read through TLS: bytes the backend sent after the
+    /// answer may already sit decrypted inside rustls, where the socket cannot show them; a
+    /// byte read here only ever condemns the connection.
     fn reusable(&mut self, idle_for: Duration) -> bool {
         if idle_for >= KERNEL_CHECK_AFTER {
             let tcp = match self {
