@@ -178,14 +178,16 @@ struct Shared {
     max_body: usize,
     /// [`MAX_IDLE`] (smaller in tests).
     max_idle: usize,
-    /// Idle connections by origin. Backends are few, so a list scanned in place (no key built
-    /// per request); within an origin the most recently used connection is taken first.
+    /// Idle connections by origin (looked up by the request's borrowed host, no key built per
+    /// request); within an origin the most recently used connection is taken first.
     pool: Mutex<Pool>,
 }
 
 #[derive(Default)]
 struct Pool {
-    origins: Vec<(Origin, Vec<Idle>)>,
+    /// A map, not a list: a dialect that names the org in the host name (Watson IoT's
+    /// `{org}`) makes an origin of every org, thousands of them.
+    origins: hashbrown::HashMap<Origin, Vec<Idle>>,
     /// How many connections `origins` holds.
     idle: usize,
     /// Whether the task closing connections idle too long runs.
@@ -205,7 +207,7 @@ impl Pool {
             idle.drain(..expired);
             self.idle -= expired;
         }
-        self.origins.retain(|(_, idle)| !idle.is_empty());
+        self.origins.retain(|_, idle| !idle.is_empty());
         !self.origins.is_empty()
     }
 
@@ -236,6 +238,13 @@ struct Origin {
     https: bool,
     host: Box<str>,
     port: u16,
+}
+
+/// Hashed as a [`Target`] naming it is (the pool looks origins up by target).
+impl std::hash::Hash for Origin {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.https, &*self.host, self.port).hash(h);
+    }
 }
 
 /// An idle connection and when it was handed back.
@@ -473,12 +482,28 @@ impl<'a> Target<'a> {
     fn is(&self, o: &Origin) -> bool {
         o.https == self.origin_https && o.port == self.port && *o.host == *self.host
     }
+}
 
-    fn origin(&self) -> Origin {
+/// Hashed as the [`Origin`] it names.
+impl std::hash::Hash for Target<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.origin_https, self.host, self.port).hash(h);
+    }
+}
+
+impl hashbrown::Equivalent<Origin> for Target<'_> {
+    fn equivalent(&self, o: &Origin) -> bool {
+        self.is(o)
+    }
+}
+
+/// The origin a target names (the pool's key when it first sees it).
+impl From<&Target<'_>> for Origin {
+    fn from(t: &Target<'_>) -> Origin {
         Origin {
-            https: self.origin_https,
-            host: self.host.into(),
-            port: self.port,
+            https: t.origin_https,
+            host: t.host.into(),
+            port: t.port,
         }
     }
 }
@@ -502,7 +527,7 @@ impl Shared {
             // Checked (a system call) and, when condemned, closed outside the pool's lock.
             let mut i = {
                 let mut pool = self.pool();
-                let (_, idle) = pool.origins.iter_mut().find(|(o, _)| t.is(o))?;
+                let idle = pool.origins.get_mut(t)?;
                 let i = idle.pop()?;
                 pool.idle -= 1;
                 i
@@ -518,13 +543,7 @@ impl Shared {
     /// connections idle too long.
     fn checkin(self: &Arc<Self>, t: &Target<'_>, conn: Conn) {
         let mut pool = self.pool();
-        let idle = match pool.origins.iter().position(|(o, _)| t.is(o)) {
-            Some(i) => &mut pool.origins[i].1,
-            None => {
-                pool.origins.push((t.origin(), Vec::new()));
-                &mut pool.origins.last_mut().expect("just pushed").1
-            }
-        };
+        let idle = pool.origins.entry_ref(t).or_default();
         if idle.len() >= MAX_IDLE_PER_HOST {
             return;
         }
@@ -1586,6 +1605,50 @@ mod tests {
             let t = Target::of(uri).unwrap();
             assert_eq!(client.shared.checkout(&t).is_some(), i >= 2, "org{i}");
         }
+        assert_eq!(client.idle_connections(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_pooled_connection_serves_only_its_own_scheme_host_and_port() {
+        use std::hash::BuildHasher;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let client = HttpClient::with_settings(&ClientSettings {
+            extra_roots: Vec::new(),
+            connect_to: Some(ConnectTo::parse(&addr.to_string()).unwrap()),
+        });
+        let uri = |s: &str| s.parse::<http::Uri>().unwrap();
+        let pooled = uri("http://org1.backend.test/");
+        let t = Target::of(&pooled).unwrap();
+        // A target hashes as its origin does (the map rehashes origins as it grows).
+        let hasher = hashbrown::DefaultHashBuilder::default();
+        assert_eq!(hasher.hash_one(Origin::from(&t)), hasher.hash_one(&t));
+        let conn = client.shared.connect(&t).await.unwrap();
+        client.shared.checkin(&t, conn);
+        for other in [
+            "https://org1.backend.test/",
+            "http://org1.backend.test:8080/",
+            "http://org2.backend.test/",
+            "http://org1.backend.tes/",
+        ] {
+            let other = uri(other);
+            assert!(
+                client
+                    .shared
+                    .checkout(&Target::of(&other).unwrap())
+                    .is_none(),
+                "{other}"
+            );
+        }
+        assert_eq!(client.idle_connections(), 1);
+        // The same origin however the URL spells its default port.
+        let same = uri("http://org1.backend.test:80/api/");
+        assert!(
+            client
+                .shared
+                .checkout(&Target::of(&same).unwrap())
+                .is_some()
+        );
         assert_eq!(client.idle_connections(), 0);
     }
 
