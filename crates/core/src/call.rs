@@ -503,13 +503,21 @@ pub fn decode_json<T: DeserializeOwned>(
             e.valid_up_to()
         ))
     })?;
-    let typed = serde_json::from_str::<T>(text).map_err(|e| unparseable(backend, what, e))?;
-    let raw = if include_raw {
-        Some(serde_json::from_str(text).map_err(|e| unparseable(backend, what, e))?)
-    } else {
-        None
+    let parse_typed = || serde_json::from_str::<T>(text).map_err(|e| unparseable(backend, what, e));
+    if !include_raw {
+        return Ok((parse_typed()?, None));
+    }
+    // The text is parsed once, into the raw value, and the wire type read from that value:
+    // about a third less work than parsing the text twice. Should the value not read, the text
+    // is parsed as well, for the error with its line and column (or the wire type, where only
+    // the text reads). A key given twice is read as the value holds it: its last.
+    let raw: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| unparseable(backend, what, e))?;
+    let typed = match T::deserialize(&raw) {
+        Ok(typed) => typed,
+        Err(_) => parse_typed()?,
     };
-    Ok((typed, raw))
+    Ok((typed, Some(raw)))
 }
 
 /// Reads an already parsed JSON value into a wire type; `what` as in [`decode_json`].
@@ -791,6 +799,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(raw.unwrap()["x"], "Zürich é");
+        // With the raw value, a wire type that does not read says where, as the text would.
+        let e = decode_json::<Thing>("vendor", "a thing", b"{\"x\":2,\n\"id\":\"one\"}", true)
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadResponse);
+        assert!(e.message.ends_with("at line 2 column 10"), "{}", e.message);
         let v = serde_json::json!({"id": 3});
         assert_eq!(
             from_value::<Thing>("vendor", "an item", &v).unwrap(),
