@@ -240,10 +240,21 @@ struct Origin {
     port: u16,
 }
 
-/// Hashed as a [`Target`] naming it is (the pool looks origins up by target).
+impl Origin {
+    /// The target naming it.
+    fn target(&self) -> Target<'_> {
+        Target {
+            origin_https: self.https,
+            host: &self.host,
+            port: self.port,
+        }
+    }
+}
+
+/// Hashed as the [`Target`] naming it.
 impl std::hash::Hash for Origin {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        (self.https, &*self.host, self.port).hash(h);
+        self.target().hash(h);
     }
 }
 
@@ -448,7 +459,9 @@ impl Failure {
     }
 }
 
-/// Where a request goes, read from its URL.
+/// Where a request goes, read from its URL. Compared and hashed field by field, as the
+/// [`Origin`] it names is (the pool looks origins up by target).
+#[derive(PartialEq, Eq, Hash)]
 struct Target<'a> {
     origin_https: bool,
     /// The host as the URL names it (brackets kept for IPv6).
@@ -478,22 +491,11 @@ impl<'a> Target<'a> {
             port,
         })
     }
-
-    fn is(&self, o: &Origin) -> bool {
-        o.https == self.origin_https && o.port == self.port && *o.host == *self.host
-    }
-}
-
-/// Hashed as the [`Origin`] it names.
-impl std::hash::Hash for Target<'_> {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        (self.origin_https, self.host, self.port).hash(h);
-    }
 }
 
 impl hashbrown::Equivalent<Origin> for Target<'_> {
     fn equivalent(&self, o: &Origin) -> bool {
-        self.is(o)
+        *self == o.target()
     }
 }
 
