@@ -590,3 +590,55 @@ async fn the_front_door_answers_repeats_as_the_router_would_and_steps_aside_afte
         .await;
     assert_eq!(header(&forced, "x-cache"), "miss");
 }
+
+/// Every `meta` of an answer (a list's items carry the page's) says how that answer was given,
+/// and nothing else differs between the miss and the hits after it, `include=raw` included.
+#[tokio::test]
+async fn each_answer_of_an_entry_carries_its_own_meta_and_the_same_content() {
+    let d = Demo::start_cached(|t| t).await;
+    /// The body with each `meta.cache` taken out, and the `meta.cache` values, in order.
+    fn split(mut v: serde_json::Value, caches: &mut Vec<String>) -> serde_json::Value {
+        match &mut v {
+            serde_json::Value::Object(m) => {
+                if let Some(meta) = m.get_mut("meta").and_then(|m| m.as_object_mut()) {
+                    let cache = meta.remove("cache").expect("meta.cache");
+                    caches.push(cache.as_str().unwrap().to_owned());
+                }
+                for (_, x) in m.iter_mut() {
+                    *x = split(x.take(), caches);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for x in a.iter_mut() {
+                    *x = split(x.take(), caches);
+                }
+            }
+            _ => {}
+        }
+        v
+    }
+    for path in [
+        "/v1/backends/losant/orgs?limit=100&include=raw",
+        "/v1/orgs/acme?include=raw",
+        "/v1/orgs/acme/usage",
+    ] {
+        let miss = d.get(path).await;
+        assert_eq!(header(&miss, "x-cache"), "miss", "{path}");
+        let (mut miss_caches, mut hit_caches) = (Vec::new(), Vec::new());
+        let miss_body = split(miss.json(), &mut miss_caches);
+        for _ in 0..2 {
+            let hit = d.get(path).await;
+            assert_eq!(header(&hit, "x-cache"), "hit", "{path}");
+            hit_caches.clear();
+            let hit_body = split(hit.json(), &mut hit_caches);
+            assert_eq!(hit_body, miss_body, "{path}");
+        }
+        let n = miss_caches.len();
+        assert!(n >= 1, "{path}");
+        if path.contains("/orgs?") {
+            assert!(n > 2, "{path}: a page and its items, each with a meta");
+        }
+        assert_eq!(miss_caches, vec!["miss"; n], "{path}");
+        assert_eq!(hit_caches, vec!["hit"; n], "{path}");
+    }
+}

@@ -175,8 +175,9 @@ pub struct Read {
     pub include_raw: bool,
 }
 
-/// Renders an answer's body for a `meta.cache` value and a `meta.fetchedAt`.
-pub type RenderFn = dyn Fn(&'static str, Timestamp) -> Result<Vec<u8>, ApiError> + Send + Sync;
+/// Renders an answer's body for a `meta.cache` value and a `meta.fetchedAt`. `FnMut`, so an
+/// answer built once can be stamped and rendered again, not copied for each render.
+pub type RenderFn = dyn FnMut(&'static str, Timestamp) -> Result<Vec<u8>, ApiError> + Send + Sync;
 
 /// A read's outcome, ready to render.
 pub struct Rendered(pub Box<RenderFn>);
@@ -272,7 +273,7 @@ impl Bodies {
     /// `meta` is the answer's `meta` for a `cache` value and a fetch time ([`Meta::of`] its
     /// backend).
     fn of(
-        render: &RenderFn,
+        render: &mut RenderFn,
         meta: impl Fn(&'static str, Timestamp) -> Meta,
         now: Timestamp,
     ) -> Result<Bodies, ApiError> {
@@ -1054,7 +1055,7 @@ impl Cache {
         if let Some(state) = self.backends.get(backend) {
             state.count(Lookup::Bypass);
         }
-        let rendered = fill(rid.clone()).await?;
+        let mut rendered = fill(rid.clone()).await?;
         let body = (rendered.0)("bypass", Timestamp::now())?;
         let mut resp = (StatusCode::OK, body).into_response();
         let h = resp.headers_mut();
@@ -1132,14 +1133,14 @@ impl Cache {
         rid: RequestId,
         fill: &FillFn,
     ) -> FillResult {
-        let rendered = fill(rid).await?;
+        let mut rendered = fill(rid).await?;
         let Bodies {
             miss,
             hit,
             stale,
             etag,
         } = Bodies::of(
-            &rendered.0,
+            &mut *rendered.0,
             |cache, at| Meta::of(backend, at, cache),
             Timestamp::now(),
         )?;
@@ -1599,7 +1600,7 @@ mod tests {
     }
 
     /// A fill's bodies as rendering each gives them.
-    fn rendered_each(render: &RenderFn, now: Timestamp) -> (Vec<u8>, Vec<u8>, Vec<u8>, String) {
+    fn rendered_each(render: &mut RenderFn, now: Timestamp) -> (Vec<u8>, Vec<u8>, Vec<u8>, String) {
         let etag = etag_of(&render("", Timestamp::EPOCH).unwrap());
         (
             render("miss", now).unwrap(),
@@ -1647,13 +1648,13 @@ mod tests {
         ];
         for (what, body, expected_renders) in bodies {
             let n = renders.clone();
-            let render: Box<RenderFn> = Box::new(move |cache, at| {
+            let mut render: Box<RenderFn> = Box::new(move |cache, at| {
                 n.fetch_add(1, Ordering::Relaxed);
                 Ok(body.replace("META", &json(cache, at)).into_bytes())
             });
-            let (miss, hit, stale, etag) = rendered_each(&render, now);
+            let (miss, hit, stale, etag) = rendered_each(&mut *render, now);
             renders.store(0, Ordering::Relaxed);
-            let b = Bodies::of(&render, meta, now).unwrap();
+            let b = Bodies::of(&mut *render, meta, now).unwrap();
             assert_eq!(renders.load(Ordering::Relaxed), expected_renders, "{what}");
             assert_eq!(b.miss, miss, "{what}");
             assert_eq!(b.hit, hit, "{what}");

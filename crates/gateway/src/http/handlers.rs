@@ -59,6 +59,17 @@ fn to_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
     Ok(out)
 }
 
+/// A read's answer for the cache to render as it answers it (see [`render::Stamped`]).
+fn rendered<B>(mut body: B) -> Rendered
+where
+    B: serde::Serialize + render::Stamped + Send + Sync + 'static,
+{
+    Rendered(Box::new(move |cache, at| {
+        body.stamp(cache, at);
+        to_body(&body)
+    }))
+}
+
 /// A read for the cache to perform (see `cache::FillFn`).
 fn fill_fn<F, Fut>(f: F) -> FillFn
 where
@@ -92,8 +103,8 @@ fn list_fill<T, U>(
     read: ListRead<T, U>,
 ) -> FillFn
 where
-    T: Clone + Send + Sync + 'static,
-    U: serde::Serialize + utoipa::ToSchema + 'static,
+    T: Send + Sync + 'static,
+    U: serde::Serialize + utoipa::ToSchema + render::Stamped + Send + Sync + 'static,
 {
     let read = Arc::new(read);
     fill_fn(move |rid| {
@@ -108,11 +119,9 @@ where
                 read.key,
             )
             .await?;
-            Ok(Rendered(Box::new(move |cache, at| {
-                let meta = Meta::of(&entry, at, cache);
-                to_body(&render::page(page.clone(), &scope, meta.clone(), |i| {
-                    (read.item)(&entry, i, &meta)
-                }))
+            let meta = Meta::unstamped(&entry);
+            Ok(rendered(render::page(page, &scope, meta.clone(), |i| {
+                (read.item)(&entry, i, &meta)
             })))
         }
     })
@@ -238,10 +247,8 @@ pub async fn get_org(
         async move {
             let op = Operation::GetOrg { org: native };
             let org = call(&entry, &rid, include_raw, op, Output::into_org).await?;
-            Ok(Rendered(Box::new(move |cache, at| {
-                let meta = Meta::of(&entry, at, cache);
-                to_body(&render::org(&app.routing, &entry, (*org).clone(), &meta))
-            })))
+            let meta = Meta::unstamped(&entry);
+            Ok(rendered(render::org(&app.routing, &entry, *org, &meta)))
         }
     });
     app.cache.serve(&t.backend, read, &req, &rid, fill).await
@@ -529,10 +536,7 @@ pub async fn get_usage(
             };
             let u = call(&entry, &rid, include_raw, op, Output::into_usage).await?;
             let org_ref = entry.org_ref(&native);
-            Ok(Rendered(Box::new(move |cache, at| {
-                let meta = Meta::of(&entry, at, cache);
-                to_body(&render::usage(org_ref.clone(), u.clone(), meta))
-            })))
+            Ok(rendered(render::usage(org_ref, u, Meta::unstamped(&entry))))
         }
     });
     app.cache.serve(&t.backend, read, &req, &rid, fill).await
@@ -590,10 +594,11 @@ pub async fn get_series(
             };
             let series = call(&entry, &rid, include_raw, op, Output::into_series).await?;
             let org_ref = entry.org_ref(&native);
-            Ok(Rendered(Box::new(move |cache, at| {
-                let meta = Meta::of(&entry, at, cache);
-                to_body(&render::series(org_ref.clone(), series.clone(), meta))
-            })))
+            Ok(rendered(render::series(
+                org_ref,
+                series,
+                Meta::unstamped(&entry),
+            )))
         }
     });
     app.cache.serve(&t.backend, read, &req, &rid, fill).await

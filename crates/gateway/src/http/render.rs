@@ -44,6 +44,50 @@ impl Meta {
             cache,
         }
     }
+
+    /// The meta of an answer yet to be stamped ([`Stamped::stamp`]) with how it is answered
+    /// and when it was fetched.
+    pub fn unstamped(entry: &BackendEntry) -> Meta {
+        Self::of(entry, Timestamp::EPOCH, "")
+    }
+}
+
+/// A body the cache renders once for each way it answers it (`miss`, `hit`, `stale`, and with
+/// `meta` neutral for its tag): built once, and each `meta` it holds stamped before each render,
+/// rather than built again from a copy of what the backend answered.
+pub trait Stamped {
+    /// Sets `meta.cache` and `meta.fetchedAt`, the only members a render's `cache` and fetch
+    /// time change.
+    fn stamp(&mut self, cache: &'static str, fetched_at: Timestamp);
+}
+
+impl Stamped for Meta {
+    fn stamp(&mut self, cache: &'static str, fetched_at: Timestamp) {
+        self.cache = cache;
+        self.fetched_at = fetched_at;
+    }
+}
+
+macro_rules! stamped_by_meta {
+    ($($body:ty),*) => {$(
+        impl Stamped for $body {
+            fn stamp(&mut self, cache: &'static str, fetched_at: Timestamp) {
+                self.meta.stamp(cache, fetched_at);
+            }
+        }
+    )*};
+}
+
+stamped_by_meta!(OrgBody, PlanBody, UsageBody, SeriesBody, SubscriptionBody);
+
+/// A page's items carry the page's `meta`, so each is stamped with it.
+impl<T: ToSchema + Stamped> Stamped for PageBody<T> {
+    fn stamp(&mut self, cache: &'static str, fetched_at: Timestamp) {
+        self.meta.stamp(cache, fetched_at);
+        for item in &mut self.items {
+            item.stamp(cache, fetched_at);
+        }
+    }
 }
 
 /// An organization.
