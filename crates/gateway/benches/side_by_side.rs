@@ -23,8 +23,9 @@
 //!
 //! It prints, per target, the median over the rounds of requests per second and of wrk's p50 and
 //! p99 latency, the CPU time the serving process or thread spent per request (user + system, from
-//! `/proc`; `-` where there is none), how many vendor calls each request caused, and the ratios
-//! the issues ask for. CPU per request moves far less with a noisy machine than throughput does,
+//! `/proc`; `-` where there is none), how many vendor calls each request caused, how often the
+//! vendor's thread went to sleep per request (its voluntary context switches: each is a wake-up
+//! the next request's sender pays for in kernel time), and the ratios the issues ask for. CPU per request moves far less with a noisy machine than throughput does,
 //! and splits a gap into the server's own work (user) and the kernel's (system). Nothing is
 //! asserted: ratios are read, not timed in tests.
 //!
@@ -1236,6 +1237,8 @@ struct Run {
     errors: u64,
     /// Requests the vendor served during the run.
     to_vendor: u64,
+    /// Times the vendor's thread went to sleep during the run.
+    vendor_sleeps: Option<u64>,
     /// The serving process's (or thread's) user and system CPU ticks during the run.
     cpu: Option<(u64, u64)>,
 }
@@ -1272,6 +1275,7 @@ fn parse_wrk(text: &str) -> anyhow::Result<Run> {
         p99: Duration::ZERO,
         errors: 0,
         to_vendor: 0,
+        vendor_sleeps: None,
         cpu: None,
     };
     let (mut p50, mut p99) = (None, None);
@@ -1360,6 +1364,8 @@ struct Summary {
     p99: Duration,
     requests: u64,
     to_vendor: u64,
+    /// Times the vendor's thread went to sleep per request, over all runs.
+    vendor_sleeps: Option<f64>,
     errors: u64,
     /// User and system CPU microseconds per request, over all runs.
     cpu: Option<(f64, f64)>,
@@ -1382,6 +1388,14 @@ impl Summary {
             p99: median(t.runs.iter().map(|r| r.p99).collect()),
             requests: t.runs.iter().map(|r| r.requests).sum(),
             to_vendor: t.runs.iter().map(|r| r.to_vendor).sum(),
+            vendor_sleeps: t
+                .runs
+                .iter()
+                .try_fold((0u64, 0u64), |(z, n), r| {
+                    Some((z + r.vendor_sleeps?, n + r.requests))
+                })
+                .filter(|&(_, n)| n > 0)
+                .map(|(z, n)| z as f64 / n as f64),
             errors: t.runs.iter().map(|r| r.errors).sum(),
             cpu: t
                 .runs
@@ -1413,9 +1427,13 @@ fn measure(
         for i in 0..n {
             let t = &mut targets[(round + i) % n];
             let before = vendor.settled();
+            let sleeps_before = vendor.cpu.as_ref().and_then(CpuClock::sleeps);
             let cpu_before = t.cpu.as_ref().and_then(CpuClock::read);
             let mut run = wrk(&t.url, t.header.as_deref(), settings.seconds)?;
             run.to_vendor = vendor.settled() - before;
+            run.vendor_sleeps = sleeps_before
+                .zip(vendor.cpu.as_ref().and_then(CpuClock::sleeps))
+                .map(|(z0, z1)| z1.saturating_sub(z0));
             // Read after the vendor settled: work on requests wrk gave up on belongs to the run.
             run.cpu = cpu_before
                 .zip(t.cpu.as_ref().and_then(CpuClock::read))
@@ -1424,13 +1442,20 @@ fn measure(
         }
     }
     println!(
-        "  {:<30} {:>9}  {:>17}  {:>9}  {:>9}  {:>21}  {:>13}",
-        "target", "req/s", "(min-max)", "p50", "p99", "cpu µs/req (usr+sys)", "vendor calls"
+        "  {:<30} {:>9}  {:>17}  {:>9}  {:>9}  {:>21}  {:>13}  {:>13}",
+        "target",
+        "req/s",
+        "(min-max)",
+        "p50",
+        "p99",
+        "cpu µs/req (usr+sys)",
+        "vendor calls",
+        "vendor sleeps"
     );
     let summaries: Vec<Summary> = targets.iter().map(Summary::of).collect();
     for s in &summaries {
         println!(
-            "  {:<30} {:>9.0}  {:>17}  {:>9}  {:>9}  {:>21}  {:>9.2}/req{}",
+            "  {:<30} {:>9.0}  {:>17}  {:>9}  {:>9}  {:>21}  {:>9.2}/req  {:>9}/req{}",
             s.label,
             s.rps,
             format!("({:.0}-{:.0})", s.rps_min, s.rps_max),
@@ -1441,6 +1466,8 @@ fn measure(
                 None => "-".to_owned(),
             },
             s.to_vendor as f64 / s.requests.max(1) as f64,
+            s.vendor_sleeps
+                .map_or_else(|| "-".to_owned(), |z| format!("{z:.2}")),
             if s.errors > 0 {
                 format!("  ({} errors: non-2xx or socket)", s.errors)
             } else {
@@ -1497,6 +1524,18 @@ impl CpuClock {
         let text = std::fs::read_to_string(&self.0).ok()?;
         let mut fields = stat_fields(&text)?.skip(11);
         Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+    }
+
+    /// Times it went to sleep so far: `voluntary_ctxt_switches` of the `status` file beside
+    /// `stat`. A server asleep when a request reaches it must be woken, which costs the sender
+    /// kernel time (a cross-CPU wake-up); a busy one picks the request up as it goes.
+    fn sleeps(&self) -> Option<u64> {
+        let text = std::fs::read_to_string(self.0.with_file_name("status")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+            .trim()
+            .parse()
+            .ok()
     }
 }
 
