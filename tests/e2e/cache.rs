@@ -596,49 +596,76 @@ async fn the_front_door_answers_repeats_as_the_router_would_and_steps_aside_afte
 #[tokio::test]
 async fn each_answer_of_an_entry_carries_its_own_meta_and_the_same_content() {
     let d = Demo::start_cached(|t| t).await;
-    /// The body with each `meta.cache` taken out, and the `meta.cache` values, in order.
-    fn split(mut v: serde_json::Value, caches: &mut Vec<String>) -> serde_json::Value {
+    /// The body with each meta's `cache` and `fetchedAt` taken out, and those values, in order.
+    fn split(mut v: serde_json::Value, metas: &mut Vec<(String, String)>) -> serde_json::Value {
         match &mut v {
             serde_json::Value::Object(m) => {
                 if let Some(meta) = m.get_mut("meta").and_then(|m| m.as_object_mut()) {
                     let cache = meta.remove("cache").expect("meta.cache");
-                    caches.push(cache.as_str().unwrap().to_owned());
+                    let fetched = meta.remove("fetchedAt").expect("meta.fetchedAt");
+                    metas.push((
+                        cache.as_str().unwrap().to_owned(),
+                        fetched.as_str().unwrap().to_owned(),
+                    ));
                 }
                 for (_, x) in m.iter_mut() {
-                    *x = split(x.take(), caches);
+                    *x = split(x.take(), metas);
                 }
             }
             serde_json::Value::Array(a) => {
                 for x in a.iter_mut() {
-                    *x = split(x.take(), caches);
+                    *x = split(x.take(), metas);
                 }
             }
             _ => {}
         }
         v
     }
+    // A customer of the Enhance org, for its subscriptions.
+    let customers = d.get("/v1/orgs/acme-hosting/customers").await.json();
+    let customer = customers["items"][0]["id"]
+        .as_str()
+        .expect("the demo's Enhance org has a customer")
+        .to_owned();
+    let subscriptions = format!("/v1/orgs/acme-hosting/customers/{customer}/subscriptions");
+    // Every kind of body a read answers with: a page of orgs and an org (Losant, with the raw
+    // record), usage, a usage series, a page of plans (Commvault), a page of
+    // subscriptions (Enhance).
     for path in [
         "/v1/backends/losant/orgs?limit=100&include=raw",
         "/v1/orgs/acme?include=raw",
         "/v1/orgs/acme/usage",
+        "/v1/orgs/acme/usage/devices?interval=day",
+        "/v1/orgs/acme-backup/plans",
+        subscriptions.as_str(),
     ] {
         let miss = d.get(path).await;
+        assert_eq!(
+            miss.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&miss.body)
+        );
         assert_eq!(header(&miss, "x-cache"), "miss", "{path}");
-        let (mut miss_caches, mut hit_caches) = (Vec::new(), Vec::new());
-        let miss_body = split(miss.json(), &mut miss_caches);
+        let mut miss_metas = Vec::new();
+        let miss_body = split(miss.json(), &mut miss_metas);
+        let n = miss_metas.len();
+        assert!(n >= 1, "{path}");
+        if path.contains("/orgs?") || path.ends_with("/plans") {
+            assert!(n > 2, "{path}: a page and its items, each with a meta");
+        }
+        // One fetch, so one `fetchedAt` throughout, and a real one.
+        let fetched = miss_metas[0].1.clone();
+        assert!(fetched.starts_with("20"), "{path}: fetchedAt {fetched}");
+        let expect = |cache: &str| vec![(cache.to_owned(), fetched.clone()); n];
+        assert_eq!(miss_metas, expect("miss"), "{path}");
         for _ in 0..2 {
             let hit = d.get(path).await;
             assert_eq!(header(&hit, "x-cache"), "hit", "{path}");
-            hit_caches.clear();
-            let hit_body = split(hit.json(), &mut hit_caches);
+            let mut hit_metas = Vec::new();
+            let hit_body = split(hit.json(), &mut hit_metas);
             assert_eq!(hit_body, miss_body, "{path}");
+            assert_eq!(hit_metas, expect("hit"), "{path}");
         }
-        let n = miss_caches.len();
-        assert!(n >= 1, "{path}");
-        if path.contains("/orgs?") {
-            assert!(n > 2, "{path}: a page and its items, each with a meta");
-        }
-        assert_eq!(miss_caches, vec!["miss"; n], "{path}");
-        assert_eq!(hit_caches, vec!["hit"; n], "{path}");
     }
 }

@@ -24,10 +24,11 @@
 //! It prints, per target, the median over the rounds of requests per second and of wrk's p50 and
 //! p99 latency, the CPU time the serving process or thread spent per request (user + system, from
 //! `/proc`; `-` where there is none), how many vendor calls each request caused, how often the
-//! vendor's thread went to sleep per request (its voluntary context switches: each is a wake-up
-//! the next request's sender pays for in kernel time), and the ratios the issues ask for. CPU per request moves far less with a noisy machine than throughput does,
-//! and splits a gap into the server's own work (user) and the kernel's (system). Nothing is
-//! asserted: ratios are read, not timed in tests.
+//! vendor's thread went to sleep per request (its voluntary context switches: a sleeping peer
+//! has to be woken by the sender, in kernel time), and the ratios the issues ask for. CPU per
+//! request moves far less with a noisy machine than throughput does, and splits a gap into the
+//! server's own work (user) and the kernel's (system). Nothing is asserted: ratios are read,
+//! not timed in tests.
 //!
 //! Why a bench target: `cargo bench` builds this file and the `orgway` binary with optimisations
 //! in one command and hands over the binary's path (`CARGO_BIN_EXE_orgway`), so the gateway runs
@@ -1466,7 +1467,9 @@ fn measure(
                 None => "-".to_owned(),
             },
             s.to_vendor as f64 / s.requests.max(1) as f64,
+            // A target that never calls the vendor has no sleeps of the vendor's to show.
             s.vendor_sleeps
+                .filter(|_| s.to_vendor > 0)
                 .map_or_else(|| "-".to_owned(), |z| format!("{z:.2}")),
             if s.errors > 0 {
                 format!("  ({} errors: non-2xx or socket)", s.errors)
@@ -1526,10 +1529,14 @@ impl CpuClock {
         Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
     }
 
-    /// Times it went to sleep so far: `voluntary_ctxt_switches` of the `status` file beside
-    /// `stat`. A server asleep when a request reaches it must be woken, which costs the sender
+    /// Times a thread's clock went to sleep so far: `voluntary_ctxt_switches` of the `status`
+    /// file beside `stat`. `None` for a process's clock, whose `status` counts its main thread
+    /// only. A server asleep when a request reaches it must be woken, which costs the sender
     /// kernel time (a cross-CPU wake-up); a busy one picks the request up as it goes.
     fn sleeps(&self) -> Option<u64> {
+        if !self.0.components().any(|c| c.as_os_str() == "task") {
+            return None;
+        }
         let text = std::fs::read_to_string(self.0.with_file_name("status")).ok()?;
         text.lines()
             .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?

@@ -1667,6 +1667,58 @@ mod tests {
         }
     }
 
+    /// What the handlers render: a body built once, stamped before each render (a page stamps
+    /// its items), gives the bodies a page built anew for each answer gives.
+    #[test]
+    fn a_stamped_page_gives_the_bodies_of_a_page_built_for_each_answer() {
+        use crate::http::render::{PageBody, PlanBody, Stamped};
+        let now = Timestamp::parse_rfc3339("2026-12-03T07:00:00.5Z").unwrap();
+        fn meta(cache: &'static str, at: Timestamp) -> Meta {
+            Meta {
+                backend: "backup".into(),
+                kind: "commvault",
+                fetched_at: at,
+                cache,
+            }
+        }
+        fn page(meta: Meta) -> PageBody<PlanBody> {
+            let plan = |i: usize| PlanBody {
+                id: format!("plan-{i}"),
+                name: Some(format!("hit {i}")),
+                description: None,
+                is_default: Some(i == 0),
+                quotas: Vec::new(),
+                assignees: None,
+                raw: Some(serde_json::json!({ "cache": "miss", "meta": { "cache": "stale" } })),
+                meta: meta.clone(),
+            };
+            PageBody {
+                items: (0..3).map(plan).collect(),
+                next_cursor: Some("next".into()),
+                total: Some(7),
+                meta,
+            }
+        }
+        let mut fresh: Box<RenderFn> =
+            Box::new(|cache, at| Ok(serde_json::to_vec(&page(meta(cache, at))).unwrap()));
+        let (miss, hit, stale, etag) = rendered_each(&mut *fresh, now);
+        let mut body = page(meta("", Timestamp::EPOCH));
+        let mut stamped: Box<RenderFn> = Box::new(move |cache, at| {
+            body.stamp(cache, at);
+            Ok(serde_json::to_vec(&body).unwrap())
+        });
+        let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+        let b = Bodies::of(&mut *stamped, meta, now).unwrap();
+        assert_eq!(text(&b.miss), text(&miss));
+        assert_eq!(text(&b.hit), text(&hit));
+        assert_eq!(b.etag.to_str().unwrap(), etag);
+        let e = Entry::new(b.hit, b.stale, b.etag, Duration::from_secs(1), 0);
+        assert_eq!(text(&e.stale_body()), text(&stale));
+        // And again, in another order: a render leaves nothing of itself to the next.
+        assert_eq!(text(&stamped("stale", now).unwrap()), text(&stale));
+        assert_eq!(text(&stamped("miss", now).unwrap()), text(&miss));
+    }
+
     #[test]
     fn a_class_is_its_place_in_all() {
         for (i, c) in Class::ALL.iter().enumerate() {
