@@ -621,12 +621,8 @@ async fn each_answer_of_an_entry_carries_its_own_meta_and_the_same_content() {
         }
         v
     }
-    // A customer of the Enhance org, for its subscriptions.
-    let customers = d.get("/v1/orgs/acme-hosting/customers").await.json();
-    let customer = customers["items"][0]["id"]
-        .as_str()
-        .expect("the demo's Enhance org has a customer")
-        .to_owned();
+    // The Enhance org's demo customer, which holds a subscription.
+    let customer = format!("enhance:{}", orgway_sim::enhance::DEMO_CUSTOMER_ID);
     let subscriptions = format!("/v1/orgs/acme-hosting/customers/{customer}/subscriptions");
     // Every kind of body a read answers with: a page of orgs and an org (Losant, with the raw
     // record), usage, a usage series, a page of plans (Commvault), a page of
@@ -653,6 +649,12 @@ async fn each_answer_of_an_entry_carries_its_own_meta_and_the_same_content() {
         assert!(n >= 1, "{path}");
         if path.contains("/orgs?") || path.ends_with("/plans") {
             assert!(n > 2, "{path}: a page and its items, each with a meta");
+        }
+        if path.ends_with("/subscriptions") {
+            assert!(
+                n >= 2,
+                "{path}: a page and its subscription, each with a meta"
+            );
         }
         // One fetch, so one `fetchedAt` throughout, and a real one.
         let fetched = miss_metas[0].1.clone();
